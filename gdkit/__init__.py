@@ -1,0 +1,54 @@
+"""gdkit: gradient descent as a library.
+
+The mathematics of "Learning with gradient descent" (Nielsen, *Neural
+Networks and Deep Learning*, ch. 1) cut into three swappable parts, an
+:class:`~gdkit.protocols.Objective` C(v), a
+:class:`~gdkit.protocols.GradientSource` for ∇C and a
+:class:`~gdkit.protocols.StepRule` for v → v − η∇C, composed by one loop,
+:func:`minimize`. Parts are found by name through a pluggy registry fed by
+the ``gdkit.plugins`` entry-point group, or passed as objects.
+
+>>> import gdkit
+>>> res = gdkit.minimize("rosenbrock", step=gdkit.step_rule("armijo"), max_iter=5000)
+>>> res.success, res.x.round(4).tolist()
+(True, [1.0, 1.0])
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import errors, protocols
+from .adapters import FunctionObjective, as_objective
+from .descent import History, Result, gradient_source, minimize, objective, step_rule
+from .hookspecs import hookimpl, hookspec
+from .protocols import GradientSource, Objective, StepContext, StepRule
+from .registry import Registry, get_registry, reset_registry
+
+try:
+    __version__ = version("gdkit")
+except PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "FunctionObjective",
+    "GradientSource",
+    "History",
+    "Objective",
+    "Registry",
+    "Result",
+    "StepContext",
+    "StepRule",
+    "__version__",
+    "as_objective",
+    "errors",
+    "get_registry",
+    "gradient_source",
+    "hookimpl",
+    "hookspec",
+    "minimize",
+    "objective",
+    "protocols",
+    "reset_registry",
+    "step_rule",
+]

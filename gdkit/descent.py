@@ -1,0 +1,472 @@
+"""The one loop: full-batch gradient descent and mini-batch SGD (eq. 10-20)."""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final, final
+
+import numpy as np
+from scipy.optimize import OptimizeResult
+
+from .adapters import FunctionObjective
+from .errors import ConfigError, DivergenceError, ShapeError, StepError
+from .protocols import (
+    Evaluates,
+    FloatArray,
+    GradientSource,
+    HasGradient,
+    HasInitialPoint,
+    Objective,
+    Sampled,
+    Stateful,
+    StepContext,
+    StepRule,
+    ValidatesObjective,
+)
+from .registry import Kind, check_part, get_registry
+
+__all__ = ["History", "Result", "gradient_source", "minimize", "objective", "step_rule"]
+
+DEFAULT_MAX_ITER: Final = 1000
+DEFAULT_GTOL: Final = 1e-5
+
+# Result.status values, as in scipy.optimize.
+CONVERGED, MAX_ITER, STOPPED, STEP_FAILED, EPOCHS_DONE = 0, 1, 2, 3, 4
+
+
+class Result(OptimizeResult):  # type: ignore[misc]
+    """The outcome of :func:`minimize`, with scipy's ``OptimizeResult`` fields.
+
+    Attributes
+    ----------
+    x : ndarray
+        The final parameters v.
+    fun : float
+        C(x) (in mini-batch mode: the full training cost after the last epoch).
+    jac : ndarray
+        The last gradient computed (of a mini-batch, in mini-batch mode).
+    grad_norm : float
+        ‖jac‖.
+    nit : int
+        Steps taken.
+    nfev, ngev : int
+        Cost evaluations (by the loop and the step rule) and gradient evaluations.
+    epochs : int
+        Epochs completed (0 in full-batch mode).
+    success : bool
+        Whether the run met its goal: ‖∇C‖ ≤ gtol (full batch) or all its
+        epochs (mini-batch).
+    status : int
+        0 converged, 1 max_iter reached, 2 stopped by the callback, 3 the step
+        rule failed, 4 all epochs done.
+    message : str
+        Why the run stopped, in words.
+    history : History
+        The cost (and more) per iteration, or per epoch in mini-batch mode.
+    """
+
+
+@final
+class History(Mapping[str, FloatArray]):
+    """Records of a run: named columns of equal length, one row per iteration
+    (full batch) or per epoch (mini-batch). ``history["cost"]`` or
+    ``history.cost``.
+
+    Full batch: row k holds ``cost`` C(v_k), ``grad_norm`` ‖∇C(v_k)‖ and
+    ``eta``, the η of the step from v_k (NaN on the last row). Mini-batch: row
+    e holds the training ``cost`` after epoch e, ``eta`` (the last η of the
+    epoch), ``seconds`` (the epoch's training time) and every metric the
+    objective's ``evaluate`` returns (for example ``accuracy``).
+    """
+
+    __slots__ = ("_columns", "per")
+
+    def __init__(self, per: str, columns: Mapping[str, Any]) -> None:
+        self.per = per
+        self._columns = {k: np.asarray(v, dtype=float) for k, v in columns.items()}
+
+    def __getitem__(self, key: str) -> FloatArray:
+        return self._columns[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def __getattr__(self, key: str) -> FloatArray:
+        try:
+            return self._columns[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    @property
+    def rows(self) -> int:
+        """The number of records (iterations or epochs)."""
+        return len(next(iter(self._columns.values()), ()))
+
+    def __repr__(self) -> str:
+        return f"History(per={self.per!r}, rows={self.rows}, columns={list(self._columns)})"
+
+
+# -- building parts by name ------------------------------------------------
+def objective(name: str, /, **config: Any) -> Objective:
+    """Build the registered objective ``name`` with keyword configuration.
+
+    >>> import gdkit
+    >>> gdkit.objective("rosenbrock", dim=3).dim
+    3
+    """
+    obj: Objective = get_registry().create("objective", name, **config)
+    return obj
+
+
+def gradient_source(name: str, /, **config: Any) -> GradientSource:
+    """Build the registered gradient source ``name`` (``"analytic"``,
+    ``"forward"``, ``"central"``, ``"complex-step"``, ...)."""
+    src: GradientSource = get_registry().create("gradient source", name, **config)
+    return src
+
+
+def step_rule(name: str, /, **config: Any) -> StepRule:
+    """Build the registered step rule ``name``: ``step_rule("fixed", eta=3.0)``."""
+    rule: StepRule = get_registry().create("step rule", name, **config)
+    return rule
+
+
+def _resolve(kind: Kind, spec: Any) -> Any:
+    if isinstance(spec, str):
+        return get_registry().create(kind, spec)
+    check_part(kind, spec, f"the {kind} you passed", f"Pass a registered {kind} name or "
+               "an object with those members.")
+    return spec
+
+
+def _wants_result(callback: Callable[..., Any]) -> bool:
+    try:
+        params = list(inspect.signature(callback).parameters)
+    except (TypeError, ValueError):
+        return False
+    return params[:1] == ["intermediate_result"]
+
+
+# -- the loop --------------------------------------------------------------
+def minimize(
+    objective: Objective | Callable[[FloatArray], float] | str,
+    v0: Any = None,
+    *,
+    gradient: GradientSource | str = "analytic",
+    step: StepRule | str = "fixed",
+    batch_size: int | None = None,
+    epochs: int | None = None,
+    max_iter: int | None = None,
+    gtol: float = DEFAULT_GTOL,
+    seed: int | np.random.SeedSequence | None = None,
+    callback: Callable[..., Any] | None = None,
+    jac: Callable[[FloatArray], Any] | None = None,
+    dtype: Any = None,
+) -> Result:
+    """Minimize C(v) by gradient descent: v → v − η∇C (eq. 10, 15).
+
+    Parameters
+    ----------
+    objective : Objective, callable or str
+        What to minimize: an :class:`~gdkit.protocols.Objective`, a registered
+        objective name (built with default options), or a plain callable
+        ``f(v) -> float`` as in scipy (then ``v0`` is required).
+    v0 : array_like, optional
+        The starting point, 1-D of length ``objective.dim``. Default: the
+        objective's ``initial_point`` drawn with ``seed``.
+    gradient : GradientSource or str, default "analytic"
+        Where ∇C comes from: ``"analytic"`` (the objective's own gradient, or
+        ``jac``), ``"forward"``, ``"central"``, ``"complex-step"``, or an object.
+    step : StepRule or str, default "fixed"
+        How v moves: a registered rule name (built with default options; the
+        ``"fixed"`` rule's default is η = 0.1) or an object such as
+        ``gdkit.step_rule("fixed", eta=3.0)``.
+    batch_size : int, optional
+        None (default): full-batch gradient descent. An int: mini-batch SGD
+        (eq. 18-20) on a sampled objective (one with ``n_samples``), a fresh
+        random permutation of the training inputs each epoch.
+    epochs : int, optional
+        Epochs of mini-batch SGD (default 1 when ``batch_size`` is given;
+        giving ``epochs`` without ``batch_size`` is an error).
+    max_iter : int, optional
+        The most steps to take. Default: 1000 in full-batch mode, no limit
+        but ``epochs`` in mini-batch mode.
+    gtol : float, default 1e-5
+        Full batch only: stop successfully once ‖∇C(v)‖ ≤ gtol (Euclidean
+        norm). ``gtol=0`` stops only at an exactly zero gradient.
+    seed : int or SeedSequence, optional
+        Seeds the initial point and the mini-batch shuffles (separate streams
+        spawned from one ``numpy.random.SeedSequence``). Same seed, same
+        numbers.
+    callback : callable, optional
+        Called after every iteration (full batch) or every epoch
+        (mini-batch). If its first parameter is named ``intermediate_result``
+        it receives a :class:`Result` with ``x``, ``fun``, ``nit``, ``epoch``
+        ``grad_norm`` (full batch) or the epoch's ``record``; otherwise it receives a copy of v. Raising
+        :class:`StopIteration` or returning True stops the run cleanly.
+    jac : callable, optional
+        ∇C for a callable ``objective`` (as scipy's ``jac``).
+    dtype : dtype, optional
+        Floating dtype of v: float64 by default (v0's when it is floating).
+
+    Returns
+    -------
+    Result
+        ``x``, ``fun``, ``nit``, ``success``, ``message``, ``history``, ...
+
+    Raises
+    ------
+    DivergenceError
+        C or ∇C became NaN or infinite (η too large).
+    ShapeError
+        A gradient of the wrong shape or dtype, or a v0 of the wrong length.
+    UnknownPluginError, PluginError, ConfigError
+        A part could not be found, was broken, or was misconfigured.
+
+    Notes
+    -----
+    For small η the step Δv = −η∇C changes the cost by ΔC ≈ ∇C·Δv =
+    −η‖∇C‖² ≤ 0 (eq. 9), which is why gradient descent descends. The loop
+    resolves parts, validates and dispatches hooks once per run (and once per
+    epoch), never per step: a step is a gradient call into a preallocated
+    buffer, a norm, and the step rule.
+
+    References
+    ----------
+    M. Nielsen, *Neural Networks and Deep Learning*, ch. 1, "Learning with
+    gradient descent".
+    """
+    registry = get_registry()
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    init_rng, shuffle_rng = (np.random.default_rng(s) for s in ss.spawn(2))
+
+    # Resolve the three parts once.
+    if isinstance(objective, str):
+        obj: Objective = registry.create("objective", objective)
+    elif callable(objective) and not isinstance(objective, Objective):
+        if v0 is None:
+            raise ConfigError("a callable objective needs a starting point: pass v0.")
+        obj = FunctionObjective(objective, np.size(v0), jac)
+    else:
+        check_part("objective", objective, "the objective you passed",
+                   "Pass an Objective, a registered objective name, or a callable f(v).")
+        obj = objective
+        if jac is not None:
+            raise ConfigError("jac= is for a callable objective; this objective has its own "
+                              "gradient method (or use a gradient source).")
+    src: GradientSource = _resolve("gradient source", gradient)
+    rule: StepRule = _resolve("step rule", step)
+    if isinstance(src, ValidatesObjective):
+        src.validate(obj)
+    elif gradient == "analytic" and not isinstance(obj, HasGradient):
+        raise ConfigError(f"{obj!r} has no analytic gradient; pass gradient='central'.")
+
+    v = _starting_point(obj, v0, init_rng, dtype)
+    if isinstance(rule, Stateful):
+        rule.reset()
+    g_buf = np.empty_like(v)
+    ctx = StepContext(obj.cost, v)
+
+    if batch_size is None:
+        if epochs is not None:
+            raise ConfigError("epochs= needs batch_size= (mini-batch SGD); for full-batch "
+                              "gradient descent bound the run with max_iter=.")
+        n_iter = DEFAULT_MAX_ITER if max_iter is None else _nonneg_int("max_iter", max_iter)
+        if not gtol >= 0:
+            raise ConfigError(f"gtol must be a number >= 0, got {gtol!r}.")
+        loop = _full_batch
+        config: dict[str, Any] = {"max_iter": n_iter, "gtol": float(gtol)}
+    else:
+        if not isinstance(obj, Sampled):
+            raise ConfigError(
+                f"batch_size= needs a sampled objective (one with n_samples, a mean over "
+                f"training inputs); {obj!r} has none. Leave batch_size=None for full-batch "
+                "gradient descent.")
+        b = _nonneg_int("batch_size", batch_size)
+        if b == 0:
+            raise ConfigError("batch_size must be >= 1.")
+        n_epochs = 1 if epochs is None else _nonneg_int("epochs", epochs)
+        limit = math.inf if max_iter is None else _nonneg_int("max_iter", max_iter)
+        loop = _mini_batch
+        config = {"batch_size": b, "epochs": n_epochs, "max_iter": limit,
+                  "shuffle_rng": shuffle_rng}
+
+    hook = registry.pm.hook
+    hook.gdkit_run_start(run={
+        "objective": obj, "gradient": src, "step": rule, "dim": v.size, "dtype": str(v.dtype),
+        "batch_size": batch_size, "epochs": epochs, "seed": seed,
+    })
+    notify = None if callback is None else _callback_caller(callback)
+    result: Result = loop(obj, src, rule, v, g_buf, ctx, notify, hook, **config)
+    hook.gdkit_run_finish(result=result)
+    return result
+
+
+def _nonneg_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ConfigError(f"{name} must be an integer >= 0, got {value!r}.")
+    return int(value)
+
+
+def _starting_point(obj: Objective, v0: Any, rng: np.random.Generator, dtype: Any) -> FloatArray:
+    if v0 is None:
+        if not isinstance(obj, HasInitialPoint):
+            raise ConfigError(f"{obj!r} has no initial_point: pass v0.")
+        v0 = obj.initial_point(rng)
+    arr = np.asarray(v0)
+    if dtype is None:
+        dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.float64
+    if not np.issubdtype(np.dtype(dtype), np.floating):
+        raise ConfigError(f"dtype must be a floating dtype (float32 or float64), got {dtype!r}.")
+    v = np.array(arr, dtype=dtype, order="C", copy=True)
+    if v.shape != (obj.dim,):
+        raise ShapeError(f"v0 has shape {arr.shape}, but {obj!r} has dim {obj.dim}: "
+                         f"pass a 1-D array of length {obj.dim}.")
+    if not np.all(np.isfinite(v)):
+        raise ConfigError("v0 contains NaN or infinite values.")
+    return v
+
+
+def _callback_caller(callback: Callable[..., Any]) -> Callable[..., bool]:
+    wants_result = _wants_result(callback)
+
+    def notify(v: FloatArray, **info: Any) -> bool:
+        arg = Result(x=v.copy(), **info) if wants_result else v.copy()
+        try:
+            return bool(callback(arg))
+        except StopIteration:
+            return True
+
+    return notify
+
+
+def _check_gradient(g: Any, v: FloatArray, src: GradientSource) -> FloatArray:
+    if not isinstance(g, np.ndarray) or g.shape != v.shape or g.dtype != v.dtype:
+        shape = getattr(g, "shape", None)
+        gdt = getattr(g, "dtype", type(g).__name__)
+        raise ShapeError(
+            f"the gradient source {src!r} returned {type(g).__name__} of shape {shape} and "
+            f"dtype {gdt}, but v has shape {v.shape} and dtype {v.dtype}. A gradient must "
+            "have v's shape and dtype: fix the plugin (or the objective's gradient).")
+    return g
+
+
+def _diverged(what: str, value: float, it: int, last: float | None) -> DivergenceError:
+    last_txt = "none" if last is None else f"{last:.6g}"
+    return DivergenceError(
+        f"the {what} became {value} at iteration {it} (last finite cost: {last_txt}). "
+        "The steps are too large for this objective: try a smaller η "
+        "(gdkit.step_rule('fixed', eta=...)) or an adaptive rule such as 'armijo'.",
+        iteration=it, last_finite_cost=last)
+
+
+def _full_batch(obj: Objective, src: GradientSource, rule: StepRule, v: FloatArray,
+                g_buf: FloatArray, ctx: StepContext, notify: Callable[..., bool] | None,
+                hook: Any, *, max_iter: int, gtol: float) -> Result:
+    costs: list[float] = []
+    norms: list[float] = []
+    etas: list[float] = []
+    cost, gradient, step, dot, isfinite, sqrt = (
+        obj.cost, src.gradient, rule.step, np.dot, math.isfinite, math.sqrt)
+    nfev, last = 1, None
+    f = cost(v)
+    status, message, it, g, gnorm = MAX_ITER, "", 0, g_buf, math.nan
+    while True:
+        if not isfinite(f):
+            raise _diverged("cost", f, it, last)
+        last = f
+        g = gradient(obj, v, None, g_buf)
+        if g is not g_buf:
+            g = _check_gradient(g, v, src)
+        gnorm = sqrt(dot(g, g))
+        if not isfinite(gnorm):
+            raise _diverged("gradient norm", gnorm, it, last)
+        costs.append(f)
+        norms.append(gnorm)
+        if it and notify is not None and notify(v, fun=f, grad_norm=gnorm, nit=it):
+            status, message = STOPPED, f"stopped by the callback after {it} steps"
+            break
+        if gnorm <= gtol:
+            status, message = CONVERGED, f"converged: ‖∇C‖ = {gnorm:.3g} <= gtol = {gtol:g}"
+            break
+        if it >= max_iter:
+            message = f"stopped: max_iter = {max_iter} steps taken (‖∇C‖ = {gnorm:.3g})"
+            break
+        ctx._reset(it, None, f)
+        try:
+            eta = step(v, g, ctx)
+        except StepError as exc:
+            status, message = STEP_FAILED, f"step rule failed at iteration {it}: {exc}"
+            break
+        etas.append(eta)
+        it += 1
+        f = cost(v)
+        nfev += 1
+    etas.extend([math.nan] * (len(costs) - len(etas)))
+    history = History("iteration", {"cost": costs, "grad_norm": norms, "eta": etas})
+    return Result(x=v, fun=f, jac=g.copy(), grad_norm=gnorm, nit=it, nfev=nfev + ctx.nfev,
+                  ngev=len(costs), epochs=0, success=status == CONVERGED, status=status,
+                  message=message, history=history)
+
+
+def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
+                g_buf: FloatArray, ctx: StepContext, notify: Callable[..., bool] | None,
+                hook: Any, *, batch_size: int, epochs: int, max_iter: float,
+                shuffle_rng: np.random.Generator) -> Result:
+    n = int(obj.n_samples)
+    gradient, step, dot, isfinite = src.gradient, rule.step, np.dot, math.isfinite
+    evaluate = obj.evaluate if isinstance(obj, Evaluates) else None
+    records: dict[str, list[float]] = {"cost": [], "eta": [], "seconds": []}
+    it, eta, nfev = 0, math.nan, 0
+    g, gnorm2, f, last = g_buf, math.nan, math.nan, None
+    status, message, epoch = EPOCHS_DONE, f"done: {epochs} epochs", 0
+    starts = range(0, n, batch_size)
+    while epoch < epochs:
+        perm = shuffle_rng.permutation(n)
+        t0 = time.perf_counter()
+        for start in starts:
+            batch = perm[start:start + batch_size]
+            ctx._reset(it, batch, None)
+            g = gradient(obj, v, batch, g_buf)
+            if g is not g_buf:
+                g = _check_gradient(g, v, src)
+            gnorm2 = dot(g, g)
+            if not isfinite(gnorm2):
+                raise _diverged("gradient norm", math.sqrt(gnorm2), it, last)
+            try:
+                eta = step(v, g, ctx)
+            except StepError as exc:
+                status, message = STEP_FAILED, f"step rule failed at iteration {it}: {exc}"
+                break
+            it += 1
+            if it >= max_iter:
+                status, message = MAX_ITER, f"stopped: max_iter = {max_iter} steps taken"
+                break
+        seconds = time.perf_counter() - t0
+        epoch += 1
+        f = obj.cost(v)
+        nfev += 1
+        if not isfinite(f):
+            raise _diverged("cost", f, it, last)
+        last = f
+        record = {"cost": f, "eta": float(eta), "seconds": seconds}
+        if evaluate is not None:
+            record.update(evaluate(v))
+        for k, val in record.items():
+            records.setdefault(k, [math.nan] * (epoch - 1)).append(float(val))
+        hook.gdkit_epoch_end(epoch=epoch, record=record)
+        if status != EPOCHS_DONE:
+            break
+        if notify is not None and notify(v, fun=f, nit=it, epoch=epoch, record=record):
+            status, message = STOPPED, f"stopped by the callback after epoch {epoch}"
+            break
+    gnorm = math.sqrt(gnorm2)
+    return Result(x=v, fun=f, jac=g.copy(), grad_norm=gnorm, nit=it, nfev=nfev + ctx.nfev,
+                  ngev=it, epochs=epoch, success=status == EPOCHS_DONE, status=status,
+                  message=message, history=History("epoch", records))

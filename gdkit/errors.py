@@ -1,0 +1,93 @@
+"""The exceptions gdkit raises, all under one base :class:`GdkitError`.
+
+Every message says what happened, where, and what to do about it, in the
+user's terms. Catch :class:`GdkitError` to catch anything gdkit raises on
+purpose; a bare ``Exception`` escaping gdkit is a bug.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "DivergenceError",
+    "GdkitError",
+    "PluginError",
+    "PluginLoadWarning",
+    "ShapeError",
+    "StepError",
+    "UnknownPluginError",
+]
+
+
+class GdkitError(Exception):
+    """Base class of every error gdkit raises on purpose."""
+
+
+class ConfigError(GdkitError, TypeError):
+    """A part was given an option it does not take, or a value it cannot use.
+
+    Also a :class:`TypeError` (or see :class:`ValueError` users), so code
+    written against plain Python conventions still catches it.
+    """
+
+
+class UnknownPluginError(GdkitError, LookupError):
+    """A part was asked for by a name no loaded plugin supplies."""
+
+
+class PluginError(GdkitError):
+    """A plugin is broken: it failed to load, it registers a name another
+    plugin registers too, or its factory builds something that does not
+    satisfy the protocol of the part it claims to be."""
+
+
+class PluginLoadWarning(UserWarning):
+    """A plugin module failed to import; every other plugin still loaded.
+
+    Set ``GDKIT_STRICT_PLUGINS=1`` to turn this warning into a
+    :class:`PluginError` (recommended in CI).
+    """
+
+
+class ShapeError(GdkitError, ValueError):
+    """An array has the wrong shape or dtype (typically a gradient that does
+    not match the parameter vector v)."""
+
+
+class DivergenceError(GdkitError, FloatingPointError):
+    """The cost or the gradient became NaN or infinite during a run.
+
+    Attributes
+    ----------
+    iteration : int
+        The iteration at which the non-finite value appeared.
+    last_finite_cost : float or None
+        The last finite cost seen before it, if any.
+    """
+
+    def __init__(
+        self, message: str, *, iteration: int, last_finite_cost: float | None
+    ) -> None:
+        super().__init__(message)
+        self.iteration = iteration
+        self.last_finite_cost = last_finite_cost
+
+
+class StepError(GdkitError):
+    """A step rule could not make progress (for example a line search that
+    found no acceptable step). :func:`gdkit.minimize` turns it into an
+    unsuccessful result with the rule's message rather than raising it."""
+
+
+class DataError(GdkitError, OSError):
+    """A data file is missing, truncated or corrupt.
+
+    The message names the file, the problem and the expected format.
+    """
+
+
+class CheckpointError(GdkitError):
+    """A checkpoint or saved-model file cannot be read or does not match the
+    run it is asked to resume."""

@@ -1,0 +1,66 @@
+"""What a gdkit plugin may implement (pluggy hook specifications).
+
+A plugin is a module (or any object) with functions marked
+``@gdkit.hookimpl`` whose names are those below, listed under the
+``gdkit.plugins`` entry-point group of its distribution::
+
+    [project.entry-points."gdkit.plugins"]
+    momentum = "gdkit_momentum.plugin"
+
+Part hooks return a mapping name → factory, where a factory is a class or a
+callable taking keyword configuration and returning the part. No hook may
+rely on the order in which plugins are called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pluggy
+
+__all__ = ["hookimpl", "hookspec"]
+
+PROJECT_NAME = "gdkit"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+"""Marker for gdkit's hook specifications."""
+
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+"""Marker a plugin puts on its hook implementations."""
+
+Factory = Callable[..., Any]
+
+
+@hookspec
+def gdkit_objectives() -> Mapping[str, Factory]:
+    """Objectives this plugin supplies: name → factory of an Objective."""
+    raise NotImplementedError
+
+
+@hookspec
+def gdkit_gradient_sources() -> Mapping[str, Factory]:
+    """Gradient sources this plugin supplies: name → factory of a GradientSource."""
+    raise NotImplementedError
+
+
+@hookspec
+def gdkit_step_rules() -> Mapping[str, Factory]:
+    """Step rules this plugin supplies: name → factory of a StepRule."""
+    raise NotImplementedError
+
+
+@hookspec
+def gdkit_run_start(run: Mapping[str, Any]) -> None:
+    """A run of :func:`gdkit.minimize` starts. ``run`` describes it (parts,
+    dimension, batch size, epochs, seed)."""
+
+
+@hookspec
+def gdkit_epoch_end(epoch: int, record: Mapping[str, float]) -> None:
+    """A mini-batch epoch ended; ``record`` holds its cost, metrics and seconds."""
+
+
+@hookspec
+def gdkit_run_finish(result: Any) -> None:
+    """A run ended with ``result`` (a :class:`gdkit.Result`)."""

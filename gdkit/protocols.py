@@ -1,0 +1,215 @@
+"""The three protocols gdkit composes: Objective, GradientSource, StepRule.
+
+All parameters are one flat, contiguous ``numpy.ndarray`` v of shape ``(m,)``
+(the seed's v = (v1, ..., vm)). A structured model keeps its arrays as views
+into that one vector, so a step rule moves every parameter with one vectorized
+operation.
+
+The protocols are :func:`typing.runtime_checkable` :class:`typing.Protocol`
+classes: a plugin satisfies them structurally, no inheritance required.
+Optional capabilities are separate small protocols checked with
+``isinstance``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "Batch",
+    "ComplexCost",
+    "Evaluates",
+    "FloatArray",
+    "GradientSource",
+    "HasGradient",
+    "HasInitialPoint",
+    "Objective",
+    "Sampled",
+    "Stateful",
+    "StepContext",
+    "StepRule",
+    "ValidatesObjective",
+]
+
+FloatArray = npt.NDArray[np.floating[Any]]
+"""A float32 or float64 array; parameters and gradients are 1-D ones."""
+
+Batch = npt.NDArray[np.intp]
+"""An index array selecting training inputs of a sampled objective."""
+
+
+@runtime_checkable
+class Objective(Protocol):
+    """A cost C(v) over parameters v in R^m (the seed's C(v1, ..., vm)).
+
+    Attributes
+    ----------
+    dim : int
+        m, the number of parameters.
+
+    Methods
+    -------
+    cost(v, batch=None)
+        C(v) as a Python float. For a :class:`Sampled` objective the cost is a
+        mean over training inputs x (eq. 6: C = 1/(2n) Σx ‖y(x) − a‖²) and
+        ``batch`` (an index array) restricts the mean to a mini-batch; other
+        objectives ignore ``batch``. Must not modify ``v``.
+    """
+
+    @property
+    def dim(self) -> int: ...
+
+    def cost(self, v: FloatArray, batch: Batch | None = None) -> float: ...
+
+
+@runtime_checkable
+class HasGradient(Protocol):
+    """Optional capability: an analytic gradient ∇C(v) (eq. 8).
+
+    ``gradient(v, batch=None, out=None)`` returns ∇C at v, of v's shape and
+    dtype, written into ``out`` when given (and then returning ``out``).
+    """
+
+    def gradient(
+        self, v: FloatArray, batch: Batch | None = None, out: FloatArray | None = None
+    ) -> FloatArray: ...
+
+
+@runtime_checkable
+class Sampled(Protocol):
+    """Optional capability: the cost is a mean over ``n_samples`` training
+    inputs, so mini-batch SGD can estimate ∇C from a random subset (eq. 18)."""
+
+    @property
+    def n_samples(self) -> int: ...
+
+
+@runtime_checkable
+class HasInitialPoint(Protocol):
+    """Optional capability: a default starting point drawn from ``rng``."""
+
+    def initial_point(self, rng: np.random.Generator) -> FloatArray: ...
+
+
+@runtime_checkable
+class ComplexCost(Protocol):
+    """Optional, opt-in capability needed by complex-step differences.
+
+    ``complex_cost(v, batch=None)`` evaluates the same C on a complex vector
+    with an analytic (holomorphic) formula, for example ``(r * r).sum()``
+    rather than ``abs(r) ** 2``, and returns a complex number.
+    """
+
+    def complex_cost(
+        self, v: npt.NDArray[np.complexfloating[Any, Any]], batch: Batch | None = None
+    ) -> complex: ...
+
+
+@runtime_checkable
+class Evaluates(Protocol):
+    """Optional capability: metrics to record once per epoch (for example
+    test accuracy). Returns a mapping name → float."""
+
+    def evaluate(self, v: FloatArray) -> dict[str, float]: ...
+
+
+@runtime_checkable
+class GradientSource(Protocol):
+    """Where ∇C comes from: analytic, or finite differences (eq. 8, 13).
+
+    ``gradient(objective, v, batch=None, out=None)`` returns ∇C(v) with v's
+    shape and floating dtype, written into ``out`` when given.
+    """
+
+    def gradient(
+        self,
+        objective: Objective,
+        v: FloatArray,
+        batch: Batch | None = None,
+        out: FloatArray | None = None,
+    ) -> FloatArray: ...
+
+
+@runtime_checkable
+class ValidatesObjective(Protocol):
+    """Optional capability of a gradient source: refuse, once per run and with
+    a clear :class:`~gdkit.errors.GdkitError`, an objective it cannot
+    differentiate."""
+
+    def validate(self, objective: Objective) -> None: ...
+
+
+class StepContext:
+    """What a step rule may use beyond v and ∇C: the cost on the current batch.
+
+    One context is made per run and updated in place per step (no allocation
+    on the hot path).
+
+    Attributes
+    ----------
+    iteration : int
+        The number of steps taken before this one.
+    batch : ndarray or None
+        The mini-batch the gradient was computed on (None: full batch).
+    """
+
+    __slots__ = ("_cost_fn", "_fun", "_v", "batch", "iteration", "nfev")
+
+    def __init__(
+        self, cost_fn: Callable[[FloatArray, Batch | None], float], v: FloatArray
+    ) -> None:
+        self._cost_fn = cost_fn
+        self._v = v
+        self._fun: float | None = None
+        self.batch: Batch | None = None
+        self.iteration = 0
+        self.nfev = 0
+
+    def cost(self, v: FloatArray) -> float:
+        """C at ``v`` on the current batch (each call is one cost evaluation)."""
+        self.nfev += 1
+        return self._cost_fn(v, self.batch)
+
+    @property
+    def fun(self) -> float:
+        """C at the current point, on the current batch, computed at most once
+        per step. Read it before moving v."""
+        if self._fun is None:
+            self._fun = self.cost(self._v)
+        return self._fun
+
+    def _reset(self, iteration: int, batch: Batch | None, fun: float | None) -> None:
+        self.iteration = iteration
+        self.batch = batch
+        self._fun = fun
+
+
+@runtime_checkable
+class StepRule(Protocol):
+    """How v moves given ∇C: v → v − η∇C (eq. 10, 15) with η fixed or adaptive.
+
+    ``step(v, grad, ctx)`` moves ``v`` in place and returns the η it used
+    (0.0 when it rejected the step and left ``v`` unchanged). ``ctx`` is a
+    :class:`StepContext`: ``ctx.fun`` is C(v) and ``ctx.cost(w)`` evaluates C
+    on the same batch, for rules driven by the cost.
+    """
+
+    def step(self, v: FloatArray, grad: FloatArray, ctx: StepContext) -> float: ...
+
+
+@runtime_checkable
+class Stateful(Protocol):
+    """Optional capability of a step rule with state (an adaptive η, the
+    previous point...). ``reset()`` starts a fresh run; ``get_state()`` /
+    ``set_state()`` exchange the state as plain numbers and arrays so a
+    checkpoint can store it without pickle."""
+
+    def reset(self) -> None: ...
+
+    def get_state(self) -> dict[str, Any]: ...
+
+    def set_state(self, state: dict[str, Any]) -> None: ...

@@ -1,0 +1,349 @@
+"""One plugin registry: pluggy + the ``gdkit.plugins`` entry-point group.
+
+gdkit loads entry points itself, one at a time (pluggy's own loader stops at
+the first failure and silently skips a duplicate name): a plugin that fails to
+import becomes a :class:`~gdkit.errors.PluginLoadWarning` naming its
+distribution while every other plugin still loads, and asking for one of its
+parts later says it failed to load and why.
+
+Environment switches
+--------------------
+``GDKIT_DISABLE_PLUGIN_AUTOLOAD=1``
+    Load gdkit's own built-ins only (entry points of the ``gdkit``
+    distribution), like pytest's ``PYTEST_DISABLE_PLUGIN_AUTOLOAD``.
+``GDKIT_STRICT_PLUGINS=1``
+    A plugin that fails to load is a :class:`~gdkit.errors.PluginError`
+    instead of a warning (recommended in CI).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata as md
+import inspect
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, final
+
+import pluggy
+
+from . import hookspecs
+from .errors import ConfigError, PluginError, PluginLoadWarning, UnknownPluginError
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Kind",
+    "LoadFailure",
+    "PartInfo",
+    "Registry",
+    "get_registry",
+    "reset_registry",
+]
+
+ENTRY_POINT_GROUP: Final = "gdkit.plugins"
+DISTRIBUTION: Final = "gdkit"
+
+Kind = Literal["objective", "gradient source", "step rule"]
+KINDS: Final[tuple[Kind, ...]] = ("objective", "gradient source", "step rule")
+
+_HOOKS: Final[dict[Kind, str]] = {
+    "objective": "gdkit_objectives",
+    "gradient source": "gdkit_gradient_sources",
+    "step rule": "gdkit_step_rules",
+}
+# What each kind must have: the members of its protocol (gdkit.protocols).
+REQUIRED: Final[dict[Kind, tuple[str, ...]]] = {
+    "objective": ("dim", "cost"),
+    "gradient source": ("gradient",),
+    "step rule": ("step",),
+}
+_IN_CODE: Final = "(registered in code)"
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class PartInfo:
+    """One named part and who supplied it."""
+
+    kind: Kind
+    name: str
+    factory: Callable[..., Any]
+    plugin: str
+    distribution: str
+    version: str | None
+
+    @property
+    def supplier(self) -> str:
+        """``plugin 'x' (distribution 'y 1.0')``, for messages."""
+        dist = self.distribution + (f" {self.version}" if self.version else "")
+        return f"plugin {self.plugin!r} (distribution {dist!r})"
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class LoadFailure:
+    """A plugin that could not be loaded, and why."""
+
+    plugin: str
+    distribution: str
+    version: str | None
+    error: str
+
+    def describe(self) -> str:
+        dist = self.distribution + (f" {self.version}" if self.version else "")
+        return f"plugin {self.plugin!r} from distribution {dist!r} failed to load: {self.error}"
+
+
+@dataclass
+class _Catalogue:
+    parts: dict[Kind, dict[str, PartInfo]] = field(default_factory=dict)
+    conflicts: dict[Kind, dict[str, list[PartInfo]]] = field(default_factory=dict)
+
+
+class Registry:
+    """The parts (objectives, gradient sources, step rules) known to gdkit.
+
+    Parameters
+    ----------
+    autoload : bool, optional
+        Load every distribution's ``gdkit.plugins`` entry points. Default: true
+        unless ``GDKIT_DISABLE_PLUGIN_AUTOLOAD`` is set, in which case only
+        gdkit's own built-ins load.
+    strict : bool, optional
+        Raise :class:`~gdkit.errors.PluginError` when a plugin fails to load
+        instead of warning. Default: ``GDKIT_STRICT_PLUGINS``.
+    """
+
+    def __init__(self, *, autoload: bool | None = None, strict: bool | None = None) -> None:
+        self.autoload = (
+            not _env_flag("GDKIT_DISABLE_PLUGIN_AUTOLOAD") if autoload is None else autoload
+        )
+        self.strict = _env_flag("GDKIT_STRICT_PLUGINS") if strict is None else strict
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.failures: list[LoadFailure] = []
+        self._origin: dict[str, tuple[str, str | None]] = {}
+        self._catalogue: _Catalogue | None = None
+        self._loaded = False
+
+    # -- loading ---------------------------------------------------------
+    def load_entry_points(self) -> None:
+        """Load the ``gdkit.plugins`` entry points, one at a time (idempotent)."""
+        if self._loaded:
+            return
+        self._loaded = True
+        seen: set[tuple[str, str, str]] = set()
+        for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist
+            dist_name = dist.metadata["Name"] if dist is not None else "(unknown)"
+            version = dist.version if dist is not None else None
+            key = (_normalize(dist_name), ep.name, ep.value)
+            if key in seen:  # the same distribution found twice on sys.path
+                continue
+            seen.add(key)
+            if not self.autoload and _normalize(dist_name) != DISTRIBUTION:
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # noqa: BLE001 - any import failure is reported
+                self._fail(ep.name, dist_name, version, f"{type(exc).__name__}: {exc}")
+                continue
+            self.register(plugin, ep.name, distribution=dist_name, version=version)
+
+    def register(
+        self,
+        plugin: object,
+        name: str | None = None,
+        *,
+        distribution: str = _IN_CODE,
+        version: str | None = None,
+    ) -> str:
+        """Register a plugin object (usually a module with hook implementations).
+
+        Returns the name it is registered under. Use this to add parts from
+        your own code without packaging them.
+        """
+        if self.pm.is_registered(plugin):
+            return self.pm.get_name(plugin) or ""
+        base = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        unique, i = base, 1
+        while self.pm.has_plugin(unique):
+            i += 1
+            unique = f"{base}#{i}"
+        try:
+            self.pm.register(plugin, unique)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(
+                f"plugin {base!r} (distribution {distribution!r}) has an invalid hook: {exc}. "
+                "Hook names must be those in gdkit.hookspecs."
+            ) from exc
+        self._origin[unique] = (distribution, version)
+        self._catalogue = None
+        return unique
+
+    def unregister(self, name: str) -> None:
+        """Remove a registered plugin by the name :meth:`register` returned."""
+        self.pm.unregister(name=name)
+        self._origin.pop(name, None)
+        self._catalogue = None
+
+    def _fail(self, plugin: str, dist: str, version: str | None, error: str) -> None:
+        failure = LoadFailure(plugin, dist, version, error)
+        self.failures.append(failure)
+        if self.strict:
+            raise PluginError(failure.describe() + ". Fix or uninstall it (GDKIT_STRICT_PLUGINS is set).")
+        warnings.warn(
+            failure.describe()
+            + "; every other plugin still loaded. Fix or uninstall it; set "
+            "GDKIT_STRICT_PLUGINS=1 to make this an error.",
+            PluginLoadWarning,
+            stacklevel=3,
+        )
+
+    # -- the catalogue ---------------------------------------------------
+    def _build(self) -> _Catalogue:
+        self.load_entry_points()
+        if self._catalogue is not None:
+            return self._catalogue
+        cat = _Catalogue()
+        for kind in KINDS:
+            parts: dict[str, PartInfo] = {}
+            conflicts: dict[str, list[PartInfo]] = {}
+            caller = getattr(self.pm.hook, _HOOKS[kind])
+            for impl in caller.get_hookimpls():
+                dist, version = self._origin.get(impl.plugin_name, (_IN_CODE, None))
+                try:
+                    supplied = impl.function()
+                except Exception as exc:  # noqa: BLE001 - reported as a load failure
+                    self._fail(impl.plugin_name, dist, version,
+                               f"its hook {_HOOKS[kind]}() raised {type(exc).__name__}: {exc}")
+                    continue
+                if not isinstance(supplied, Mapping) or not all(
+                    isinstance(k, str) and callable(f) for k, f in supplied.items()
+                ):
+                    self._fail(impl.plugin_name, dist, version,
+                               f"its hook {_HOOKS[kind]}() must return a mapping "
+                               f"name -> factory, got {type(supplied).__name__}")
+                    continue
+                for pname, factory in supplied.items():
+                    info = PartInfo(kind, pname, factory, impl.plugin_name, dist, version)
+                    if pname in conflicts:
+                        conflicts[pname].append(info)
+                    elif pname in parts:
+                        conflicts[pname] = [parts.pop(pname), info]
+                    else:
+                        parts[pname] = info
+            cat.parts[kind] = parts
+            cat.conflicts[kind] = conflicts
+        self._catalogue = cat
+        return cat
+
+    def parts(self, kind: Kind) -> dict[str, PartInfo]:
+        """Every usable part of ``kind``, by name (conflicting names excluded)."""
+        return dict(self._build().parts[kind])
+
+    def conflicts(self, kind: Kind) -> dict[str, list[PartInfo]]:
+        """Names of ``kind`` supplied by more than one plugin."""
+        return {k: list(v) for k, v in self._build().conflicts[kind].items()}
+
+    def lookup(self, kind: Kind, name: str) -> PartInfo:
+        """The part of ``kind`` called ``name``.
+
+        Raises
+        ------
+        PluginError
+            If two plugins supply that name.
+        UnknownPluginError
+            If no loaded plugin supplies it; the message lists the known names,
+            the nearest match and any plugin that failed to load.
+        """
+        cat = self._build()
+        if name in cat.conflicts[kind]:
+            who = " and ".join(p.supplier for p in cat.conflicts[kind][name])
+            raise PluginError(
+                f"the {kind} name {name!r} is registered twice, by {who}. "
+                "Uninstall one of the two distributions, or ask its author to rename the part."
+            )
+        try:
+            return cat.parts[kind][name]
+        except KeyError:
+            pass
+        known = sorted(cat.parts[kind])
+        msg = f"no {kind} named {name!r}."
+        close = difflib.get_close_matches(name, known, n=1)
+        if close:
+            msg += f" Did you mean {close[0]!r}?"
+        msg += f" Known {kind}s: {', '.join(known) or '(none)'}."
+        own = [f for f in self.failures if f.plugin == name]
+        others = [f for f in self.failures if f.plugin != name]
+        if own:
+            msg = f"no {kind} named {name!r}: " + own[0].describe() + "."
+        elif others:
+            msg += " Note: " + "; ".join(f.describe() for f in others) + "."
+        if not self.autoload:
+            msg += " (GDKIT_DISABLE_PLUGIN_AUTOLOAD is set: only gdkit's built-ins are loaded.)"
+        raise UnknownPluginError(msg)
+
+    def create(self, kind: Kind, name: str, /, **config: Any) -> Any:
+        """Build the part ``name`` of ``kind`` with keyword configuration."""
+        info = self.lookup(kind, name)
+        _check_options(info, config)
+        product = info.factory(**config)
+        check_part(kind, product, f"the {kind} {name!r} built by {info.supplier}",
+                   "Fix the plugin's factory, or report it to its author.")
+        return product
+
+
+def _normalize(dist: str) -> str:
+    return dist.lower().replace("_", "-").replace(".", "-")
+
+
+def _check_options(info: PartInfo, config: Mapping[str, Any]) -> None:
+    try:
+        sig = inspect.signature(info.factory)
+    except (TypeError, ValueError):  # builtins without a signature: let the call decide
+        return
+    params = sig.parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    accepted = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    unknown = sorted(set(config) - set(accepted))
+    if unknown:
+        raise ConfigError(
+            f"the {info.kind} {info.name!r} does not take option(s) {', '.join(unknown)}; "
+            f"it takes: {', '.join(accepted) or '(no options)'}."
+        )
+
+
+def check_part(kind: Kind, obj: object, what: str, hint: str) -> None:
+    """Raise :class:`PluginError` unless ``obj`` has every member of ``kind``'s protocol."""
+    missing = [m for m in REQUIRED[kind] if not hasattr(obj, m)]
+    if missing:
+        raise PluginError(
+            f"{what} is a {type(obj).__name__} without {', '.join(missing)}, so it is not a "
+            f"{kind} (see gdkit.protocols). {hint}"
+        )
+
+
+_REGISTRY: Registry | None = None
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, created (and entry points loaded) on first use."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = Registry()
+    return _REGISTRY
+
+
+def reset_registry() -> None:
+    """Forget the process-wide registry; the next use reloads the entry points
+    (call after installing a plugin at run time, or between tests)."""
+    global _REGISTRY
+    _REGISTRY = None

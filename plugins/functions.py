@@ -1,0 +1,96 @@
+"""Small test functions: the seed's two-variable valley and Rosenbrock's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import rosen, rosen_der
+
+import gdkit
+from gdkit.errors import ConfigError
+from gdkit.protocols import Batch, FloatArray
+
+__all__ = ["Rosenbrock", "Valley"]
+
+
+class Valley:
+    """The seed's two-variable bowl: C(v1, v2) = (c1 v1² + c2 v2²) / 2.
+
+    A valley whose floor is the minimum at (0, 0); unequal curvatures make it
+    elongated, so a fixed η zig-zags across it (good for pictures).
+
+    Parameters
+    ----------
+    curvature : pair of float, default (1.0, 5.0)
+        c1, c2 > 0. A fixed step descends for every η < 2 / max(c1, c2).
+    """
+
+    dim = 2
+
+    def __init__(self, curvature: tuple[float, float] = (1.0, 5.0)) -> None:
+        c = np.asarray(curvature, dtype=float)
+        if c.shape != (2,) or not np.all(c > 0) or not np.all(np.isfinite(c)):
+            raise ConfigError(f"valley: curvature must be two positive numbers, got {curvature!r}.")
+        self.curvature = c
+
+    def __repr__(self) -> str:
+        return f"Valley(curvature={tuple(self.curvature.tolist())})"
+
+    def cost(self, v: FloatArray, batch: Batch | None = None) -> float:
+        return float(0.5 * (self.curvature @ (v * v)))
+
+    def complex_cost(self, v: npt.NDArray[Any], batch: Batch | None = None) -> complex:
+        return complex(0.5 * np.sum(self.curvature * v * v))
+
+    def gradient(self, v: FloatArray, batch: Batch | None = None,
+                 out: FloatArray | None = None) -> FloatArray:
+        if out is None:
+            out = np.empty_like(v)
+        return np.multiply(self.curvature, v, out=out, casting="same_kind")
+
+    def initial_point(self, rng: np.random.Generator) -> FloatArray:
+        return rng.uniform(-2.0, 2.0, size=2)
+
+
+class Rosenbrock:
+    """Rosenbrock's function in any dimension m ≥ 2 (:func:`scipy.optimize.rosen`).
+
+    C(v) = Σ 100 (v_{i+1} − v_i²)² + (1 − v_i)², minimum 0 at (1, …, 1).
+
+    Parameters
+    ----------
+    dim : int, default 2
+    """
+
+    def __init__(self, dim: int = 2) -> None:
+        if not isinstance(dim, (int, np.integer)) or dim < 2:
+            raise ConfigError(f"rosenbrock: dim must be an integer >= 2, got {dim!r}.")
+        self.dim = int(dim)
+
+    def __repr__(self) -> str:
+        return f"Rosenbrock(dim={self.dim})"
+
+    def cost(self, v: FloatArray, batch: Batch | None = None) -> float:
+        return float(rosen(v))
+
+    def complex_cost(self, v: npt.NDArray[Any], batch: Batch | None = None) -> complex:
+        return complex(np.sum(100.0 * (v[1:] - v[:-1] ** 2) ** 2 + (1 - v[:-1]) ** 2))
+
+    def gradient(self, v: FloatArray, batch: Batch | None = None,
+                 out: FloatArray | None = None) -> FloatArray:
+        g = rosen_der(v)
+        if out is None:
+            return np.asarray(g, dtype=v.dtype)
+        out[...] = g
+        return out
+
+    def initial_point(self, rng: np.random.Generator) -> FloatArray:
+        """The classic start (−1.2, 1, −1.2, 1, …); ``rng`` is not used."""
+        return np.resize(np.array([-1.2, 1.0]), self.dim)
+
+
+@gdkit.hookimpl
+def gdkit_objectives() -> dict[str, Any]:
+    return {"valley": Valley, "rosenbrock": Rosenbrock}

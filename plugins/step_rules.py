@@ -1,0 +1,328 @@
+"""Step rules: v → v − η∇C (eq. 10, 15) with η fixed or adaptive.
+
+Every rule moves v in place and returns the η it used. Adaptive rules keep
+the promise of eq. (9), ΔC ≈ −η‖∇C‖² ≤ 0, honest in different ways:
+
+- ``fixed``: a constant η (descends when η is small enough).
+- ``armijo``: backtracking until ΔC ≤ −c·η‖∇C‖² (sufficient decrease).
+- ``normalized``: η = ε/‖∇C‖, so every step has length ε (the seed's last
+  paragraph: "choose ‖Δv‖ = ε").
+- ``bold-driver``: grow η after a step that lowered C, undo a step that
+  raised it and shrink η.
+- ``barzilai-borwein``: η from the last two points and gradients; fast on
+  smooth problems, not monotone.
+
+A non-finite trial cost is treated as "reject and shrink", never accepted.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+import gdkit
+from gdkit.errors import ConfigError, StepError
+from gdkit.protocols import FloatArray, StepContext
+
+__all__ = ["Armijo", "BarzilaiBorwein", "BoldDriver", "Fixed", "Normalized"]
+
+
+def _positive(rule: str, name: str, value: Any, *, upper: float = math.inf,
+              closed_upper: bool = False) -> float:
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    x = float(value) if ok else math.nan
+    if not (x > 0 and (x <= upper if closed_upper else x < upper)):
+        bound = f" and {'<=' if closed_upper else '<'} {upper:g}" if upper < math.inf else ""
+        raise ConfigError(f"{rule}: {name} must be a number > 0{bound}, got {value!r}.")
+    return x
+
+
+def _buffer(buf: FloatArray | None, v: FloatArray) -> FloatArray:
+    if buf is None or buf.shape != v.shape or buf.dtype != v.dtype:
+        return np.empty_like(v)
+    return buf
+
+
+class Fixed:
+    """A fixed learning rate: v → v − η∇C (eq. 15).
+
+    Parameters
+    ----------
+    eta : float, default 0.1
+        η > 0. ΔC ≈ −η‖∇C‖² ≤ 0 (eq. 9) holds for η small enough; too large
+        and the cost grows (and gdkit raises DivergenceError once it is
+        non-finite).
+    """
+
+    __slots__ = ("_buf", "eta")
+
+    def __init__(self, eta: float = 0.1) -> None:
+        self.eta = _positive("fixed", "eta", eta)
+        self._buf: FloatArray | None = None
+
+    def __repr__(self) -> str:
+        return f"Fixed(eta={self.eta!r})"
+
+    def step(self, v: FloatArray, grad: FloatArray, ctx: StepContext) -> float:
+        buf = self._buf = _buffer(self._buf, v)
+        np.multiply(grad, self.eta, out=buf)
+        v -= buf
+        return self.eta
+
+
+class Normalized:
+    """A step of fixed length: η = ε/‖∇C‖, so Δv = −ε ∇C/‖∇C‖.
+
+    The choice at the end of the seed's section: among all moves of size
+    ‖Δv‖ = ε, Δv = −η∇C with η = ε/‖∇C‖ decreases C the most.
+
+    Parameters
+    ----------
+    epsilon : float, default 0.01
+        The step length ε > 0.
+    """
+
+    __slots__ = ("_buf", "epsilon")
+
+    def __init__(self, epsilon: float = 0.01) -> None:
+        self.epsilon = _positive("normalized", "epsilon", epsilon)
+        self._buf: FloatArray | None = None
+
+    def __repr__(self) -> str:
+        return f"Normalized(epsilon={self.epsilon!r})"
+
+    def step(self, v: FloatArray, grad: FloatArray, ctx: StepContext) -> float:
+        norm = math.sqrt(float(np.dot(grad, grad)))
+        if norm == 0.0:
+            return 0.0
+        eta = self.epsilon / norm
+        buf = self._buf = _buffer(self._buf, v)
+        np.multiply(grad, eta, out=buf)
+        v -= buf
+        return eta
+
+
+class Armijo:
+    """Backtracking line search to sufficient decrease (Armijo's rule).
+
+    Tries η, η·shrink, η·shrink², … until C(v − η∇C) ≤ C(v) − c·η‖∇C‖², the
+    quantitative form of eq. (9). Each step starts from the last accepted η
+    times ``grow`` (so η can also increase), capped at ``eta_max``.
+
+    Parameters
+    ----------
+    eta0 : float, default 1.0
+        The first trial η.
+    c : float, default 1e-4
+        Sufficient-decrease constant, 0 < c < 1.
+    shrink : float, default 0.5
+        Backtracking factor, 0 < shrink < 1.
+    grow : float, default 2.0
+        Factor on the last accepted η for the next first trial (>= 1; 1
+        restarts every step from the last η).
+    eta_max : float, default 1e6
+    max_backtracks : int, default 60
+        Trials per step before giving up with :class:`~gdkit.errors.StepError`.
+    """
+
+    __slots__ = ("_buf", "_eta", "c", "eta0", "eta_max", "grow", "max_backtracks", "shrink")
+
+    def __init__(self, eta0: float = 1.0, c: float = 1e-4, shrink: float = 0.5,
+                 grow: float = 2.0, eta_max: float = 1e6, max_backtracks: int = 60) -> None:
+        self.eta0 = _positive("armijo", "eta0", eta0)
+        self.c = _positive("armijo", "c", c, upper=1.0)
+        self.shrink = _positive("armijo", "shrink", shrink, upper=1.0)
+        self.grow = _positive("armijo", "grow", grow)
+        if self.grow < 1:
+            raise ConfigError(f"armijo: grow must be >= 1, got {grow!r}.")
+        self.eta_max = _positive("armijo", "eta_max", eta_max)
+        if not isinstance(max_backtracks, int) or max_backtracks < 1:
+            raise ConfigError(f"armijo: max_backtracks must be an integer >= 1, "
+                              f"got {max_backtracks!r}.")
+        self.max_backtracks = max_backtracks
+        self._eta: float | None = None
+        self._buf: FloatArray | None = None
+
+    def __repr__(self) -> str:
+        return (f"Armijo(eta0={self.eta0!r}, c={self.c!r}, shrink={self.shrink!r}, "
+                f"grow={self.grow!r})")
+
+    def reset(self) -> None:
+        self._eta = None
+
+    def get_state(self) -> dict[str, Any]:
+        return {"eta": math.nan if self._eta is None else self._eta}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        eta = float(state["eta"])
+        self._eta = None if math.isnan(eta) else eta
+
+    def step(self, v: FloatArray, grad: FloatArray, ctx: StepContext) -> float:
+        gg = float(np.dot(grad, grad))
+        if gg == 0.0:
+            return 0.0
+        f0 = ctx.fun
+        eta = self.eta0 if self._eta is None else min(self._eta * self.grow, self.eta_max)
+        trial = self._buf = _buffer(self._buf, v)
+        for _ in range(self.max_backtracks):
+            np.multiply(grad, -eta, out=trial)
+            trial += v
+            ft = ctx.cost(trial)
+            if math.isfinite(ft) and ft <= f0 - self.c * eta * gg:
+                v[...] = trial
+                self._eta = eta
+                return eta
+            eta *= self.shrink
+        raise StepError(
+            f"armijo: no step among {self.max_backtracks} trials (η down to {eta:.3g}) "
+            f"decreased C = {f0:.6g} enough; the gradient may be inaccurate (finite "
+            "differences near a minimum?) or C not smooth here."
+        )
+
+
+class BoldDriver:
+    """The bold driver: grow η after a step that lowers C, undo one that raises it.
+
+    After a step with C(v_new) ≤ C(v), η → η·grow; otherwise the step is
+    undone (v unchanged, returning η = 0) and η → η·shrink.
+
+    Parameters
+    ----------
+    eta0 : float, default 0.1
+    grow : float, default 1.1
+    shrink : float, default 0.5
+    eta_min : float, default 1e-12
+        Below this η the rule gives up with :class:`~gdkit.errors.StepError`.
+    """
+
+    __slots__ = ("_buf", "_eta", "eta0", "eta_min", "grow", "shrink")
+
+    def __init__(self, eta0: float = 0.1, grow: float = 1.1, shrink: float = 0.5,
+                 eta_min: float = 1e-12) -> None:
+        self.eta0 = _positive("bold-driver", "eta0", eta0)
+        self.grow = _positive("bold-driver", "grow", grow)
+        if self.grow < 1:
+            raise ConfigError(f"bold-driver: grow must be >= 1, got {grow!r}.")
+        self.shrink = _positive("bold-driver", "shrink", shrink, upper=1.0)
+        self.eta_min = _positive("bold-driver", "eta_min", eta_min)
+        self._eta = self.eta0
+        self._buf: FloatArray | None = None
+
+    def __repr__(self) -> str:
+        return f"BoldDriver(eta0={self.eta0!r}, grow={self.grow!r}, shrink={self.shrink!r})"
+
+    def reset(self) -> None:
+        self._eta = self.eta0
+
+    def get_state(self) -> dict[str, Any]:
+        return {"eta": self._eta}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self._eta = float(state["eta"])
+
+    def step(self, v: FloatArray, grad: FloatArray, ctx: StepContext) -> float:
+        if self._eta < self.eta_min:
+            raise StepError(f"bold-driver: η shrank below eta_min = {self.eta_min:g} without "
+                            "finding a step that lowers C.")
+        f0 = ctx.fun
+        trial = self._buf = _buffer(self._buf, v)
+        eta = self._eta
+        np.multiply(grad, -eta, out=trial)
+        trial += v
+        ft = ctx.cost(trial)
+        if math.isfinite(ft) and ft <= f0:
+            v[...] = trial
+            self._eta = eta * self.grow
+            return eta
+        self._eta = eta * self.shrink
+        return 0.0
+
+
+class BarzilaiBorwein:
+    """Barzilai–Borwein step sizes from the last two iterates.
+
+    With s = v_k − v_{k−1} and y = ∇C_k − ∇C_{k−1}: η = s·s / s·y ("long",
+    BB1) or s·y / y·y ("short", BB2), clipped to [eta_min, eta_max]; the first
+    step, and any step with s·y ≤ 0, uses the previous η (initially eta0).
+    Not monotone: C may rise on some steps while the method converges fast
+    on smooth problems.
+
+    Parameters
+    ----------
+    eta0 : float, default 1e-3
+    variant : {"long", "short"}, default "long"
+    eta_min, eta_max : float, default 1e-10, 1e10
+    """
+
+    __slots__ = ("_eta", "_g", "_s", "_v", "_y", "eta0", "eta_max", "eta_min", "variant")
+
+    def __init__(self, eta0: float = 1e-3, variant: str = "long", eta_min: float = 1e-10,
+                 eta_max: float = 1e10) -> None:
+        self.eta0 = _positive("barzilai-borwein", "eta0", eta0)
+        if variant not in ("long", "short"):
+            raise ConfigError(f"barzilai-borwein: variant must be 'long' or 'short', "
+                              f"got {variant!r}.")
+        self.variant = variant
+        self.eta_min = _positive("barzilai-borwein", "eta_min", eta_min)
+        self.eta_max = _positive("barzilai-borwein", "eta_max", eta_max)
+        self._eta = self.eta0
+        self._v: FloatArray | None = None
+        self._g: FloatArray | None = None
+        self._s: FloatArray | None = None
+        self._y: FloatArray | None = None
+
+    def __repr__(self) -> str:
+        return f"BarzilaiBorwein(eta0={self.eta0!r}, variant={self.variant!r})"
+
+    def reset(self) -> None:
+        self._eta, self._v, self._g = self.eta0, None, None
+
+    def get_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"eta": self._eta}
+        if self._v is not None and self._g is not None:
+            state["prev_v"], state["prev_grad"] = self._v.copy(), self._g.copy()
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self._eta = float(state["eta"])
+        if "prev_v" in state:
+            self._v = np.array(state["prev_v"])
+            self._g = np.array(state["prev_grad"])
+        else:
+            self._v = self._g = None
+
+    def step(self, v: FloatArray, grad: FloatArray, ctx: StepContext) -> float:
+        if self._v is None or self._g is None or self._v.shape != v.shape:
+            self._v, self._g = v.copy(), grad.copy()
+            self._s, self._y = np.empty_like(v), np.empty_like(v)
+        else:
+            s, y = _buffer(self._s, v), _buffer(self._y, v)
+            self._s, self._y = s, y
+            np.subtract(v, self._v, out=s)
+            np.subtract(grad, self._g, out=y)
+            sy = float(np.dot(s, y))
+            if sy > 0:
+                eta = float(np.dot(s, s)) / sy if self.variant == "long" else sy / float(
+                    np.dot(y, y))
+                if math.isfinite(eta):
+                    self._eta = min(max(eta, self.eta_min), self.eta_max)
+            self._v[...] = v
+            self._g[...] = grad
+        eta = self._eta
+        buf = _buffer(self._s, v)
+        np.multiply(grad, eta, out=buf)
+        v -= buf
+        return eta
+
+
+@gdkit.hookimpl
+def gdkit_step_rules() -> dict[str, Any]:
+    return {
+        "fixed": Fixed,
+        "armijo": Armijo,
+        "normalized": Normalized,
+        "bold-driver": BoldDriver,
+        "barzilai-borwein": BarzilaiBorwein,
+    }
