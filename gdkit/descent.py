@@ -168,6 +168,7 @@ def minimize(
     callback: Callable[..., Any] | None = None,
     jac: Callable[[FloatArray], Any] | None = None,
     dtype: Any = None,
+    progress: Callable[[int, int, int], None] | None = None,
 ) -> Result:
     """Minimize C(v) by gradient descent: v → v − η∇C (eq. 10, 15).
 
@@ -214,6 +215,10 @@ def minimize(
         ∇C for a callable ``objective`` (as scipy's ``jac``).
     dtype : dtype, optional
         Floating dtype of v: float64 by default (v0's when it is floating).
+    progress : callable, optional
+        Mini-batch mode: ``progress(epoch, done, total)`` is called about 100
+        times per epoch with the mini-batches done so far (for a progress
+        bar); it costs nothing per step.
 
     Returns
     -------
@@ -295,7 +300,7 @@ def minimize(
         limit = math.inf if max_iter is None else _nonneg_int("max_iter", max_iter)
         loop = _mini_batch
         config = {"batch_size": b, "epochs": n_epochs, "max_iter": limit,
-                  "shuffle_rng": shuffle_rng}
+                  "shuffle_rng": shuffle_rng, "progress": progress}
 
     hook = registry.pm.hook
     hook.gdkit_run_start(run={
@@ -418,7 +423,8 @@ def _full_batch(obj: Objective, src: GradientSource, rule: StepRule, v: FloatArr
 def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
                 g_buf: FloatArray, ctx: StepContext, notify: Callable[..., bool] | None,
                 hook: Any, *, batch_size: int, epochs: int, max_iter: float,
-                shuffle_rng: np.random.Generator) -> Result:
+                shuffle_rng: np.random.Generator,
+                progress: Callable[[int, int, int], None] | None) -> Result:
     n = int(obj.n_samples)
     gradient, step, dot, isfinite = src.gradient, rule.step, np.dot, math.isfinite
     evaluate = obj.evaluate if isinstance(obj, Evaluates) else None
@@ -427,27 +433,39 @@ def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
     g, gnorm2, f, last = g_buf, math.nan, math.nan, None
     status, message, epoch = EPOCHS_DONE, f"done: {epochs} epochs", 0
     starts = range(0, n, batch_size)
+    total = len(starts)
+    # Chunks of ~1% of the epoch: progress is reported between chunks, so the
+    # per-step loop stays free of it.
+    chunk = max(1, total // 100) if progress is not None else total
+    stopped = False
     while epoch < epochs:
         perm = shuffle_rng.permutation(n)
         t0 = time.perf_counter()
-        for start in starts:
-            batch = perm[start:start + batch_size]
-            ctx._reset(it, batch, None)
-            g = gradient(obj, v, batch, g_buf)
-            if g is not g_buf:
-                g = _check_gradient(g, v, src)
-            gnorm2 = dot(g, g)
-            if not isfinite(gnorm2):
-                raise _diverged("gradient norm", math.sqrt(gnorm2), it, last)
-            try:
-                eta = step(v, g, ctx)
-            except StepError as exc:
-                status, message = STEP_FAILED, f"step rule failed at iteration {it}: {exc}"
+        for c0 in range(0, total, chunk):
+            for start in starts[c0:c0 + chunk]:
+                batch = perm[start:start + batch_size]
+                ctx._reset(it, batch, None)
+                g = gradient(obj, v, batch, g_buf)
+                if g is not g_buf:
+                    g = _check_gradient(g, v, src)
+                gnorm2 = dot(g, g)
+                if not isfinite(gnorm2):
+                    raise _diverged("gradient norm", math.sqrt(gnorm2), it, last)
+                try:
+                    eta = step(v, g, ctx)
+                except StepError as exc:
+                    status, message = STEP_FAILED, f"step rule failed at iteration {it}: {exc}"
+                    stopped = True
+                    break
+                it += 1
+                if it >= max_iter:
+                    status, message = MAX_ITER, f"stopped: max_iter = {max_iter} steps taken"
+                    stopped = True
+                    break
+            if stopped:
                 break
-            it += 1
-            if it >= max_iter:
-                status, message = MAX_ITER, f"stopped: max_iter = {max_iter} steps taken"
-                break
+            if progress is not None:
+                progress(epoch + 1, min(c0 + chunk, total), total)
         seconds = time.perf_counter() - t0
         epoch += 1
         f = obj.cost(v)
