@@ -154,7 +154,10 @@ class Registry:
             except Exception as exc:  # noqa: BLE001 - any import failure is reported
                 self._fail(ep.name, dist_name, version, f"{type(exc).__name__}: {exc}")
                 continue
-            self.register(plugin, ep.name, distribution=dist_name, version=version)
+            try:
+                self.register(plugin, ep.name, distribution=dist_name, version=version)
+            except PluginError as exc:
+                self._fail(ep.name, dist_name, version, str(exc))
 
     def register(
         self,
@@ -178,7 +181,10 @@ class Registry:
             unique = f"{base}#{i}"
         try:
             self.pm.register(plugin, unique)
+            self.pm.check_pending()  # a hook name with no specification: a typo
         except pluggy.PluginValidationError as exc:
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
             raise PluginError(
                 f"plugin {base!r} (distribution {distribution!r}) has an invalid hook: {exc}. "
                 "Hook names must be those in gdkit.hookspecs."

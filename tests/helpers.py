@@ -1,0 +1,37 @@
+"""Small instances of every built-in objective, for tests that run each part
+on each objective (as optimistix's tests/helpers.py does)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gdkit
+from gdkit.protocols import ComplexCost, Objective
+
+# name -> options making a small instance. A new built-in objective must be
+# added here: test_every_builtin_objective_has_a_small_instance fails otherwise.
+SMALL: dict[str, dict[str, Any]] = {
+    "quadratic": {"n_samples": 30, "n_features": 3, "n_outputs": 2},
+    "valley": {},
+    "rosenbrock": {"dim": 4},
+}
+
+FD_SOURCES = ("forward", "central", "complex-step")
+
+
+def small(name: str) -> Objective:
+    return gdkit.objective(name, **SMALL[name])
+
+
+def supported_sources(name: str) -> list[str]:
+    """The gradient sources that apply to the objective ``name``."""
+    obj = small(name)
+    sources = ["analytic", "forward", "central"]
+    if isinstance(obj, ComplexCost):
+        sources.append("complex-step")
+    return sources
+
+
+def pairs(sources: Callable[[str], list[str]] = supported_sources) -> list[tuple[str, str]]:
+    return [(name, src) for name in SMALL for src in sources(name)]

@@ -1,0 +1,230 @@
+"""Example tests pinning the behaviour of gdkit.minimize."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import gdkit
+from gdkit.errors import ConfigError, DivergenceError, PluginError, ShapeError
+
+
+def fixed(eta: float) -> gdkit.StepRule:
+    return gdkit.step_rule("fixed", eta=eta)
+
+
+def test_fixed_step_on_valley_is_exactly_eq_15() -> None:
+    # C = (v1² + 5 v2²)/2, ∇C = (v1, 5 v2): one step v - η∇C by hand.
+    res = gdkit.minimize("valley", [1.0, 1.0], step=fixed(0.1), max_iter=1)
+    np.testing.assert_array_equal(res.x, [1.0 - 0.1 * 1.0, 1.0 - 0.1 * 5.0])
+    assert res.nit == 1
+    assert not res.success and res.status == 1
+    assert res.history.cost.tolist() == [3.0, 0.5 * (0.9**2 + 5 * 0.5**2)]
+    assert res.history.eta[0] == 0.1 and math.isnan(res.history.eta[-1])
+    assert res.fun == res.history.cost[-1]
+
+
+def test_result_follows_scipy_conventions() -> None:
+    res = gdkit.minimize("valley", [1.0, -2.0], step=fixed(0.1), gtol=1e-8)
+    assert res.success and res.status == 0
+    assert "converged" in res.message
+    for key in ("x", "fun", "jac", "nit", "nfev", "ngev", "success", "status", "message"):
+        assert key in res
+    assert res.grad_norm <= 1e-8
+    assert res.history.rows == res.nit + 1
+    assert res.history.per == "iteration"
+    np.testing.assert_allclose(res.x, 0, atol=1e-8)
+
+
+def test_gtol_zero_means_zero_not_default() -> None:
+    default = gdkit.minimize("valley", [1.0, 1.0], step=fixed(0.1))
+    zero = gdkit.minimize("valley", [1.0, 1.0], step=fixed(0.1), gtol=0.0, max_iter=300)
+    assert default.success and default.nit < 300
+    assert zero.nit == 300 and not zero.success
+
+
+def test_max_iter_zero_takes_no_step() -> None:
+    res = gdkit.minimize("valley", [1.0, 1.0], step=fixed(0.1), max_iter=0)
+    assert res.nit == 0
+    np.testing.assert_array_equal(res.x, [1.0, 1.0])
+
+
+def test_v0_is_not_modified_and_x_is_a_new_array() -> None:
+    v0 = np.array([1.0, 1.0])
+    res = gdkit.minimize("valley", v0, step=fixed(0.1), max_iter=3)
+    np.testing.assert_array_equal(v0, [1.0, 1.0])
+    assert res.x is not v0
+
+
+def test_float32_stays_float32() -> None:
+    res = gdkit.minimize("valley", np.array([1.0, 1.0], np.float32), step=fixed(0.1))
+    assert res.x.dtype == np.float32 and res.jac.dtype == np.float32
+
+
+@pytest.mark.parametrize("stop", ["raise", "return"])
+def test_callback_can_stop_the_run(stop: str) -> None:
+    seen: list[int] = []
+
+    def callback(intermediate_result: gdkit.Result) -> bool:
+        seen.append(intermediate_result.nit)
+        if intermediate_result.nit == 3:
+            if stop == "raise":
+                raise StopIteration
+            return True
+        return False
+
+    res = gdkit.minimize("valley", [1.0, 1.0], step=fixed(0.01), callback=callback)
+    assert seen == [1, 2, 3]
+    assert res.nit == 3 and res.status == 2 and not res.success
+    assert "callback" in res.message
+
+
+def test_plain_callback_receives_a_copy_of_v() -> None:
+    xs: list[np.ndarray] = []
+    res = gdkit.minimize("valley", [1.0, 1.0], step=fixed(0.1), max_iter=2, callback=xs.append)
+    assert len(xs) == 2
+    np.testing.assert_array_equal(xs[-1], res.x)
+    assert xs[-1] is not res.x
+
+
+def test_callable_objective_with_jac() -> None:
+    res = gdkit.minimize(lambda v: float(v @ v), [3.0, 4.0], jac=lambda v: 2 * v,
+                         step=fixed(0.25))
+    assert res.success
+    assert np.linalg.norm(2 * res.x) <= 1e-5  # the default gtol
+
+
+def test_callable_objective_without_jac_needs_a_finite_difference_source() -> None:
+    with pytest.raises(ConfigError, match="central"):
+        gdkit.minimize(lambda v: float(v @ v), [3.0, 4.0])
+
+
+def test_callable_objective_needs_v0() -> None:
+    with pytest.raises(ConfigError, match="v0"):
+        gdkit.minimize(lambda v: float(v @ v))
+
+
+def test_v0_of_wrong_length() -> None:
+    with pytest.raises(ShapeError, match="dim 2"):
+        gdkit.minimize("valley", [1.0, 2.0, 3.0])
+
+
+def test_nonfinite_v0() -> None:
+    with pytest.raises(ConfigError, match="NaN"):
+        gdkit.minimize("valley", [np.nan, 1.0])
+
+
+def test_divergence_names_iteration_and_last_cost() -> None:
+    with pytest.raises(DivergenceError, match=r"iteration \d+.*last finite cost.*smaller η") as ei:
+        gdkit.minimize("valley", [1.0, 1.0], step=fixed(10.0), max_iter=10_000)
+    assert ei.value.iteration > 0
+    assert ei.value.last_finite_cost is not None and math.isfinite(ei.value.last_finite_cost)
+
+
+def test_nan_gradient_is_divergence() -> None:
+    res_grad = lambda v: np.array([np.nan, 0.0])  # noqa: E731
+    with pytest.raises(DivergenceError, match="gradient norm became nan at iteration 0"):
+        gdkit.minimize(lambda v: 1.0, [0.0, 0.0], jac=res_grad)
+
+
+class WrongShape:
+    def gradient(self, objective, v, batch=None, out=None):  # type: ignore[no-untyped-def]
+        return np.zeros(v.size + 1)
+
+
+class WrongDtype:
+    def gradient(self, objective, v, batch=None, out=None):  # type: ignore[no-untyped-def]
+        return np.zeros(v.size, dtype=np.float32)
+
+
+@pytest.mark.parametrize("source", [WrongShape(), WrongDtype()])
+def test_gradient_of_wrong_shape_or_dtype_is_a_shape_error(source: object) -> None:
+    with pytest.raises(ShapeError, match=type(source).__name__):
+        gdkit.minimize("valley", [1.0, 1.0], gradient=source)  # type: ignore[arg-type]
+
+
+def test_object_without_the_protocol_is_refused() -> None:
+    with pytest.raises(PluginError, match="step rule.*without step"):
+        gdkit.minimize("valley", [1.0, 1.0], step=object())  # type: ignore[arg-type]
+
+
+def test_epochs_without_batch_size() -> None:
+    with pytest.raises(ConfigError, match="batch_size"):
+        gdkit.minimize("quadratic", epochs=3)
+
+
+def test_batch_size_needs_a_sampled_objective() -> None:
+    with pytest.raises(ConfigError, match="n_samples"):
+        gdkit.minimize("valley", [1.0, 1.0], batch_size=2, epochs=1)
+
+
+@pytest.mark.parametrize(("name", "value"), [("max_iter", -1), ("max_iter", 1.5),
+                                             ("batch_size", 0), ("epochs", -2)])
+def test_bad_counts(name: str, value: object) -> None:
+    kwargs: dict[str, object] = {name: value}
+    if name != "max_iter":
+        kwargs.setdefault("batch_size", 10)
+    with pytest.raises(ConfigError, match=name):
+        gdkit.minimize("quadratic", **kwargs)  # type: ignore[arg-type]
+
+
+def test_mini_batch_sgd_is_seeded_and_records_epochs() -> None:
+    q = gdkit.objective("quadratic", n_samples=200)
+
+    def run(seed: int) -> gdkit.Result:
+        return gdkit.minimize(q, step=fixed(0.05), batch_size=16, epochs=4, seed=seed)
+
+    a, b, c = run(7), run(7), run(8)
+    np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.history.cost, b.history.cost)
+    assert not np.array_equal(a.x, c.x)
+    assert a.success and a.status == 4 and a.epochs == 4
+    assert a.history.per == "epoch" and a.history.rows == 4
+    assert a.nit == 4 * math.ceil(200 / 16)  # the last, partial batch is kept
+    assert a.history.cost[-1] < a.history.cost[0]
+    assert a.history.cost[-1] == pytest.approx(q.cost(a.x))
+
+
+def test_mini_batches_cover_every_sample_once_per_epoch() -> None:
+    q = gdkit.objective("quadratic", n_samples=50)
+    seen: list[np.ndarray] = []
+
+    class Spy:
+        def gradient(self, objective, v, batch=None, out=None):  # type: ignore[no-untyped-def]
+            seen.append(batch.copy())
+            return objective.gradient(v, batch, out)
+
+    gdkit.minimize(q, gradient=Spy(), batch_size=7, epochs=2, seed=0)  # type: ignore[arg-type]
+    first = np.concatenate(seen[:8])
+    second = np.concatenate(seen[8:])
+    assert sorted(first.tolist()) == list(range(50)) == sorted(second.tolist())
+    assert not np.array_equal(first, second)  # a fresh permutation each epoch
+
+
+def test_step_rule_failure_ends_the_run_with_a_message() -> None:
+    # A wrong-sign gradient: no step along it can decrease C.
+    class Backwards:
+        def gradient(self, objective, v, batch=None, out=None):  # type: ignore[no-untyped-def]
+            out[...] = -objective.gradient(v)
+            return out
+
+    res = gdkit.minimize("valley", [1.0, 1.0], gradient=Backwards(),  # type: ignore[arg-type]
+                         step=gdkit.step_rule("armijo", max_backtracks=5))
+    assert not res.success and res.status == 3
+    assert "armijo" in res.message
+    np.testing.assert_array_equal(res.x, [1.0, 1.0])
+
+
+def test_jac_with_a_real_objective_is_refused() -> None:
+    with pytest.raises(ConfigError, match="jac"):
+        gdkit.minimize(gdkit.objective("valley"), [1.0, 1.0], jac=lambda v: v)
+
+
+def test_objective_by_name_uses_its_initial_point_and_seed() -> None:
+    a = gdkit.minimize("valley", step=fixed(0.1), max_iter=0, seed=3)
+    b = gdkit.minimize("valley", step=fixed(0.1), max_iter=0, seed=3)
+    c = gdkit.minimize("valley", step=fixed(0.1), max_iter=0, seed=4)
+    np.testing.assert_array_equal(a.x, b.x)
+    assert not np.array_equal(a.x, c.x)
