@@ -1,0 +1,93 @@
+"""End to end: the installed ``gdkit`` command, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import MakeDist
+from .test_registry import HALVING
+
+
+def gdkit_cmd() -> list[str]:
+    here = Path(sys.executable).parent / "gdkit"
+    found = str(here) if here.exists() else shutil.which("gdkit")
+    assert found, "the gdkit console script is not installed"
+    return [found]
+
+
+def run(*args: str, pythonpath: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.pop("GDKIT_DISABLE_PLUGIN_AUTOLOAD", None)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    return subprocess.run([*gdkit_cmd(), *args], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+
+
+def test_plugins_lists_every_builtin_with_its_distribution() -> None:
+    out = run("plugins", "--json")
+    assert out.returncode == 0, out.stderr
+    parts = json.loads(out.stdout)["parts"]
+    names = {(p["kind"], p["name"]) for p in parts}
+    assert {("objective", "rosenbrock"), ("gradient source", "complex-step"),
+            ("step rule", "barzilai-borwein")} <= names
+    assert {p["distribution"] for p in parts if p["plugin"] == "step_rules"} == {"gdkit"}
+
+
+def test_third_party_plugin_is_listed_and_usable(make_dist: MakeDist) -> None:
+    site = make_dist("gdkit-halving", "gdkit_halving", HALVING, version="2.5")
+    out = run("plugins", pythonpath=site)
+    assert out.returncode == 0, out.stderr
+    line = next(ln for ln in out.stdout.splitlines() if "halving" in ln.split()[:1])
+    assert "gdkit-halving 2.5" in line
+    out = run("minimize", "valley", "--step", "halving", "--max-iter", "3", "--json",
+              pythonpath=site)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["nit"] == 3
+
+
+def test_minimize_prints_the_result() -> None:
+    out = run("minimize", "rosenbrock", "-o", "dim=3", "--max-iter", "40000", "--gtol", "1e-9")
+    assert out.returncode == 0, out.stderr
+    assert "converged" in out.stdout
+    assert "x        = [1. 1. 1.]" in out.stdout  # printed to 6 decimals
+
+
+def test_minimize_options_reach_the_parts() -> None:
+    out = run("minimize", "valley", "--step", "fixed", "--step-option", "eta=0.1",
+              "--gradient", "central", "--max-iter", "2", "--json", "--seed", "0")
+    res = json.loads(out.stdout)
+    assert res["nit"] == 2 and not res["success"]
+
+
+@pytest.mark.parametrize(("args", "message", "status"), [
+    (("minimize", "rosenbrok"), "Did you mean 'rosenbrock'", 1),
+    (("minimize", "valley", "--step-option", "etaa=1", "--step", "fixed"),
+     "does not take option(s) etaa", 2),
+    (("minimize", "valley", "--step", "fixed", "--step-option", "eta=50"),
+     "became inf at iteration", 1),
+    (("minimize", "valley", "-o", "curvature"), "not of the form key=value", 2),
+])
+def test_errors_are_one_paragraph_without_traceback(args: tuple[str, ...], message: str,
+                                                    status: int) -> None:
+    out = run(*args)
+    assert out.returncode == status
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_debug_shows_the_traceback() -> None:
+    out = run("--debug", "minimize", "rosenbrok")
+    assert out.returncode == 1 and "Traceback" in out.stderr
+
+
+def test_check_flag_fails_an_unconverged_run() -> None:
+    out = run("minimize", "rosenbrock", "--max-iter", "3", "--check")
+    assert out.returncode == 1

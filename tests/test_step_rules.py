@@ -1,0 +1,135 @@
+"""Example tests of each built-in step rule and gradient source."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import gdkit
+from gdkit.errors import ConfigError
+from gdkit.protocols import Stateful, StepContext
+
+
+def ctx_for(obj: gdkit.Objective, v: np.ndarray) -> StepContext:
+    return StepContext(obj.cost, v)
+
+
+@pytest.mark.parametrize(
+    ("name", "option", "bad"),
+    [("fixed", "eta", 0), ("fixed", "eta", -1.0), ("fixed", "eta", math.nan),
+     ("fixed", "eta", "3"), ("normalized", "epsilon", 0.0), ("armijo", "c", 1.0),
+     ("armijo", "shrink", 1.5), ("armijo", "grow", 0.5), ("armijo", "max_backtracks", 0),
+     ("bold-driver", "shrink", 2.0), ("barzilai-borwein", "variant", "middle")])
+def test_constructors_name_the_bad_argument(name: str, option: str, bad: object) -> None:
+    with pytest.raises(ConfigError, match=rf"{name}: {option} must"):
+        gdkit.step_rule(name, **{option: bad})
+
+
+def test_fixed_step_moves_in_place_and_reports_eta() -> None:
+    v = np.array([1.0, 2.0])
+    buf_id = id(v)
+    eta = gdkit.step_rule("fixed", eta=0.5).step(v, np.array([2.0, -2.0]), None)  # type: ignore[arg-type]
+    assert eta == 0.5 and id(v) == buf_id
+    np.testing.assert_array_equal(v, [0.0, 3.0])
+
+
+def test_armijo_rejects_a_nonfinite_trial_and_shrinks() -> None:
+    def cost(w: np.ndarray, batch: object = None) -> float:
+        return math.inf if abs(w[0]) > 1.5 else float(w @ w)
+
+    v = np.array([1.0])
+    ctx = StepContext(cost, v)
+    eta = gdkit.step_rule("armijo", eta0=4.0).step(v, np.array([2.0]), ctx)
+    # η = 4 gives w = -7 (inf, rejected), 2 gives -3 (inf), 1 gives -1 (no decrease),
+    # 0.5 gives 0: accepted.
+    assert eta == 0.5 and v[0] == 0.0
+    assert ctx.nfev == 5  # C(v) once + four trials
+
+
+def test_armijo_grows_eta_after_success() -> None:
+    obj = gdkit.objective("valley", curvature=(1.0, 1.0))
+    rule = gdkit.step_rule("armijo", eta0=0.01, grow=2.0)
+    etas = [rule.step(v := np.array([1.0, 1.0]), obj.gradient(v), ctx_for(obj, v))
+            for _ in range(3)]
+    assert etas == [0.01, 0.02, 0.04]
+
+
+def test_bold_driver_undoes_a_bad_step() -> None:
+    obj = gdkit.objective("valley", curvature=(1.0, 1.0))
+    rule = gdkit.step_rule("bold-driver", eta0=3.0, grow=1.5, shrink=0.5)
+    v = np.array([1.0, 1.0])
+    assert rule.step(v, obj.gradient(v), ctx_for(obj, v)) == 0.0  # overshoot: C rises
+    np.testing.assert_array_equal(v, [1.0, 1.0])
+    assert rule.step(v, obj.gradient(v), ctx_for(obj, v)) == 1.5  # accepted, v → 0
+    np.testing.assert_array_equal(v, [-0.5, -0.5])
+    assert rule.get_state()["eta"] == 2.25
+
+
+def test_barzilai_borwein_is_exact_on_a_1d_quadratic() -> None:
+    # On C = a v²/2, s·s/s·y = 1/a: the second step lands on the minimum.
+    a = 4.0
+    rule = gdkit.step_rule("barzilai-borwein", eta0=0.1)
+    v = np.array([1.0])
+    assert rule.step(v, a * v, None) == 0.1  # type: ignore[arg-type]
+    assert rule.step(v, a * v, None) == pytest.approx(1 / a)  # type: ignore[arg-type]
+    assert v[0] == pytest.approx(0.0, abs=1e-15)
+
+
+@pytest.mark.parametrize("name", ["armijo", "bold-driver", "barzilai-borwein"])
+def test_state_round_trips_so_a_resume_continues_identically(name: str) -> None:
+    obj = gdkit.objective("rosenbrock")
+    v = np.array([-1.2, 1.0])
+    rule = gdkit.step_rule(name)
+    assert isinstance(rule, Stateful)
+    for _ in range(5):
+        rule.step(v, obj.gradient(v), ctx_for(obj, v))
+    state = rule.get_state()
+    clone = gdkit.step_rule(name)
+    clone.set_state({k: (np.array(x) if isinstance(x, np.ndarray) else float(x))
+                     for k, x in state.items()})
+    w = v.copy()
+    for _ in range(5):
+        a = rule.step(v, obj.gradient(v), ctx_for(obj, v))
+        b = clone.step(w, obj.gradient(w), ctx_for(obj, w))
+        assert a == b
+    np.testing.assert_array_equal(v, w)
+    rule.reset()
+    assert rule.get_state() == gdkit.step_rule(name).get_state()
+
+
+def test_complex_step_is_refused_for_an_objective_without_complex_cost() -> None:
+    with pytest.raises(ConfigError, match="complex_cost.*central"):
+        gdkit.minimize(lambda v: float(v @ v), [1.0, 1.0], gradient="complex-step")
+
+
+def test_complex_step_accepts_an_opted_in_callable() -> None:
+    obj = gdkit.as_objective(lambda v: (v * v).sum(), 2, complex_safe=True)
+    g = gdkit.gradient_source("complex-step").gradient(obj, np.array([1.5, -2.0]))
+    np.testing.assert_array_equal(g, [3.0, -4.0])
+
+
+def test_analytic_source_refuses_an_objective_without_gradient() -> None:
+    src = gdkit.gradient_source("analytic")
+    with pytest.raises(ConfigError, match="no analytic gradient.*central"):
+        src.validate(gdkit.as_objective(lambda v: 0.0, 2))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("source", ["forward", "central", "complex-step"])
+def test_finite_differences_on_float32_return_float32(source: str) -> None:
+    obj = gdkit.objective("valley")
+    v = np.array([0.5, -0.25], dtype=np.float32)
+    g = gdkit.gradient_source(source).gradient(obj, v)
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, [0.5, -1.25], rtol=2e-3)
+
+
+@pytest.mark.parametrize("source", ["forward", "central"])
+def test_finite_differences_use_the_mini_batch(source: str) -> None:
+    q = gdkit.objective("quadratic", n_samples=40)
+    v = np.random.default_rng(0).standard_normal(q.dim)
+    batch = np.arange(5, 17)
+    g = gdkit.gradient_source(source).gradient(q, v, batch)
+    np.testing.assert_allclose(g, q.gradient(v, batch), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(g, q.gradient(v), rtol=1e-3)
