@@ -140,8 +140,8 @@ def step_rule(name: str, /, **config: Any) -> StepRule:
 def _resolve(kind: Kind, spec: Any) -> Any:
     if isinstance(spec, str):
         return get_registry().create(kind, spec)
-    check_part(kind, spec, f"the {kind} you passed", f"Pass a registered {kind} name or "
-               "an object with those members.")
+    check_part(kind, spec, f"the {kind} you passed",
+               f"Pass a registered {kind} name or an object with those members.")
     return spec
 
 
@@ -208,8 +208,9 @@ def minimize(
     callback : callable, optional
         Called after every iteration (full batch) or every epoch
         (mini-batch). If its first parameter is named ``intermediate_result``
-        it receives a :class:`Result` with ``x``, ``fun``, ``nit``, ``epoch``
-        ``grad_norm`` (full batch) or the epoch's ``record``; otherwise it receives a copy of v. Raising
+        it receives a :class:`Result` with ``x``, ``fun``, ``nit`` and
+        ``grad_norm`` (full batch) or ``epoch`` and the epoch's ``record``
+        (mini-batch); otherwise it receives a copy of v. Raising
         :class:`StopIteration` or returning True stops the run cleanly.
     jac : callable, optional
         ∇C for a callable ``objective`` (as scipy's ``jac``).
@@ -285,7 +286,7 @@ def minimize(
         n_iter = DEFAULT_MAX_ITER if max_iter is None else _nonneg_int("max_iter", max_iter)
         if not gtol >= 0:
             raise ConfigError(f"gtol must be a number >= 0, got {gtol!r}.")
-        loop = _full_batch
+        loop: Callable[..., Result] = _full_batch
         config: dict[str, Any] = {"max_iter": n_iter, "gtol": float(gtol)}
     else:
         if not isinstance(obj, Sampled):

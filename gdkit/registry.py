@@ -203,7 +203,9 @@ class Registry:
         failure = LoadFailure(plugin, dist, version, error)
         self.failures.append(failure)
         if self.strict:
-            raise PluginError(failure.describe() + ". Fix or uninstall it (GDKIT_STRICT_PLUGINS is set).")
+            raise PluginError(
+                failure.describe() + ". Fix or uninstall it (GDKIT_STRICT_PLUGINS is set)."
+            )
         warnings.warn(
             failure.describe()
             + "; every other plugin still loaded. Fix or uninstall it; set "

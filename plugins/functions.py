@@ -48,7 +48,8 @@ class Valley:
                  out: FloatArray | None = None) -> FloatArray:
         if out is None:
             out = np.empty_like(v)
-        return np.multiply(self.curvature, v, out=out, casting="same_kind")
+        np.multiply(self.curvature, v, out=out, casting="same_kind")
+        return out
 
     def initial_point(self, rng: np.random.Generator) -> FloatArray:
         return rng.uniform(-2.0, 2.0, size=2)

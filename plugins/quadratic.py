@@ -122,7 +122,7 @@ class Quadratic:
 
     @property
     def dim(self) -> int:
-        return self._k * self._d + self._k
+        return int(self._k * self._d + self._k)
 
     @property
     def n_samples(self) -> int:

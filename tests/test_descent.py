@@ -146,7 +146,7 @@ def test_gradient_of_wrong_shape_or_dtype_is_a_shape_error(source: object) -> No
 
 
 def test_object_without_the_protocol_is_refused() -> None:
-    with pytest.raises(PluginError, match="step rule.*without step"):
+    with pytest.raises(PluginError, match=r"step rule.*without step"):
         gdkit.minimize("valley", [1.0, 1.0], step=object())  # type: ignore[arg-type]
 
 

@@ -11,13 +11,13 @@ import math
 
 import numpy as np
 import pytest
+from gdkit_plugins.finite_difference import fd_steps
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import approx_fprime
 
 import gdkit
 from gdkit.protocols import HasGradient
-from gdkit_plugins.finite_difference import fd_steps
 
 from .helpers import FD_SOURCES, SMALL, pairs, small
 

@@ -100,7 +100,7 @@ def test_state_round_trips_so_a_resume_continues_identically(name: str) -> None:
 
 
 def test_complex_step_is_refused_for_an_objective_without_complex_cost() -> None:
-    with pytest.raises(ConfigError, match="complex_cost.*central"):
+    with pytest.raises(ConfigError, match=r"complex_cost.*central"):
         gdkit.minimize(lambda v: float(v @ v), [1.0, 1.0], gradient="complex-step")
 
 
@@ -112,7 +112,7 @@ def test_complex_step_accepts_an_opted_in_callable() -> None:
 
 def test_analytic_source_refuses_an_objective_without_gradient() -> None:
     src = gdkit.gradient_source("analytic")
-    with pytest.raises(ConfigError, match="no analytic gradient.*central"):
+    with pytest.raises(ConfigError, match=r"no analytic gradient.*central"):
         src.validate(gdkit.as_objective(lambda v: 0.0, 2))  # type: ignore[attr-defined]
 
 
