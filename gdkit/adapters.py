@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, final
+from typing import Any
 
 import numpy as np
 
@@ -13,7 +13,6 @@ from .protocols import Batch, FloatArray
 __all__ = ["FunctionObjective", "as_objective"]
 
 
-@final
 class FunctionObjective:
     """An :class:`~gdkit.protocols.Objective` made of a callable ``fun(v) -> float``.
 
@@ -28,10 +27,29 @@ class FunctionObjective:
         an analytic gradient (:class:`~gdkit.protocols.HasGradient`).
     complex_safe : bool, default False
         Declare that ``fun`` is analytic in v and accepts complex input, which
-        opts it in to complex-step differences.
+        opts it in to complex-step differences
+        (:class:`~gdkit.protocols.ComplexCost`).
+
+    Notes
+    -----
+    The instance's class has a ``gradient`` / ``complex_cost`` method only
+    when ``jac`` / ``complex_safe`` is given, so ``isinstance`` checks against
+    the capability protocols tell the truth (they look at the class).
     """
 
-    __slots__ = ("_complex", "_jac", "dim", "fun")
+    __slots__ = ("_jac", "dim", "fun")
+
+    def __new__(
+        cls,
+        fun: Callable[[FloatArray], float],
+        dim: int,
+        jac: Callable[[FloatArray], Any] | None = None,
+        *,
+        complex_safe: bool = False,
+    ) -> FunctionObjective:
+        if cls is FunctionObjective:
+            cls = _VARIANTS[(jac is not None, bool(complex_safe))]
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -44,7 +62,6 @@ class FunctionObjective:
         self.fun = fun
         self.dim = int(dim)
         self._jac = jac
-        self._complex = complex_safe
 
     def __repr__(self) -> str:
         name = getattr(self.fun, "__name__", repr(self.fun))
@@ -53,16 +70,11 @@ class FunctionObjective:
     def cost(self, v: FloatArray, batch: Batch | None = None) -> float:
         return float(self.fun(v))
 
-    def __getattr__(self, name: str) -> Any:
-        # Capabilities exist only when the callable provides them, so that
-        # isinstance(obj, HasGradient) / ComplexCost tell the truth.
-        if name == "gradient" and self._jac is not None:
-            return self._gradient
-        if name == "complex_cost" and self._complex:
-            return self._complex_cost
-        raise AttributeError(name)
 
-    def _gradient(
+class _WithGradient(FunctionObjective):
+    __slots__ = ()
+
+    def gradient(
         self, v: FloatArray, batch: Batch | None = None, out: FloatArray | None = None
     ) -> FloatArray:
         assert self._jac is not None
@@ -77,8 +89,24 @@ class FunctionObjective:
         out[...] = g
         return out
 
-    def _complex_cost(self, v: Any, batch: Batch | None = None) -> complex:
+
+class _WithComplex(FunctionObjective):
+    __slots__ = ()
+
+    def complex_cost(self, v: Any, batch: Batch | None = None) -> complex:
         return complex(self.fun(v))
+
+
+class _WithBoth(_WithGradient, _WithComplex):
+    __slots__ = ()
+
+
+_VARIANTS: dict[tuple[bool, bool], type[FunctionObjective]] = {
+    (False, False): FunctionObjective,
+    (True, False): _WithGradient,
+    (False, True): _WithComplex,
+    (True, True): _WithBoth,
+}
 
 
 def as_objective(

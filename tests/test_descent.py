@@ -228,3 +228,18 @@ def test_objective_by_name_uses_its_initial_point_and_seed() -> None:
     c = gdkit.minimize("valley", step=fixed(0.1), max_iter=0, seed=4)
     np.testing.assert_array_equal(a.x, b.x)
     assert not np.array_equal(a.x, c.x)
+
+
+def test_callable_capabilities_are_visible_to_protocol_checks() -> None:
+    # Python 3.12+ checks protocols on the class (inspect.getattr_static).
+    from gdkit.protocols import ComplexCost, HasGradient
+
+    def f(v: np.ndarray) -> float:
+        return float(v @ v)
+
+    plain = gdkit.as_objective(f, 2)
+    both = gdkit.as_objective(f, 2, jac=lambda v: 2 * v, complex_safe=True)
+    assert not isinstance(plain, HasGradient) and not isinstance(plain, ComplexCost)
+    assert isinstance(both, HasGradient) and isinstance(both, ComplexCost)
+    assert isinstance(both, gdkit.FunctionObjective)
+    np.testing.assert_array_equal(both.gradient(np.array([1.0, 2.0])), [2.0, 4.0])
