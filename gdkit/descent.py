@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
+import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, final
@@ -12,7 +16,15 @@ import numpy as np
 from scipy.optimize import OptimizeResult
 
 from .adapters import FunctionObjective
-from .errors import ConfigError, DivergenceError, ShapeError, StepError
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .errors import (
+    CheckpointError,
+    ConfigError,
+    DivergenceError,
+    Interrupted,
+    ShapeError,
+    StepError,
+)
 from .protocols import (
     Evaluates,
     FloatArray,
@@ -169,6 +181,12 @@ def minimize(
     jac: Callable[[FloatArray], Any] | None = None,
     dtype: Any = None,
     progress: Callable[[int, int, int], None] | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 100,
+    resume: str | os.PathLike[str] | None = None,
+    allow_config_change: bool = False,
+    handle_signals: bool = True,
+    run_info: Mapping[str, Any] | None = None,
 ) -> Result:
     """Minimize C(v) by gradient descent: v → v − η∇C (eq. 10, 15).
 
@@ -220,6 +238,30 @@ def minimize(
         Mini-batch mode: ``progress(epoch, done, total)`` is called about 100
         times per epoch with the mini-batches done so far (for a progress
         bar); it costs nothing per step.
+    checkpoint : path, optional
+        Save the whole state of the run to this ``.npz`` (atomically) after
+        every epoch (mini-batch) or every ``checkpoint_every`` iterations
+        (full batch): parameters, step-rule state, generator state, position,
+        history and configuration. With a checkpoint, SIGINT and SIGTERM
+        finish the current step, save, and raise
+        :class:`~gdkit.errors.Interrupted` (a second signal stops at once;
+        the last complete checkpoint stays intact).
+    checkpoint_every : int, default 100
+        Full-batch iterations between checkpoints.
+    resume : path, optional
+        Continue the run saved in this checkpoint: same parameters, rule
+        state, shuffles and history, so the result is bit for bit that of an
+        uninterrupted run. ``v0`` must be None; the objective, gradient
+        source, step rule, dtype and batch size must match the saved ones
+        (compared by ``repr``) unless ``allow_config_change=True``. ``epochs``
+        and ``max_iter`` may grow.
+    allow_config_change : bool, default False
+        Resume even though the configuration differs.
+    handle_signals : bool, default True
+        With ``checkpoint``, trap SIGINT/SIGTERM as described (main thread only).
+    run_info : mapping, optional
+        JSON-able data stored in each checkpoint's ``extra`` (the CLI keeps its
+        command line there).
 
     Returns
     -------
@@ -234,6 +276,10 @@ def minimize(
         A gradient of the wrong shape or dtype, or a v0 of the wrong length.
     UnknownPluginError, PluginError, ConfigError
         A part could not be found, was broken, or was misconfigured.
+    CheckpointError
+        ``resume`` names an unreadable checkpoint or one of another configuration.
+    Interrupted
+        SIGINT or SIGTERM arrived during a run with a ``checkpoint``.
 
     Notes
     -----
@@ -273,7 +319,14 @@ def minimize(
     elif gradient == "analytic" and not isinstance(obj, HasGradient):
         raise ConfigError(f"{obj!r} has no analytic gradient; pass gradient='central'.")
 
-    v = _starting_point(obj, v0, init_rng, dtype)
+    saved = None if resume is None else load_checkpoint(resume)
+    if saved is None:
+        v = _starting_point(obj, v0, init_rng, dtype)
+    else:
+        if v0 is not None:
+            raise ConfigError("pass either v0 or resume=, not both: a resumed run continues "
+                              "from the checkpoint's parameters.")
+        v = np.array(saved.v, dtype=saved.v.dtype if dtype is None else dtype, order="C")
     if isinstance(rule, Stateful):
         rule.reset()
     g_buf = np.empty_like(v)
@@ -303,15 +356,109 @@ def minimize(
         config = {"batch_size": b, "epochs": n_epochs, "max_iter": limit,
                   "shuffle_rng": shuffle_rng, "progress": progress}
 
+    run_config = {"mode": "iteration" if batch_size is None else "epoch", "objective": repr(obj),
+                  "gradient": repr(src), "step": repr(rule), "dim": int(obj.dim),
+                  "dtype": str(v.dtype), "batch_size": batch_size}
+    if saved is not None:
+        _check_resume(resume, saved, run_config, allow_config_change)
+        if isinstance(rule, Stateful):
+            rule.set_state(saved.rule_state)
+        if saved.rng_state is not None:
+            shuffle_rng.bit_generator.state = saved.rng_state
+    control = _Control(checkpoint, _positive_int("checkpoint_every", checkpoint_every),
+                       run_config, dict(run_info or {}), rule, shuffle_rng)
+
     hook = registry.pm.hook
     hook.gdkit_run_start(run={
         "objective": obj, "gradient": src, "step": rule, "dim": v.size, "dtype": str(v.dtype),
         "batch_size": batch_size, "epochs": epochs, "seed": seed,
+        "resumed_from": None if resume is None else os.fspath(resume),
     })
     notify = None if callback is None else _callback_caller(callback)
-    result: Result = loop(obj, src, rule, v, g_buf, ctx, notify, hook, **config)
+    with _trap_signals(control, enabled=handle_signals and checkpoint is not None):
+        result: Result = loop(obj, src, rule, v, g_buf, ctx, notify, hook, control=control,
+                              start=saved, **config)
     hook.gdkit_run_finish(result=result)
     return result
+
+
+def _positive_int(name: str, value: Any) -> int:
+    n = _nonneg_int(name, value)
+    if n == 0:
+        raise ConfigError(f"{name} must be >= 1.")
+    return n
+
+
+def _check_resume(path: Any, saved: Checkpoint, now: dict[str, Any], allow: bool) -> None:
+    diffs = [f"{k}: saved {saved.config.get(k)!r}, now {now[k]!r}"
+             for k in now if saved.config.get(k) != now[k]]
+    if saved.v.shape != (now["dim"],):
+        raise CheckpointError(f"checkpoint {os.fspath(path)!r} holds {saved.v.size} parameters "
+                              f"but the objective has dim {now['dim']}: it is from another run.")
+    if diffs and not allow:
+        raise CheckpointError(
+            f"cannot resume from {os.fspath(path)!r}: the run's configuration differs from the "
+            f"saved one ({'; '.join(diffs)}). Resume with the same parts, or pass "
+            "allow_config_change=True (--allow-config-change) to continue anyway.")
+
+
+@final
+class _Control:
+    """Checkpointing and the cooperative stop flag of one run."""
+
+    __slots__ = ("config", "every", "extra", "path", "requested", "rng", "rule")
+
+    def __init__(self, path: str | os.PathLike[str] | None, every: int, config: dict[str, Any],
+                 extra: dict[str, Any], rule: StepRule, rng: np.random.Generator) -> None:
+        self.path = None if path is None else os.fspath(path)
+        self.every = every
+        self.config = config
+        self.extra = extra
+        self.rule = rule
+        self.rng = rng
+        self.requested = 0  # the signal number once SIGINT/SIGTERM arrived
+
+    def save(self, v: FloatArray, mode: str, *, epoch: int, iteration: int, position: int = 0,
+             perm: Any = None, history: Mapping[str, list[float]],
+             epoch_seconds: float = 0.0) -> None:
+        if self.path is None:
+            return
+        rule_state = self.rule.get_state() if isinstance(self.rule, Stateful) else {}
+        save_checkpoint(self.path, Checkpoint(
+            v=v, mode=mode, epoch=epoch, iteration=iteration, position=position, perm=perm,
+            rng_state=dict(self.rng.bit_generator.state), history=dict(history),
+            rule_state=rule_state, config=self.config, extra=self.extra,
+            epoch_seconds=epoch_seconds))
+
+    def interrupted(self, *, epoch: int, iteration: int, where: str) -> Interrupted:
+        name = signal.Signals(self.requested).name
+        return Interrupted(
+            f"interrupted by {name} {where} (iteration {iteration}); the run's state is saved "
+            f"in {self.path!r}: continue it with resume={self.path!r} "
+            "(gdkit train --resume PATH on the command line).",
+            signum=self.requested, checkpoint=self.path or "", epoch=epoch, iteration=iteration)
+
+
+@contextlib.contextmanager
+def _trap_signals(control: _Control, *, enabled: bool) -> Iterator[None]:
+    """First SIGINT/SIGTERM: ask the loop to stop after the current step.
+    Second: stop at once (KeyboardInterrupt); the atomic write keeps the last
+    complete checkpoint intact."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if control.requested:
+            raise KeyboardInterrupt
+        control.requested = signum
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def _nonneg_int(name: str, value: Any) -> int:
@@ -374,15 +521,19 @@ def _diverged(what: str, value: float, it: int, last: float | None) -> Divergenc
 
 def _full_batch(obj: Objective, src: GradientSource, rule: StepRule, v: FloatArray,
                 g_buf: FloatArray, ctx: StepContext, notify: Callable[..., bool] | None,
-                hook: Any, *, max_iter: int, gtol: float) -> Result:
-    costs: list[float] = []
-    norms: list[float] = []
-    etas: list[float] = []
+                hook: Any, *, max_iter: int, gtol: float, control: _Control,
+                start: Checkpoint | None) -> Result:
+    history = start.history if start is not None else {}
+    costs: list[float] = list(history.get("cost", []))
+    norms: list[float] = list(history.get("grad_norm", []))
+    etas: list[float] = list(history.get("eta", []))
+    it = 0 if start is None else start.iteration
     cost, gradient, step, dot, isfinite, sqrt = (
         obj.cost, src.gradient, rule.step, np.dot, math.isfinite, math.sqrt)
+    every = control.every if control.path is not None else 0
     nfev, last = 1, None
     f = cost(v)
-    status, message, it, g, gnorm = MAX_ITER, "", 0, g_buf, math.nan
+    status, message, g, gnorm = MAX_ITER, "", g_buf, math.nan
     while True:
         if not isfinite(f):
             raise _diverged("cost", f, it, last)
@@ -414,37 +565,57 @@ def _full_batch(obj: Objective, src: GradientSource, rule: StepRule, v: FloatArr
         it += 1
         f = cost(v)
         nfev += 1
+        if every and (it % every == 0 or control.requested):
+            # The state after step `it`: the rows of v_0 .. v_{it-1}; v_it's
+            # row is recomputed on resume.
+            control.save(v, "iteration", epoch=0, iteration=it,
+                         history={"cost": costs, "grad_norm": norms, "eta": etas})
+            if control.requested:
+                raise control.interrupted(epoch=0, iteration=it, where=f"after step {it}")
     etas.extend([math.nan] * (len(costs) - len(etas)))
-    history = History("iteration", {"cost": costs, "grad_norm": norms, "eta": etas})
+    history_out = History("iteration", {"cost": costs, "grad_norm": norms, "eta": etas})
     return Result(x=v, fun=f, jac=g.copy(), grad_norm=gnorm, nit=it, nfev=nfev + ctx.nfev,
                   ngev=len(costs), epochs=0, success=status == CONVERGED, status=status,
-                  message=message, history=history)
+                  message=message, history=history_out)
 
 
 def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
                 g_buf: FloatArray, ctx: StepContext, notify: Callable[..., bool] | None,
                 hook: Any, *, batch_size: int, epochs: int, max_iter: float,
                 shuffle_rng: np.random.Generator,
-                progress: Callable[[int, int, int], None] | None) -> Result:
+                progress: Callable[[int, int, int], None] | None, control: _Control,
+                start: Checkpoint | None) -> Result:
     n = int(obj.n_samples)
     gradient, step, dot, isfinite = src.gradient, rule.step, np.dot, math.isfinite
     evaluate = obj.evaluate if isinstance(obj, Evaluates) else None
     records: dict[str, list[float]] = {"cost": [], "eta": [], "seconds": []}
-    it, eta, nfev = 0, math.nan, 0
-    g, gnorm2, f, last = g_buf, math.nan, math.nan, None
-    status, message, epoch = EPOCHS_DONE, f"done: {epochs} epochs", 0
-    starts = range(0, n, batch_size)
-    total = len(starts)
+    it, epoch, position, perm, spent = 0, 0, 0, None, 0.0
+    if start is not None:
+        records = {k: list(col) for k, col in start.history.items()} or records
+        it, epoch, position, perm = start.iteration, start.epoch, start.position, start.perm
+        spent = start.epoch_seconds
+        if perm is not None and perm.shape != (n,):
+            raise CheckpointError(f"the checkpoint's permutation covers {perm.size} samples but "
+                                  f"the objective has {n}: it is from another run.")
+    eta, nfev = math.nan, 0
+    g, gnorm2, f = g_buf, math.nan, math.nan
+    last: float | None = records["cost"][-1] if records.get("cost") else None
+    status, message = EPOCHS_DONE, f"done: {epochs} epochs"
+    total = len(range(0, n, batch_size))
     # Chunks of ~1% of the epoch: progress is reported between chunks, so the
     # per-step loop stays free of it.
     chunk = max(1, total // 100) if progress is not None else total
     stopped = False
     while epoch < epochs:
-        perm = shuffle_rng.permutation(n)
+        if perm is None:
+            perm = shuffle_rng.permutation(n)
+            position, spent = 0, 0.0
+        starts = range(position, n, batch_size)
+        done0 = total - len(starts)
         t0 = time.perf_counter()
-        for c0 in range(0, total, chunk):
-            for start in starts[c0:c0 + chunk]:
-                batch = perm[start:start + batch_size]
+        for c0 in range(0, len(starts), chunk):
+            for start_i in starts[c0:c0 + chunk]:
+                batch = perm[start_i:start_i + batch_size]
                 ctx._reset(it, batch, None)
                 g = gradient(obj, v, batch, g_buf)
                 if g is not g_buf:
@@ -459,16 +630,27 @@ def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
                     stopped = True
                     break
                 it += 1
+                if control.requested:
+                    position = start_i + batch_size
+                    if position < n:  # mid-epoch: save where we are and leave
+                        spent += time.perf_counter() - t0
+                        control.save(v, "epoch", epoch=epoch, iteration=it, position=position,
+                                     perm=perm, history=records, epoch_seconds=spent)
+                        raise control.interrupted(
+                            epoch=epoch, iteration=it,
+                            where=f"in epoch {epoch + 1}, mini-batch {done0 + c0 + 1}")
+                    break  # the epoch is complete: finish it normally below
                 if it >= max_iter:
                     status, message = MAX_ITER, f"stopped: max_iter = {max_iter} steps taken"
                     stopped = True
                     break
-            if stopped:
+            if stopped or control.requested:
                 break
             if progress is not None:
-                progress(epoch + 1, min(c0 + chunk, total), total)
-        seconds = time.perf_counter() - t0
+                progress(epoch + 1, min(done0 + c0 + chunk, total), total)
+        seconds = spent + time.perf_counter() - t0
         epoch += 1
+        perm = None
         f = obj.cost(v)
         nfev += 1
         if not isfinite(f):
@@ -479,7 +661,11 @@ def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
             record.update(evaluate(v))
         for k, val in record.items():
             records.setdefault(k, [math.nan] * (epoch - 1)).append(float(val))
+        control.save(v, "epoch", epoch=epoch, iteration=it, history=records)
         hook.gdkit_epoch_end(epoch=epoch, record=record)
+        if control.requested:
+            raise control.interrupted(epoch=epoch, iteration=it,
+                                      where=f"at the end of epoch {epoch}")
         if status != EPOCHS_DONE:
             break
         if notify is not None and notify(v, fun=f, nit=it, epoch=epoch, record=record):

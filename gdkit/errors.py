@@ -13,6 +13,7 @@ __all__ = [
     "DataError",
     "DivergenceError",
     "GdkitError",
+    "Interrupted",
     "PluginError",
     "PluginLoadWarning",
     "ShapeError",
@@ -91,3 +92,26 @@ class DataError(GdkitError, OSError):
 class CheckpointError(GdkitError):
     """A checkpoint or saved-model file cannot be read or does not match the
     run it is asked to resume."""
+
+
+class Interrupted(GdkitError):
+    """A run stopped on SIGINT or SIGTERM after finishing its current step and
+    writing a checkpoint.
+
+    Attributes
+    ----------
+    signum : int
+        The signal received.
+    checkpoint : str
+        The checkpoint written; resume from it with ``resume=``.
+    epoch, iteration : int
+        Where the run was.
+    """
+
+    def __init__(self, message: str, *, signum: int, checkpoint: str, epoch: int,
+                 iteration: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.checkpoint = checkpoint
+        self.epoch = epoch
+        self.iteration = iteration

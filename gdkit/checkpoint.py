@@ -1,0 +1,182 @@
+"""Save and restore the whole state of a run: ``.npz`` + JSON, never pickle.
+
+A checkpoint holds the parameters, the step rule's state, the shuffling
+generator's state, the position in the run (epoch, iteration, position inside
+the epoch's permutation, and that permutation), the history so far, and the
+run's configuration. Files are written atomically (temporary file in the same
+directory, flush, fsync, rename), so a crash during a write leaves the
+previous checkpoint intact. Every reader uses ``allow_pickle=False`` and turns
+any problem into :class:`~gdkit.errors.CheckpointError` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import CheckpointError
+
+__all__ = ["FORMAT", "VERSION", "Checkpoint", "atomic_savez", "load_checkpoint",
+           "read_npz", "save_checkpoint"]
+
+FORMAT: Final = "gdkit.checkpoint"
+VERSION: Final = 1
+_META: Final = "__meta__"
+_MAX_META: Final = 1 << 24  # 16 MiB of JSON is far beyond any honest checkpoint
+
+
+@dataclass
+class Checkpoint:
+    """The saved state of a run (see :func:`gdkit.minimize`'s ``resume``)."""
+
+    v: npt.NDArray[Any]
+    mode: str  # "epoch" (mini-batch) or "iteration" (full batch)
+    epoch: int
+    iteration: int
+    position: int  # next mini-batch start inside the epoch's permutation
+    perm: npt.NDArray[np.int64] | None
+    rng_state: dict[str, Any] | None
+    history: dict[str, list[float]]
+    rule_state: dict[str, Any]
+    config: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+    epoch_seconds: float = 0.0  # training time already spent in the current epoch
+
+
+def atomic_savez(path: str | os.PathLike[str], arrays: Mapping[str, npt.ArrayLike],
+                 meta: Mapping[str, Any]) -> Path:
+    """Write ``arrays`` and the JSON ``meta`` to ``path`` (a ``.npz``) atomically.
+
+    The metadata is stored as a 0-d unicode array (``np.savez`` would pickle a
+    dict). Returns the final path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {k: np.asarray(a) for k, a in arrays.items()}
+    payload[_META] = np.array(json.dumps(meta))
+    for key, arr in payload.items():
+        if arr.dtype == object:
+            raise TypeError(f"refusing to write {key!r}: object arrays would need pickle")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **payload)  # type: ignore[arg-type]
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return path
+    try:
+        os.fsync(dfd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(dfd)
+    return path
+
+
+def read_npz(path: str | os.PathLike[str], fmt: str,
+             what: str = "checkpoint") -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+    """Read a gdkit ``.npz`` of format ``fmt``: (meta, arrays), or CheckpointError."""
+    path = Path(path)
+
+    def fail(problem: str) -> CheckpointError:
+        return CheckpointError(f"{what} {str(path)!r}: {problem}")
+
+    if not path.is_file():
+        raise fail("no such file" if not path.exists() else "not a regular file")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            names = list(npz.files)
+            if _META not in names:
+                raise fail(f"not a gdkit {what} (no metadata; a foreign .npz?)")
+            raw = npz[_META]
+            if raw.dtype.kind != "U" or raw.ndim != 0 or raw.nbytes > _MAX_META:
+                raise fail("its metadata is not a JSON string")
+            meta = json.loads(str(raw))
+            if not isinstance(meta, dict) or meta.get("format") != fmt:
+                raise fail(f"not a gdkit {what} (format {meta.get('format')!r} "
+                           f"where {fmt!r} was expected)"
+                           if isinstance(meta, dict) else "its metadata is not a JSON object")
+            if meta.get("version") != VERSION:
+                raise fail(f"format version {meta.get('version')!r}; this gdkit reads "
+                           f"version {VERSION}. Use the gdkit version that wrote it.")
+            arrays = {k: npz[k] for k in names if k != _META}
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, RuntimeError,
+            UnicodeDecodeError, NotImplementedError, MemoryError, OverflowError) as exc:
+        raise fail(f"unreadable or corrupt ({type(exc).__name__}: {exc}). "
+                   "It may be truncated; use an earlier copy or start afresh.") from exc
+    return meta, arrays
+
+
+def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> Path:
+    """Write ``ckpt`` to ``path`` atomically."""
+    arrays: dict[str, npt.ArrayLike] = {"v": ckpt.v}
+    if ckpt.perm is not None:
+        arrays["perm"] = ckpt.perm
+    for k, col in ckpt.history.items():
+        arrays[f"history/{k}"] = np.asarray(col, dtype=float)
+    for k, val in ckpt.rule_state.items():
+        arrays[f"rule/{k}"] = np.asarray(val)
+    meta = {"format": FORMAT, "version": VERSION, "mode": ckpt.mode, "epoch": ckpt.epoch,
+            "iteration": ckpt.iteration, "position": ckpt.position,
+            "rng_state": ckpt.rng_state, "history": list(ckpt.history),
+            "rule_state": list(ckpt.rule_state), "config": ckpt.config, "extra": ckpt.extra,
+            "epoch_seconds": ckpt.epoch_seconds}
+    return atomic_savez(path, arrays, meta)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint`.
+
+    Raises
+    ------
+    CheckpointError
+        The file is missing, truncated, corrupt, of another format or version,
+        or inconsistent; the message names the file and the problem.
+    """
+    meta, arrays = read_npz(path, FORMAT)
+
+    def fail(problem: str) -> CheckpointError:
+        return CheckpointError(f"checkpoint {str(path)!r}: {problem}")
+
+    try:
+        mode = meta["mode"]
+        epoch, iteration, position = (int(meta[k]) for k in ("epoch", "iteration", "position"))
+        if mode not in ("epoch", "iteration") or min(epoch, iteration, position) < 0:
+            raise ValueError("bad position")
+        v = arrays["v"]
+        if v.ndim != 1 or v.dtype.kind != "f":
+            raise ValueError(f"parameters of shape {v.shape} and dtype {v.dtype}")
+        perm = arrays.get("perm")
+        if perm is not None and (perm.ndim != 1 or perm.dtype.kind not in "iu"):
+            raise ValueError("bad permutation")
+        history = {k: arrays[f"history/{k}"].astype(float).tolist() for k in meta["history"]}
+        rule_state = {k: (a.item() if (a := arrays[f"rule/{k}"]).ndim == 0 else a)
+                      for k in meta["rule_state"]}
+        config, rng_state, extra = meta["config"], meta["rng_state"], meta.get("extra", {})
+        epoch_seconds = float(meta.get("epoch_seconds", 0.0))
+        if not isinstance(config, dict) or not isinstance(extra, dict):
+            raise ValueError("bad configuration")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise fail(f"inconsistent contents ({type(exc).__name__}: {exc})") from exc
+    return Checkpoint(v=v, mode=mode, epoch=epoch, iteration=iteration, position=position,
+                      perm=None if perm is None else perm.astype(np.int64), rng_state=rng_state,
+                      history=history, rule_state=rule_state, config=config, extra=extra,
+                      epoch_seconds=epoch_seconds)

@@ -1,0 +1,245 @@
+"""Checkpoint, resume and interruption: an interrupted run loses nothing."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gdkit
+from gdkit.checkpoint import atomic_savez, load_checkpoint
+from gdkit.errors import CheckpointError, ConfigError
+
+
+def sgd(**kw: object) -> gdkit.Result:
+    q = gdkit.objective("quadratic", n_samples=64, seed=3)
+    args: dict[str, object] = {"step": gdkit.step_rule("fixed", eta=0.05), "batch_size": 5,
+                               "epochs": 4, "seed": 11}
+    args.update(kw)
+    return gdkit.minimize(q, **args)  # type: ignore[arg-type]
+
+
+def same_run(a: gdkit.Result, b: gdkit.Result) -> None:
+    np.testing.assert_array_equal(a.x, b.x)
+    assert a.nit == b.nit and a.epochs == b.epochs
+    for key in a.history:
+        if key != "seconds":  # timing is the one thing a resume cannot repeat
+            np.testing.assert_array_equal(a.history[key], b.history[key], err_msg=key)
+
+
+def test_checkpoint_holds_the_whole_state(tmp_path: Path) -> None:
+    path = tmp_path / "run.npz"
+    res = sgd(checkpoint=path, run_info={"who": "test"})
+    ck = load_checkpoint(path)
+    np.testing.assert_array_equal(ck.v, res.x)
+    assert (ck.mode, ck.epoch, ck.iteration, ck.position, ck.perm) == ("epoch", 4, res.nit, 0,
+                                                                       None)
+    assert ck.history["cost"] == res.history.cost.tolist()
+    assert ck.config["step"] == "Fixed(eta=0.05)" and ck.config["batch_size"] == 5
+    assert ck.extra == {"who": "test"}
+    assert ck.rng_state is not None and ck.rng_state["bit_generator"] == "PCG64"
+
+
+@pytest.mark.parametrize("stop_after", [1, 2, 3])
+def test_resume_from_every_epoch_boundary_is_bit_for_bit(tmp_path: Path, stop_after: int) -> None:
+    full = sgd()
+    path = tmp_path / "run.npz"
+    sgd(checkpoint=path, epochs=stop_after)
+    resumed = sgd(resume=path, epochs=4)
+    same_run(full, resumed)
+
+
+@pytest.mark.parametrize("rule", ["armijo", "bold-driver", "barzilai-borwein"])
+def test_resume_keeps_an_adaptive_rules_state(tmp_path: Path, rule: str) -> None:
+    full = sgd(step=gdkit.step_rule(rule), epochs=3)
+    path = tmp_path / "run.npz"
+    sgd(step=gdkit.step_rule(rule), epochs=1, checkpoint=path)
+    assert load_checkpoint(path).rule_state  # something to restore
+    same_run(full, sgd(step=gdkit.step_rule(rule), epochs=3, resume=path))
+
+
+def test_full_batch_resume_is_bit_for_bit(tmp_path: Path) -> None:
+    def run(**kw: object) -> gdkit.Result:
+        return gdkit.minimize("rosenbrock", step=gdkit.step_rule("armijo"), gtol=0.0,
+                              **kw)  # type: ignore[arg-type]
+
+    full = run(max_iter=250)
+    path = tmp_path / "fb.npz"
+    run(max_iter=137, checkpoint=path, checkpoint_every=20)
+    assert load_checkpoint(path).iteration == 120
+    resumed = run(max_iter=250, resume=path)
+    np.testing.assert_array_equal(full.x, resumed.x)
+    for key in ("cost", "grad_norm", "eta"):
+        np.testing.assert_array_equal(full.history[key], resumed.history[key])
+
+
+def test_resume_with_another_configuration_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "run.npz"
+    sgd(checkpoint=path, epochs=1)
+    with pytest.raises(CheckpointError, match=r"step: saved 'Fixed\(eta=0.05\)', now "
+                                              r"'Fixed\(eta=0.1\)'.*allow_config_change"):
+        sgd(resume=path, step=gdkit.step_rule("fixed", eta=0.1))
+    with pytest.raises(CheckpointError, match="batch_size: saved 5, now 8"):
+        sgd(resume=path, batch_size=8)
+    with pytest.raises(CheckpointError, match="holds 8 parameters"):
+        gdkit.minimize(gdkit.objective("quadratic", n_features=5), resume=path, batch_size=5)
+    res = sgd(resume=path, step=gdkit.step_rule("fixed", eta=0.1), allow_config_change=True)
+    assert res.epochs == 4
+
+
+def test_resume_and_v0_together_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "run.npz"
+    sgd(checkpoint=path, epochs=1)
+    with pytest.raises(ConfigError, match="either v0 or resume"):
+        sgd(resume=path, v0=np.zeros(8))
+
+
+def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "run.npz"
+    sgd(checkpoint=path, epochs=1)
+    before = path.read_bytes()
+
+    class Boom(BaseException):
+        pass
+
+    class Exploding:
+        def __array__(self, *a: object, **k: object) -> np.ndarray:
+            raise Boom
+
+    with pytest.raises(Boom):
+        atomic_savez(path, {"v": Exploding()}, {})  # type: ignore[dict-item]
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]  # no temporary left
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (lambda b: b[: len(b) // 2], "unreadable or corrupt"),
+    (lambda b: b"PK\x03\x04" + bytes(100), "unreadable or corrupt"),
+    (lambda b: b"", "unreadable or corrupt"),
+])
+def test_damaged_checkpoints_raise_checkpoint_error(tmp_path: Path, damage: object,
+                                                    message: str) -> None:
+    path = tmp_path / "run.npz"
+    sgd(checkpoint=path, epochs=1)
+    path.write_bytes(damage(path.read_bytes()))  # type: ignore[operator]
+    with pytest.raises(CheckpointError, match=rf"run\.npz.*{message}"):
+        load_checkpoint(path)
+
+
+def test_foreign_and_future_npz_are_refused(tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, a=np.arange(3))
+    with pytest.raises(CheckpointError, match=r"foreign\.npz.*not a gdkit checkpoint"):
+        load_checkpoint(foreign)
+    future = tmp_path / "future.npz"
+    atomic_savez(future, {"v": np.zeros(2)}, {"format": "gdkit.checkpoint", "version": 99})
+    with pytest.raises(CheckpointError, match="version 99"):
+        load_checkpoint(future)
+    with pytest.raises(CheckpointError, match="no such file"):
+        load_checkpoint(tmp_path / "missing.npz")
+
+
+def test_no_pickle_anywhere_in_gdkit() -> None:
+    import gdkit_plugins
+
+    roots = [Path(gdkit.__file__).parent, Path(gdkit_plugins.__file__).parent]
+    for root in roots:
+        for path in root.rglob("*.py"):
+            text = path.read_text()
+            assert "import pickle" not in text, path
+            assert "allow_pickle=True" not in text, path
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_fuzzed_checkpoints_only_raise_checkpoint_error(tmp_path_factory: pytest.TempPathFactory,
+                                                        data: st.DataObject) -> None:
+    base = tmp_path_factory.getbasetemp() / "fuzz-base.npz"
+    if not base.exists():
+        sgd(checkpoint=base, epochs=1)
+    good = base.read_bytes()
+    kind = data.draw(st.sampled_from(["truncate", "flip", "random"]))
+    if kind == "truncate":
+        blob = good[: data.draw(st.integers(0, len(good) - 1))]
+    elif kind == "flip":
+        i = data.draw(st.integers(0, len(good) - 1))
+        blob = good[:i] + bytes([good[i] ^ data.draw(st.integers(1, 255))]) + good[i + 1:]
+    else:
+        blob = data.draw(st.binary(max_size=2000))
+    path = tmp_path_factory.mktemp("fuzz") / "ck.npz"
+    path.write_bytes(blob)
+    try:
+        ck = load_checkpoint(path)
+    except CheckpointError:
+        return
+    assert ck.v.ndim == 1  # a flip that leaves the file valid (e.g. in a timestamp)
+
+
+SCRIPT = """
+import sys
+import gdkit
+q = gdkit.objective("quadratic", n_samples=200_000, n_features=20, seed=3)
+step = gdkit.step_rule("fixed", eta=0.01)
+
+def progress(epoch, done, total):
+    if epoch == 1 and done == 30 * total // 100:
+        print("midway", flush=True)
+
+try:
+    gdkit.minimize(q, step=step, batch_size=4, epochs=2, seed=5, checkpoint=sys.argv[1],
+                   progress=progress)
+except gdkit.errors.Interrupted as exc:
+    print(exc, file=sys.stderr)
+    sys.exit(128 + exc.signum)
+print("finished", flush=True)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_epoch_saves_and_resume_matches_an_uninterrupted_run(
+        tmp_path: Path, sig: signal.Signals) -> None:
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(SCRIPT))
+    path = tmp_path / "ck.npz"
+    proc = subprocess.Popen([sys.executable, str(script), str(path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.strip() == "midway", proc.stderr.read() if proc.stderr else ""
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, (out, err)
+    assert f"interrupted by {sig.name} in epoch 1" in err and "resume=" in err
+    ck = load_checkpoint(path)
+    assert ck.epoch == 0 and 0 < ck.position < 200_000 and ck.perm is not None
+
+    q = gdkit.objective("quadratic", n_samples=200_000, n_features=20, seed=3)
+    step = gdkit.step_rule("fixed", eta=0.01)
+    resumed = gdkit.minimize(q, step=step, batch_size=4, epochs=2, seed=5, resume=path)
+    full = gdkit.minimize(q, step=step, batch_size=4, epochs=2, seed=5)
+    same_run(full, resumed)
+
+
+def test_a_second_signal_leaves_at_once_and_keeps_the_last_checkpoint(tmp_path: Path) -> None:
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(SCRIPT))
+    path = tmp_path / "ck.npz"
+    proc = subprocess.Popen([sys.executable, str(script), str(path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "midway"
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.001)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    if path.exists():  # the first signal's checkpoint, complete, or none at all
+        load_checkpoint(path)
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
