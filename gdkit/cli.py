@@ -1,32 +1,43 @@
 """The ``gdkit`` command.
 
 ``gdkit plugins`` lists every part and who supplied it; ``gdkit minimize
-NAME`` runs one registered objective. Errors gdkit raises on purpose become a
-one-paragraph message and a non-zero exit status (``--debug`` shows the
-traceback).
+NAME`` runs one registered objective; ``gdkit train`` trains the book's
+MNIST network (the ``mnist-network`` objective) by mini-batch SGD. Errors
+gdkit raises on purpose become a one-paragraph message and a non-zero exit
+status (``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import importlib
 import json
+import math
+import os
 import sys
+import tempfile
 import traceback
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import IO, Any, TextIO
 
 import numpy as np
 
 from . import __version__
 from .descent import Result, gradient_source, minimize, objective, step_rule
-from .errors import ConfigError, GdkitError
+from .errors import CheckpointError, ConfigError, GdkitError
 from .registry import KINDS, get_registry
 
 __all__ = ["main"]
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+TRAIN_OBJECTIVE = "mnist-network"
+TRAIN_DEFAULT_ETA = 3.0
+SAVE_FORMAT = "gdkit-network"
 
 
 def _parse_option(text: str) -> tuple[str, Any]:
@@ -105,6 +116,223 @@ def _print_result(name: str, obj: Any, src: Any, rule: Any, res: Result) -> None
         print(f"  steps {res.nit}, cost evaluations {res.nfev}, gradients {res.ngev}")
 
 
+# -- gdkit train -------------------------------------------------------------
+def _int_at_least(low: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is not >= {low}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+_positive_int = _int_at_least(1)
+_nonneg_int = _int_at_least(0)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text} is not a number > 0")
+    return value
+
+
+class _EpochProgress:
+    """A progress bar within an epoch on a terminal: tqdm if installed, else
+    one line redrawn with carriage returns. Called by :func:`minimize` as
+    ``progress(epoch, done, total)`` about 100 times per epoch."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.bar: Any = None
+        self.width = 0
+        try:  # the optional extra "progress"
+            self._tqdm: Any = importlib.import_module("tqdm").tqdm
+        except ImportError:
+            self._tqdm = None
+
+    def __call__(self, epoch: int, done: int, total: int) -> None:
+        if self._tqdm is not None:
+            if self.bar is None:
+                self.bar = self._tqdm(total=total, desc=f"Epoch {epoch}", unit="batch",
+                                      leave=False, file=self.stream, dynamic_ncols=True)
+            self.bar.update(done - self.bar.n)
+            return
+        line = f"Epoch {epoch}: {100 * done // total:3d}%  {done:,} / {total:,} mini-batches"
+        self.width = max(self.width, len(line))
+        self.stream.write("\r" + line)
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Remove the bar (before the epoch's line is printed)."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        elif self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
+
+
+def _step_for_train(args: argparse.Namespace) -> Any:
+    opts = _options(args.step_option)
+    if args.step == "fixed":
+        if "eta" in opts and args.eta is not None:
+            raise ConfigError("give the fixed rule's η once: --eta or --step-option eta=..., "
+                              "not both.")
+        opts.setdefault("eta", TRAIN_DEFAULT_ETA if args.eta is None else args.eta)
+    elif args.eta is not None:
+        raise ConfigError(f"--eta sets the 'fixed' rule's η; the step rule {args.step!r} takes "
+                          "its options from --step-option KEY=VALUE (see its documentation).")
+    return step_rule(args.step, **opts)
+
+
+def _open_log(path: str | None) -> IO[str] | None:
+    if path is None:
+        return None
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--log: cannot write {path}: {exc.strerror or exc}. "
+                          "Give a file in an existing, writable directory.") from None
+
+
+def _check_save_path(path: str | None) -> None:
+    if path is None:
+        return
+    parent = Path(path).expanduser().resolve().parent
+    if not parent.is_dir():
+        raise ConfigError(f"--save: the directory {parent} does not exist; create it first "
+                          "or give another path.")
+    if Path(path).is_dir():
+        raise ConfigError(f"--save: {path} is a directory; give a file name such as "
+                          "network.npz.")
+
+
+def save_network(path: str | os.PathLike[str], x: Any, sizes: Sequence[int],
+                 metadata: dict[str, Any]) -> None:
+    """Write trained parameters to an ``.npz`` file, atomically and without pickle.
+
+    The file holds ``parameters`` (the flat vector v, in its dtype), ``sizes``
+    (int64) and ``metadata``, a JSON document stored as a 0-d unicode array
+    (``format``, ``sizes``, ``dtype``, ``layout``, the run's settings). Read it
+    with ``numpy.load(path, allow_pickle=False)`` and
+    ``json.loads(str(f["metadata"]))``.
+    """
+    target = Path(path).expanduser()
+    meta = {"format": SAVE_FORMAT, "format_version": 1, "sizes": [int(s) for s in sizes],
+            "dtype": str(np.asarray(x).dtype),
+            "layout": "for each layer l = 1..L: weights (sizes[l], sizes[l-1]) row-major, "
+                      "then biases (sizes[l],)",
+            "gdkit": __version__, **metadata}
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, parameters=np.asarray(x), sizes=np.asarray(sizes, dtype=np.int64),
+                     metadata=np.array(json.dumps(meta)))
+        os.replace(tmp, target)
+    except OSError as exc:
+        with_tmp = Path(tmp)
+        if with_tmp.exists():
+            with_tmp.unlink()
+        raise CheckpointError(f"--save: cannot write {target}: {exc.strerror or exc}.") from None
+
+
+def _plain_record(record: dict[str, float]) -> dict[str, Any]:
+    """An epoch's record for JSON: counts as ints, everything else as floats."""
+    return {k: int(v) if k in ("correct", "total") else float(v) for k, v in record.items()}
+
+
+def _epoch_line(epoch: int, record: dict[str, float]) -> str:
+    head = f"Epoch {epoch}:"
+    if "correct" in record and "total" in record:
+        correct, total = int(record["correct"]), int(record["total"])
+        pct = 100.0 * correct / total if total else math.nan
+        head += f" {correct:,} / {total:,} ({pct:.2f}%)"
+    elif "accuracy" in record:
+        head += f" accuracy {100.0 * record['accuracy']:.2f}%"
+    return f"{head}  cost {record['cost']:.4g}  {record['seconds']:.2f} s"
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    # Everything that can be checked before loading the data is checked first.
+    rule = _step_for_train(args)
+    if args.download and args.data is not None:
+        raise ConfigError("--download fetches MNIST into the user cache; with --data DIR the "
+                          "four files must already be in DIR. Drop one of the two options.")
+    download = (args.data is None) if args.download is None else args.download
+    _check_save_path(args.save)
+    config: dict[str, Any] = {"sizes": tuple(args.sizes), "dtype": args.dtype,
+                              "download": download}
+    if args.data is not None:
+        config["data"] = args.data
+    if args.n_train is not None:
+        config["n_train"] = args.n_train
+    net = objective(TRAIN_OBJECTIVE, **config)
+
+    log = _open_log(args.log)
+    show_bar = sys.stderr.isatty() and not args.quiet
+    bar = _EpochProgress(sys.stderr) if show_bar else None
+    print(f"Training {net!r}: step {rule!r}, mini-batches of {args.batch_size}, "
+          f"{args.epochs} epochs, seed {args.seed}", flush=True)
+    last: dict[str, Any] = {}
+    best: tuple[float, int] | None = None
+
+    def on_epoch(intermediate_result: Result) -> None:
+        nonlocal best
+        if bar is not None:
+            bar.close()
+        epoch, record = int(intermediate_result.epoch), dict(intermediate_result.record)
+        last.update(epoch=epoch, x=intermediate_result.x, record=_plain_record(record))
+        if "accuracy" in record and (best is None or record["accuracy"] > best[0]):
+            best = (record["accuracy"], epoch)
+        print(_epoch_line(epoch, record), flush=True)
+        if log is not None:
+            log.write(json.dumps({"epoch": epoch, **_plain_record(record)}) + "\n")
+            log.flush()
+
+    settings = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
+                "step": repr(rule)}
+    try:
+        res = minimize(net, step=rule, batch_size=args.batch_size, epochs=args.epochs,
+                       seed=args.seed, callback=on_epoch, progress=bar)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        done = last.get("epoch", 0)
+        msg = f"gdkit train: interrupted after {done} complete epoch(s)"
+        if args.save is not None and done:
+            save_network(args.save, last["x"], args.sizes,
+                         {**settings, "epochs_done": done, "interrupted": True,
+                          "record": last["record"]})
+            msg += f"; saved the parameters after epoch {done} to {args.save}"
+        print(msg + ".", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if log is not None:
+            log.close()
+
+    if best is not None:
+        print(f"Best: epoch {best[1]}, accuracy {100.0 * best[0]:.2f}%", flush=True)
+    if args.save is not None:
+        save_network(args.save, res.x, args.sizes,
+                     {**settings, "epochs_done": int(res.epochs), "interrupted": False,
+                      "record": last.get("record", {})})
+        print(f"Saved the parameters to {args.save}", flush=True)
+    if not res.success:
+        print(f"gdkit train: {res.message}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gdkit", description="Gradient descent as a library (Nielsen, ch. 1).")
@@ -134,6 +362,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true",
                    help="exit with status 1 if the run did not converge")
     p.set_defaults(func=_cmd_minimize)
+
+    p = sub.add_parser(
+        "train", help="train the book's MNIST network [784, 30, 10] by mini-batch SGD",
+        description="Train Nielsen's sigmoid network on MNIST (the mnist-network objective) "
+                    "by mini-batch SGD, printing the test accuracy after each epoch.")
+    p.add_argument("--sizes", type=_positive_int, nargs="+", default=[784, 30, 10],
+                   metavar="N", help="neurons per layer, 784 first and 10 last "
+                   "(default 784 30 10)")
+    p.add_argument("--epochs", type=_nonneg_int, default=30, help="epochs (default 30)")
+    p.add_argument("--batch-size", type=_positive_int, default=10,
+                   help="mini-batch size (default 10)")
+    p.add_argument("--eta", type=_positive_float, default=None,
+                   help=f"the fixed rule's learning rate η (default {TRAIN_DEFAULT_ETA})")
+    p.add_argument("--step", default="fixed", help="step rule (default fixed)")
+    p.add_argument("--step-option", action="append", metavar="KEY=VALUE",
+                   help="step-rule option, e.g. --step-option eta0=1.0 (repeatable)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the start and the shuffles "
+                   "(default 0; same seed, same numbers)")
+    p.add_argument("--data", metavar="DIR", default=None,
+                   help="directory holding the four MNIST IDX files (default: $GDKIT_DATA, "
+                   "then the user cache)")
+    p.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
+                   help="download MNIST into the user cache if it is not found (default: "
+                   "yes unless --data is given)")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                   help="floating dtype of the data and parameters (default float64)")
+    p.add_argument("--n-train", type=_positive_int, default=None, metavar="N",
+                   help="train on the first N training images only (quick runs)")
+    p.add_argument("--log", metavar="FILE", default=None,
+                   help="write one JSON line per epoch (epoch, cost, accuracy, seconds, ...)")
+    p.add_argument("--save", metavar="FILE.npz", default=None,
+                   help="save the final parameters, sizes and dtype (.npz, no pickle)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
     return parser
 
 

@@ -1,0 +1,666 @@
+"""Nielsen's sigmoid network as a gdkit objective, trained by backpropagation.
+
+A feedforward network of sigmoid neurons with layer sizes ``sizes`` (the
+book's ``[784, 30, 10]`` for MNIST) maps an input x to the output
+
+    a⁰ = x,   aˡ = σ(zˡ),   zˡ = wˡ aˡ⁻¹ + bˡ   (l = 1, …, L),   σ(z) = 1 / (1 + e⁻ᶻ),
+
+and is scored by the quadratic cost of eq. (6),
+
+    C(w, b) = 1/(2n) Σₓ ‖y(x) − aᴸ(x)‖²,
+
+which :func:`gdkit_plugins.quadratic.quadratic_cost` computes. Every weight
+and bias is one coordinate of the parameter vector v, so gradient descent on
+C is eq. (16)-(17), wₖ → wₖ − η ∂C/∂wₖ and bₗ → bₗ − η ∂C/∂bₗ, and mini-batch
+SGD is eq. (18)-(20): ∇C estimated by the mean of ∇Cₓ over a random
+mini-batch of m inputs. :func:`gdkit.minimize` runs that loop;
+:class:`Network` supplies C, ∇C (by backpropagation over a whole mini-batch
+at once), the book's random start and the test accuracy.
+
+The parameters live in ONE flat vector v; each layer's weight matrix wˡ
+(shape ``(sizes[l], sizes[l-1])``, row-major) followed by its biases bˡ
+(shape ``(sizes[l],)``), layer after layer. :meth:`Network.unpack` returns
+views of a given v with that layout, so a step rule moving v moves every
+weight and bias with one vectorized operation, and the gradient is written
+through the same views into the caller's buffer.
+
+Registered objectives: ``"network"`` (:func:`network`: a :class:`Network`
+on arrays you give, or a small seeded synthetic problem) and
+``"mnist-network"`` (:func:`mnist_network`: MNIST via
+:func:`gdkit_plugins.mnist.load_mnist`, evaluated on the 10,000 test
+images).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from typing import Any, Final, final
+
+import numpy as np
+import numpy.typing as npt
+from scipy.special import expit
+
+import gdkit
+from gdkit.errors import ConfigError, ShapeError
+from gdkit.protocols import Batch, FloatArray
+
+from .mnist import load_mnist
+from .quadratic import quadratic_cost, quadratic_cost_gradient
+
+__all__ = ["MNIST_SIZES", "Network", "mnist_network", "network", "one_hot"]
+
+MNIST_SIZES: Final = (784, 30, 10)
+"""The book's MNIST network: 784 input pixels, 30 hidden neurons, 10 digits."""
+
+DEFAULT_CHUNK: Final = 5000
+"""Rows per chunk when a cost, gradient or evaluation sweeps many inputs."""
+
+_DTYPES: Final[tuple[np.dtype[np.floating[Any]], ...]] = (
+    np.dtype(np.float64), np.dtype(np.float32))
+_MAX_WORK: Final = 8  # distinct batch sizes whose work buffers are kept
+_MAX_VIEWS: Final = 3  # parameter (and gradient) vectors whose views are kept
+
+IntArray = npt.NDArray[np.integer[Any]]
+
+
+def _float_dtype(dtype: Any, who: str) -> np.dtype[np.floating[Any]]:
+    for dt in _DTYPES:
+        try:
+            if np.dtype(dtype) == dt:
+                return dt
+        except TypeError:
+            break
+    raise ConfigError(f"{who}: dtype must be 'float64' or 'float32', got {dtype!r}.")
+
+
+def _check_sizes(sizes: Any, who: str) -> tuple[int, ...]:
+    try:
+        out = tuple(operator.index(s) for s in sizes)
+    except TypeError:
+        out = ()
+    if len(out) < 2 or min(out) < 1 or isinstance(sizes, (str, bytes)):
+        raise ConfigError(f"{who}: sizes must be a sequence of at least two integers >= 1 "
+                          f"(neurons per layer, input first), got {sizes!r}.")
+    return out
+
+
+def one_hot(labels: npt.ArrayLike, k: int, dtype: Any = np.float64) -> FloatArray:
+    """The desired outputs y(x) for digit labels: row i is the unit vector e_{labels[i]}.
+
+    Parameters
+    ----------
+    labels : array_like of int, shape (n,)
+        Class labels in ``0 .. k-1``.
+    k : int
+        The number of classes (output neurons).
+    dtype : dtype, default float64
+
+    Returns
+    -------
+    ndarray, shape (n, k)
+
+    Raises
+    ------
+    ShapeError
+        If ``labels`` is not 1-D integer or a label is outside ``0 .. k-1``.
+    """
+    lab = np.asarray(labels)
+    if lab.ndim != 1 or not (np.issubdtype(lab.dtype, np.integer) or lab.size == 0):
+        raise ShapeError(f"labels must be a 1-D integer array, got shape {lab.shape} "
+                         f"and dtype {lab.dtype}.")
+    if lab.size and (int(lab.min()) < 0 or int(lab.max()) >= k):
+        raise ShapeError(f"labels must lie in 0..{k - 1} (one per output neuron), found "
+                         f"{int(lab.min())}..{int(lab.max())}.")
+    y = np.zeros((lab.size, k), dtype=dtype)
+    y[np.arange(lab.size), lab] = 1
+    return y
+
+
+@final
+class _Views:
+    """Per-layer views into one flat vector (parameters or a gradient)."""
+
+    __slots__ = ("array", "biases", "weights", "weights_t")
+
+    def __init__(self, array: FloatArray, weights: list[FloatArray],
+                 biases: list[FloatArray]) -> None:
+        self.array = array  # kept alive: the cache is keyed on its identity
+        self.weights = weights
+        self.weights_t = [w.T for w in weights]
+        self.biases = biases
+
+
+@final
+class _Work:
+    """Preallocated buffers for a forward and backward pass over ``rows`` inputs."""
+
+    __slots__ = ("a", "d", "s", "x", "y")
+
+    def __init__(self, rows: int, sizes: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+        outs = sizes[1:]
+        self.a = [np.empty((rows, k), dtype) for k in outs]  # activations aˡ
+        self.d = [np.empty((rows, k), dtype) for k in outs]  # errors δˡ
+        self.s = [np.empty((rows, k), dtype) for k in outs]  # σ'(zˡ) = aˡ(1 − aˡ)
+        self.x: FloatArray | None = None  # gathered inputs (allocated on first gather)
+        self.y: FloatArray | None = None  # gathered targets
+
+
+class Network:
+    """A sigmoid network scored by the quadratic cost (eq. 6) on training data.
+
+    Satisfies gdkit's protocols structurally: an Objective (``dim``,
+    ``cost``) with an analytic gradient (``gradient``, by backpropagation),
+    sampled (``n_samples``: mini-batch SGD, eq. 18-20), with the book's
+    random start (``initial_point``) and, given evaluation data, a test
+    accuracy per epoch (``evaluate``).
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Neurons per layer, input layer first: ``[784, 30, 10]``.
+    inputs : array_like, shape (n, sizes[0])
+        The training inputs x, one per row. Not copied when already a
+        C-contiguous array of ``dtype``.
+    targets : array_like, shape (n, sizes[-1]) or (n,)
+        The desired outputs y(x), one per row (one-hot vectors), or integer
+        labels, turned into one-hot rows by :func:`one_hot`.
+    eval_inputs : array_like, shape (m, sizes[0]), optional
+        Inputs whose classification :meth:`evaluate` scores (the test set).
+    eval_labels : array_like of int, shape (m,), optional
+        Their labels: the index of the output neuron that should fire most.
+    dtype : {"float64", "float32"}, optional
+        The dtype of everything: data, v, ∇C and the buffers. Default: that
+        of ``inputs`` if float32 or float64, else float64.
+    chunk_size : int, default 5000
+        Rows processed at once when a cost, gradient or evaluation sweeps
+        more inputs than that (bounds the memory of full-data passes).
+
+    Notes
+    -----
+    Layout of v: for l = 1 … L, wˡ of shape ``(sizes[l], sizes[l-1])``
+    row-major, then bˡ of shape ``(sizes[l],)``; ``dim`` = Σ (nₗ₋₁ + 1) nₗ.
+    :meth:`unpack` gives the views; a gradient has the same layout.
+
+    Backpropagation over a mini-batch of B inputs at once, rows being inputs
+    (Aˡ is B × nₗ, A⁰ = X the batch):
+
+    - forward: Aˡ = σ(Aˡ⁻¹ (wˡ)ᵀ + bˡ), and σ'(zˡ) = Aˡ ⊙ (1 − Aˡ);
+    - output error (BP1): Δᴸ = ∇ₐC ⊙ σ'(zᴸ) with ∇ₐC = (Aᴸ − Y)/B, the
+      derivative of eq. (6) (:func:`~gdkit_plugins.quadratic.quadratic_cost_gradient`);
+    - back through the layers (BP2): Δˡ = (Δˡ⁺¹ wˡ⁺¹) ⊙ σ'(zˡ);
+    - the gradient (BP3, BP4): ∂C/∂bˡ = Σ_rows Δˡ and ∂C/∂wˡ = (Δˡ)ᵀ Aˡ⁻¹.
+
+    That is the mean over the batch of the per-input gradients ∇Cₓ, the
+    estimate of eq. (18)-(19), so one fixed step v → v − η∇C is the update
+    of eq. (20) for every weight and bias at once. Each pass is a few matrix
+    products into buffers preallocated per batch size and reused across
+    steps; the batch is gathered with :func:`numpy.take` into one of them;
+    σ is :func:`scipy.special.expit` (no overflow for large |z|).
+
+    The views of the last few parameter and gradient vectors passed in are
+    cached, keyed on the array object (the loop passes the same v, moved in
+    place, and the same gradient buffer at every step). Because of these
+    shared buffers a Network is not thread-safe: use one per thread.
+
+    References
+    ----------
+    M. Nielsen, *Neural Networks and Deep Learning*, ch. 1 (the network,
+    eq. 6, 16-20) and ch. 2 (backpropagation, BP1-BP4).
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        inputs: npt.ArrayLike,
+        targets: npt.ArrayLike,
+        *,
+        eval_inputs: npt.ArrayLike | None = None,
+        eval_labels: npt.ArrayLike | None = None,
+        dtype: Any = None,
+        chunk_size: int = DEFAULT_CHUNK,
+    ) -> None:
+        self.sizes = _check_sizes(sizes, "network")
+        if dtype is None:
+            in_dtype = getattr(inputs, "dtype", None)
+            dtype = in_dtype if in_dtype in _DTYPES else np.float64
+        self.dtype = _float_dtype(dtype, "network")
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
+                or chunk_size < 1:
+            raise ConfigError(f"network: chunk_size must be an integer >= 1, got {chunk_size!r}.")
+        self.chunk_size = int(chunk_size)
+
+        n_in, n_out = self.sizes[0], self.sizes[-1]
+        x = np.ascontiguousarray(inputs, dtype=self.dtype)
+        if x.ndim != 2 or x.shape[1] != n_in or x.shape[0] == 0:
+            raise ShapeError(f"network: inputs must have shape (n, {n_in}) with n >= 1 "
+                             f"(one input per row, sizes[0] = {n_in}), got {x.shape}.")
+        t = np.asarray(targets)
+        if t.ndim == 1:
+            t = one_hot(t, n_out, self.dtype)
+        y = np.ascontiguousarray(t, dtype=self.dtype)
+        if y.shape != (x.shape[0], n_out):
+            raise ShapeError(f"network: targets must have shape ({x.shape[0]}, {n_out}) "
+                             f"(one desired output per input) or be {x.shape[0]} integer "
+                             f"labels, got {np.shape(targets)}.")
+        self.inputs: FloatArray = x
+        self.targets: FloatArray = y
+
+        self.eval_inputs: FloatArray | None = None
+        self.eval_labels: IntArray | None = None
+        if (eval_inputs is None) != (eval_labels is None):
+            raise ConfigError("network: give both eval_inputs and eval_labels, or neither.")
+        if eval_inputs is not None:
+            ex = np.ascontiguousarray(eval_inputs, dtype=self.dtype)
+            el = np.asarray(eval_labels)
+            if ex.ndim != 2 or ex.shape[1] != n_in or ex.shape[0] == 0:
+                raise ShapeError(f"network: eval_inputs must have shape (m, {n_in}) with "
+                                 f"m >= 1, got {ex.shape}.")
+            if el.shape != (ex.shape[0],) or not np.issubdtype(el.dtype, np.integer):
+                raise ShapeError(f"network: eval_labels must be {ex.shape[0]} integers (one "
+                                 f"per evaluation input), got shape {el.shape}, dtype {el.dtype}.")
+            if int(el.min()) < 0 or int(el.max()) >= n_out:
+                raise ShapeError(f"network: eval_labels must lie in 0..{n_out - 1}.")
+            self.eval_inputs, self.eval_labels = ex, el
+
+        # Slice offsets of each layer's (w, b) in v, computed once.
+        layout: list[tuple[int, int, int, tuple[int, int]]] = []
+        pos = 0
+        for k_in, k_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
+            w_end = pos + k_out * k_in
+            layout.append((pos, w_end, w_end + k_out, (k_out, k_in)))
+            pos = w_end + k_out
+        self._layout = layout
+        self._dim = pos
+        self._work: dict[int, _Work] = {}
+        self._param_views: list[_Views] = []
+        self._grad_views: list[_Views] = []
+        self._acc: FloatArray | None = None
+
+    # -- the protocols -------------------------------------------------------
+    def __repr__(self) -> str:
+        ev = "" if self.eval_labels is None else f", n_eval={self.eval_labels.shape[0]}"
+        return (f"Network(sizes={list(self.sizes)}, n_samples={self.n_samples}, "
+                f"dtype={self.dtype.name}{ev})")
+
+    @property
+    def dim(self) -> int:
+        """m, the number of weights and biases: Σ (nₗ₋₁ + 1) nₗ."""
+        return self._dim
+
+    @property
+    def n_samples(self) -> int:
+        """n, the number of training inputs."""
+        return int(self.inputs.shape[0])
+
+    def initial_point(self, rng: np.random.Generator) -> FloatArray:
+        """The book's start: every weight and bias drawn from N(0, 1), in ``dtype``."""
+        v: FloatArray = rng.standard_normal(self._dim, dtype=self.dtype)
+        return v
+
+    def cost(self, v: FloatArray, batch: Batch | None = None) -> float:
+        """The quadratic cost of eq. (6), C = 1/(2n) Σₓ ‖y(x) − aᴸ(x)‖².
+
+        Parameters
+        ----------
+        v : ndarray, shape (dim,)
+            The parameters, of the network's dtype.
+        batch : ndarray of int, optional
+            Indices of the training inputs to average over (a mini-batch);
+            None: all n of them, processed ``chunk_size`` rows at a time.
+
+        Returns
+        -------
+        float
+        """
+        pv = self._views(v, self._param_views, "v")
+        x_all, y_all = self.inputs, self.targets
+        if batch is None:
+            n, chunk = x_all.shape[0], self.chunk_size
+            if n <= chunk:
+                return float(quadratic_cost(self._forward(pv, x_all), y_all))
+            total = 0.0
+            for i in range(0, n, chunk):
+                x, y = x_all[i:i + chunk], y_all[i:i + chunk]
+                total += float(quadratic_cost(self._forward(pv, x), y)) * x.shape[0]
+            return total / int(n)
+        m = len(batch)
+        if m == 0:
+            raise ShapeError("network: an empty batch has no cost; pass at least one index.")
+        if m <= self.chunk_size:
+            x, y = self._gather(batch)
+            return float(quadratic_cost(self._forward(pv, x), y))
+        total = 0.0
+        for i in range(0, m, self.chunk_size):
+            part = batch[i:i + self.chunk_size]
+            x, y = self._gather(part)
+            total += float(quadratic_cost(self._forward(pv, x), y)) * len(part)
+        return total / m
+
+    def gradient(self, v: FloatArray, batch: Batch | None = None,
+                 out: FloatArray | None = None) -> FloatArray:
+        """∇C by backpropagation over the batch (eq. 18-19 estimate when ``batch``).
+
+        Parameters
+        ----------
+        v : ndarray, shape (dim,)
+            The parameters, of the network's dtype.
+        batch : ndarray of int, optional
+            Training inputs to average over; None: all of them (in chunks).
+        out : ndarray, shape (dim,), optional
+            Where to write ∇C (same layout as v: :meth:`unpack` it).
+
+        Returns
+        -------
+        ndarray
+            ``out`` (a new array if None was given).
+        """
+        pv = self._views(v, self._param_views, "v")
+        if out is None:
+            out = np.empty(self._dim, self.dtype)
+        gv = self._views(out, self._grad_views, "out", writable=True)
+        chunk = self.chunk_size
+        if batch is None:
+            n = self.inputs.shape[0]
+            if n <= chunk:
+                self._backprop(pv, gv, self.inputs, self.targets)
+                return out
+            parts: list[tuple[int, Any]] = [(i, None) for i in range(0, n, chunk)]
+        else:
+            n = len(batch)
+            if n == 0:
+                raise ShapeError("network: an empty batch has no gradient; pass at least one "
+                                 "index.")
+            if n <= chunk:
+                x, y = self._gather(batch)
+                self._backprop(pv, gv, x, y)
+                return out
+            parts = [(i, batch[i:i + chunk]) for i in range(0, n, chunk)]
+        # Many inputs: the mean of the chunks' mean gradients, weighted by size.
+        if self._acc is None:
+            self._acc = np.empty(self._dim, self.dtype)
+        acc = self._acc
+        av = self._views(acc, self._grad_views, "buffer", writable=True)
+        out[...] = 0
+        for i, part in parts:
+            if part is None:
+                x, y = self.inputs[i:i + chunk], self.targets[i:i + chunk]
+            else:
+                x, y = self._gather(part)
+            self._backprop(pv, av, x, y)
+            acc *= x.shape[0] / n
+            out += acc
+        return out
+
+    def evaluate(self, v: FloatArray) -> dict[str, float]:
+        """Classification of the evaluation inputs: the most active output neuron.
+
+        Returns
+        -------
+        dict
+            ``accuracy`` (fraction correct), ``correct`` and ``total``
+            (counts, as floats); empty when the network has no evaluation data.
+        """
+        if self.eval_inputs is None or self.eval_labels is None:
+            return {}
+        correct = int(np.count_nonzero(self.predict(v, self.eval_inputs) == self.eval_labels))
+        total = int(self.eval_labels.shape[0])
+        return {"accuracy": correct / total, "correct": float(correct), "total": float(total)}
+
+    # -- helpers ---------------------------------------------------------------
+    def unpack(self, v: FloatArray) -> tuple[list[FloatArray], list[FloatArray]]:
+        """Views of the weights and biases in ``v`` (no copy; writes go to v).
+
+        Returns
+        -------
+        weights : list of ndarray
+            wˡ of shape ``(sizes[l], sizes[l-1])`` for l = 1 … L.
+        biases : list of ndarray
+            bˡ of shape ``(sizes[l],)``.
+        """
+        views = self._make_views(v, "v", writable=False)
+        return views.weights, views.biases
+
+    def pack(self, weights: Sequence[npt.ArrayLike], biases: Sequence[npt.ArrayLike]) -> FloatArray:
+        """The flat vector v holding ``weights`` and ``biases`` (the inverse of :meth:`unpack`).
+
+        Biases may be given as columns, ``(n, 1)``, as in the book's code.
+        """
+        layers = len(self._layout)
+        if len(weights) != layers or len(biases) != layers:
+            raise ShapeError(f"network: pack needs {layers} weight matrices and {layers} bias "
+                             f"vectors, got {len(weights)} and {len(biases)}.")
+        v = np.empty(self._dim, self.dtype)
+        ws, bs = self.unpack(v)
+        for w_dst, b_dst, w, b in zip(ws, bs, weights, biases, strict=True):
+            w_arr, b_arr = np.asarray(w), np.asarray(b)
+            if w_arr.shape != w_dst.shape or b_arr.size != b_dst.size:
+                raise ShapeError(f"network: a layer needs weights of shape {w_dst.shape} and "
+                                 f"{b_dst.size} biases, got {w_arr.shape} and {b_arr.shape}.")
+            w_dst[...] = w_arr
+            b_dst[...] = b_arr.reshape(-1)
+        return v
+
+    def feedforward(self, v: FloatArray, inputs: npt.ArrayLike) -> FloatArray:
+        """The output activations aᴸ for each row of ``inputs`` (a new array)."""
+        pv = self._views(v, self._param_views, "v")
+        x = np.asarray(inputs, dtype=self.dtype)
+        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
+            raise ShapeError(f"network: inputs must have shape (n, {self.sizes[0]}), "
+                             f"got {x.shape}.")
+        out = np.empty((x.shape[0], self.sizes[-1]), self.dtype)
+        for i in range(0, x.shape[0], self.chunk_size):
+            out[i:i + self.chunk_size] = self._forward(pv, x[i:i + self.chunk_size])
+        return out
+
+    def predict(self, v: FloatArray, inputs: npt.ArrayLike) -> IntArray:
+        """The index of the most active output neuron for each row of ``inputs``."""
+        pv = self._views(v, self._param_views, "v")
+        x = np.asarray(inputs, dtype=self.dtype)
+        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
+            raise ShapeError(f"network: inputs must have shape (n, {self.sizes[0]}), "
+                             f"got {x.shape}.")
+        out = np.empty(x.shape[0], np.intp)
+        for i in range(0, x.shape[0], self.chunk_size):
+            np.argmax(self._forward(pv, x[i:i + self.chunk_size]), axis=1,
+                      out=out[i:i + self.chunk_size])
+        return out
+
+    # -- internals -------------------------------------------------------------
+    def _make_views(self, arr: Any, what: str, *, writable: bool) -> _Views:
+        if not isinstance(arr, np.ndarray) or arr.shape != (self._dim,) \
+                or arr.dtype != self.dtype:
+            raise ShapeError(
+                f"network: {what} must be a 1-D {self.dtype.name} array of length {self._dim} "
+                f"(the network's weights and biases), got "
+                f"{type(arr).__name__} of shape {getattr(arr, 'shape', None)} and dtype "
+                f"{getattr(arr, 'dtype', None)}. Build v with initial_point() or "
+                f"numpy.asarray(v, dtype={self.dtype.name!r}).")
+        if writable and not (arr.flags.c_contiguous and arr.flags.writeable):
+            raise ShapeError(f"network: {what} must be a writable, contiguous array.")
+        weights = [arr[a:b].reshape(shape) for a, b, _, shape in self._layout]
+        biases = [arr[b:c] for _, b, c, _ in self._layout]
+        return _Views(arr, weights, biases)
+
+    def _views(self, arr: FloatArray, cache: list[_Views], what: str,
+               writable: bool = False) -> _Views:
+        # Keyed on identity: the loop passes the same v and gradient buffer
+        # every step, so the views are built once per run, not per step.
+        for views in cache:
+            if views.array is arr:
+                return views
+        views = self._make_views(arr, what, writable=writable)
+        cache.insert(0, views)
+        del cache[_MAX_VIEWS:]
+        return views
+
+    def _buffers(self, rows: int) -> _Work:
+        work = self._work.get(rows)
+        if work is None:
+            if len(self._work) >= _MAX_WORK:
+                self._work.clear()
+            work = self._work[rows] = _Work(rows, self.sizes, self.dtype)
+        return work
+
+    def _gather(self, batch: Batch) -> tuple[FloatArray, FloatArray]:
+        work = self._buffers(len(batch))
+        x, y = work.x, work.y
+        if x is None or y is None:
+            x = work.x = np.empty((len(batch), self.sizes[0]), self.dtype)
+            y = work.y = np.empty((len(batch), self.sizes[-1]), self.dtype)
+        np.take(self.inputs, batch, axis=0, out=x)
+        np.take(self.targets, batch, axis=0, out=y)
+        return x, y
+
+    def _forward(self, pv: _Views, x: FloatArray, acts: list[FloatArray] | None = None
+                 ) -> FloatArray:
+        """Aˡ = σ(Aˡ⁻¹ (wˡ)ᵀ + bˡ) into the work buffers ``acts``; returns Aᴸ."""
+        if acts is None:
+            acts = self._buffers(x.shape[0]).a
+        a = x
+        for wt, b, out in zip(pv.weights_t, pv.biases, acts, strict=True):
+            np.matmul(a, wt, out=out)
+            out += b
+            expit(out, out=out)
+            a = out
+        return a
+
+    def _backprop(self, pv: _Views, gv: _Views, x: FloatArray, y: FloatArray) -> None:
+        """∇C of the mean cost over the rows of x into the views ``gv`` (BP1-BP4)."""
+        work = self._buffers(x.shape[0])
+        acts, deltas, sprime = work.a, work.d, work.s
+        a = self._forward(pv, x, acts)
+        # BP1: Δᴸ = ∇ₐC ⊙ σ'(zᴸ), ∇ₐC = (Aᴸ − Y)/B from eq. (6).
+        quadratic_cost_gradient(a, y, out=deltas[-1])
+        for layer in range(len(acts) - 1, -1, -1):
+            a, s, d = acts[layer], sprime[layer], deltas[layer]
+            np.subtract(1, a, out=s)
+            s *= a
+            d *= s
+            a_prev = acts[layer - 1] if layer else x
+            np.matmul(d.T, a_prev, out=gv.weights[layer])  # BP4
+            np.add.reduce(d, axis=0, out=gv.biases[layer])  # BP3
+            if layer:
+                np.matmul(d, pv.weights[layer], out=deltas[layer - 1])  # BP2, before ⊙ σ'
+
+
+def network(
+    sizes: Sequence[int] = (4, 5, 3),
+    inputs: npt.ArrayLike | None = None,
+    targets: npt.ArrayLike | None = None,
+    *,
+    eval_inputs: npt.ArrayLike | None = None,
+    eval_labels: npt.ArrayLike | None = None,
+    dtype: Any = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    n_samples: int = 20,
+    seed: int = 0,
+) -> Network:
+    """The ``"network"`` objective: a :class:`Network` on your data, or a small
+    seeded synthetic problem when no data is given.
+
+    With ``inputs`` and ``targets`` this is ``Network(sizes, inputs, targets,
+    ...)``. Without them, ``n_samples`` inputs are drawn uniformly from
+    [0, 1]^sizes[0] with ``seed`` and labelled by a random linear "teacher"
+    (the label is the argmax of T x for a fixed Gaussian T), a problem the
+    network can learn; the evaluation inputs are then the training inputs.
+
+    Parameters
+    ----------
+    sizes : sequence of int, default (4, 5, 3)
+    inputs, targets, eval_inputs, eval_labels, dtype, chunk_size
+        As for :class:`Network`.
+    n_samples : int, default 20
+        Size of the synthetic problem.
+    seed : int, default 0
+        Seed of the synthetic problem.
+    """
+    if inputs is None and targets is None:
+        shape = _check_sizes(sizes, "network")
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
+                or n_samples < 1:
+            raise ConfigError(f"network: n_samples must be an integer >= 1, got {n_samples!r}.")
+        dt = np.float64 if dtype is None else _float_dtype(dtype, "network")
+        rng = np.random.default_rng(seed)
+        x = rng.random((int(n_samples), shape[0]))
+        teacher = rng.standard_normal((shape[0], shape[-1]))
+        labels = np.argmax((x - 0.5) @ teacher, axis=1)
+        inputs, targets = x.astype(dt), one_hot(labels, shape[-1], dt)
+        if eval_inputs is None and eval_labels is None:
+            eval_inputs, eval_labels = inputs, labels
+    elif inputs is None or targets is None:
+        raise ConfigError("network: give both inputs and targets, or neither (for the seeded "
+                          "synthetic problem).")
+    return Network(sizes, inputs, targets, eval_inputs=eval_inputs, eval_labels=eval_labels,
+                   dtype=dtype, chunk_size=chunk_size)
+
+
+def mnist_network(
+    sizes: Sequence[int] = MNIST_SIZES,
+    data: str | None = None,
+    download: bool = False,
+    dtype: str = "float64",
+    n_train: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> Network:
+    """The book's MNIST network: trained on 50,000 images, scored on the 10,000 test images.
+
+    Parameters
+    ----------
+    sizes : sequence of int, default (784, 30, 10)
+        Neurons per layer; the first must be 784 (28 × 28 pixels) and the
+        last 10 (one per digit).
+    data : str or path, optional
+        A directory holding the four MNIST IDX files (gzipped or not). The
+        only place looked when given; otherwise ``$GDKIT_DATA``, then the
+        user cache directory (:func:`gdkit_plugins.mnist.load_mnist`).
+    download : bool, default False
+        When no ``data`` is given and the files are not found, download them
+        into the user cache (verified by checksum).
+    dtype : {"float64", "float32"}, default "float64"
+        The dtype of the data and of v (float32: half the memory, faster).
+    n_train : int, optional
+        Train on the first ``n_train`` training images only (quick runs).
+    chunk_size : int, default 5000
+        Rows per chunk of the full-data cost and of the evaluation.
+
+    Returns
+    -------
+    Network
+
+    Raises
+    ------
+    gdkit.errors.DataError
+        The files are missing (and not downloaded), truncated or corrupt.
+    gdkit.errors.ConfigError
+        A bad option.
+    """
+    shape = _check_sizes(sizes, "mnist-network")
+    if shape[0] != MNIST_SIZES[0] or shape[-1] != MNIST_SIZES[-1]:
+        raise ConfigError(f"mnist-network: sizes must start with 784 (28 x 28 pixels) and end "
+                          f"with 10 (one output neuron per digit), got {list(shape)}.")
+    dt = _float_dtype(dtype, "mnist-network")
+    if n_train is not None and (isinstance(n_train, bool)
+                                or not isinstance(n_train, (int, np.integer)) or n_train < 1):
+        raise ConfigError(f"mnist-network: n_train must be an integer >= 1, got {n_train!r}.")
+    mnist = load_mnist(data, download=bool(download), dtype=dt)
+    n_avail = mnist.train_images.shape[0]
+    if n_train is not None and n_train > n_avail:
+        raise ConfigError(f"mnist-network: n_train = {n_train} but only {n_avail:,} training "
+                          "images are available.")
+    count = n_avail if n_train is None else int(n_train)
+    return Network(
+        shape,
+        mnist.train_images[:count],  # a view: the data set is never copied
+        one_hot(mnist.train_labels[:count], shape[-1], dt),
+        eval_inputs=mnist.test_images,
+        eval_labels=mnist.test_labels,
+        dtype=dt,
+        chunk_size=chunk_size,
+    )
+
+
+@gdkit.hookimpl
+def gdkit_objectives() -> dict[str, Any]:
+    return {"network": network, "mnist-network": mnist_network}
+

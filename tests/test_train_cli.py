@@ -1,0 +1,186 @@
+"""End to end: ``gdkit train``, the installed command, on the real MNIST files."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from gdkit_plugins.network import Network
+
+import gdkit
+
+MNIST_DIR = Path(os.environ.get(
+    "GDKIT_TEST_MNIST", Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
+
+EPOCH_LINE = re.compile(
+    r"^Epoch (\d+): (\d{1,3}(?:,\d{3})*) / (\d{1,3}(?:,\d{3})*) \((\d+\.\d\d)%\)"
+    r"  cost (\d\.\d+(?:e-\d+)?)  (\d+\.\d\d) s$")
+
+# Small and quick: 2,000 training images, 2 epochs, a 784-16-10 network.
+QUICK = ("--epochs", "2", "--n-train", "2000", "--sizes", "784", "16", "10")
+
+
+def gdkit_cmd() -> list[str]:
+    here = Path(sys.executable).parent / "gdkit"
+    found = str(here) if here.exists() else shutil.which("gdkit")
+    return [found] if found else [sys.executable, "-m", "gdkit.cli"]
+
+
+def train(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "GDKIT_DISABLE_PLUGIN_AUTOLOAD"}
+    return subprocess.run([*gdkit_cmd(), "train", *args], capture_output=True, text=True,
+                          env=env, timeout=300, check=False, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def mnist_dir() -> str:
+    if not MNIST_DIR.is_dir():
+        pytest.fail(f"the MNIST test data is missing: {MNIST_DIR} (set GDKIT_TEST_MNIST)")
+    return str(MNIST_DIR)
+
+
+@pytest.fixture(scope="module")
+def quick_run(mnist_dir: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("train")
+    out = train("--data", mnist_dir, *QUICK, "--seed", "3", "--log", str(tmp / "log.jsonl"),
+                "--save", str(tmp / "net.npz"))
+    return {"proc": out, "log": tmp / "log.jsonl", "save": tmp / "net.npz"}
+
+
+def epoch_lines(stdout: str) -> list[re.Match[str]]:
+    return [m for m in map(EPOCH_LINE.match, stdout.splitlines()) if m]
+
+
+def test_prints_one_book_style_line_per_epoch(quick_run: dict[str, Any]) -> None:
+    proc = quick_run["proc"]
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("Epoch")]
+    assert len(lines) == 2, proc.stdout
+    matches = epoch_lines(proc.stdout)
+    assert len(matches) == 2, lines
+    assert [int(m[1]) for m in matches] == [1, 2]
+    for m in matches:
+        correct, total = int(m[2].replace(",", "")), int(m[3].replace(",", ""))
+        assert total == 10_000 and 0 < correct <= total
+        assert float(m[4]) == pytest.approx(100 * correct / total, abs=0.005)
+    # Not a terminal: no progress bar, nothing on stderr.
+    assert proc.stderr == ""
+
+
+def test_log_has_one_json_line_per_epoch(quick_run: dict[str, Any]) -> None:
+    records = [json.loads(ln) for ln in quick_run["log"].read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]
+    matches = epoch_lines(quick_run["proc"].stdout)
+    for rec, m in zip(records, matches, strict=True):
+        assert {"epoch", "cost", "accuracy", "seconds", "correct", "total"} <= set(rec)
+        assert rec["accuracy"] == rec["correct"] / rec["total"]
+        assert f"{rec['correct']:,}" == m[2]
+        assert rec["seconds"] > 0 and rec["cost"] > 0
+
+
+def test_saved_npz_loads_without_pickle_and_reproduces_the_accuracy(
+        quick_run: dict[str, Any], mnist_dir: str) -> None:
+    with np.load(quick_run["save"], allow_pickle=False) as f:
+        params, sizes, meta = f["parameters"], f["sizes"], json.loads(str(f["metadata"]))
+    assert sizes.tolist() == [784, 16, 10]
+    assert params.dtype == np.float64 and params.shape == (784 * 16 + 16 + 16 * 10 + 10,)
+    assert meta["sizes"] == [784, 16, 10] and meta["dtype"] == "float64"
+    assert meta["epochs_done"] == 2 and meta["seed"] == 3
+    # The saved vector is the trained network: it scores what the last epoch printed.
+    net = gdkit.objective("mnist-network", data=mnist_dir, sizes=[784, 16, 10], n_train=10)
+    assert isinstance(net, Network)
+    last = json.loads(quick_run["log"].read_text().splitlines()[-1])
+    assert net.evaluate(params)["correct"] == last["correct"]
+
+
+def test_same_seed_same_numbers(quick_run: dict[str, Any], mnist_dir: str,
+                                tmp_path: Path) -> None:
+    again = train("--data", mnist_dir, *QUICK, "--seed", "3", "--save", str(tmp_path / "b.npz"))
+    assert again.returncode == 0, again.stderr
+
+    def numbers(stdout: str) -> list[tuple[str, ...]]:
+        return [m.groups()[:5] for m in epoch_lines(stdout)]  # all but the seconds
+
+    assert numbers(again.stdout) == numbers(quick_run["proc"].stdout)
+    with np.load(quick_run["save"]) as a, np.load(tmp_path / "b.npz") as b:
+        np.testing.assert_array_equal(a["parameters"], b["parameters"])
+
+
+def test_float32_and_another_step_rule(mnist_dir: str, tmp_path: Path) -> None:
+    out = train("--data", mnist_dir, "--epochs", "1", "--n-train", "500", "--dtype", "float32",
+                "--step", "normalized", "--step-option", "epsilon=0.5",
+                "--save", str(tmp_path / "f.npz"))
+    assert out.returncode == 0, out.stderr
+    assert "Normalized(epsilon=0.5)" in out.stdout and len(epoch_lines(out.stdout)) == 1
+    with np.load(tmp_path / "f.npz", allow_pickle=False) as f:
+        assert f["parameters"].dtype == np.float32
+        assert json.loads(str(f["metadata"]))["dtype"] == "float32"
+
+
+def test_missing_data_is_a_clear_error_without_traceback(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent"
+    out = train("--data", str(missing), "--epochs", "1")
+    assert out.returncode != 0
+    assert out.stderr.startswith("gdkit train: error:")
+    assert str(missing) in out.stderr and "Traceback" not in out.stderr
+    assert out.stdout == ""
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    (("--step", "armijo", "--eta", "1"), "--step-option"),
+    (("--eta", "1", "--step-option", "eta=2"), "not both"),
+    (("--step", "no-such-rule"), "no step rule named 'no-such-rule'"),
+    (("--download",), "--download fetches"),
+    (("--sizes", "784", "30", "9"), "start with 784"),
+    (("--batch-size", "0"), "--batch-size: 0 is not >= 1"),
+    (("--save", "/nonexistent-dir/x.npz"), "does not exist"),
+])
+def test_bad_options_fail_fast_with_a_message(args: tuple[str, ...], match: str,
+                                              mnist_dir: str) -> None:
+    out = train("--data", mnist_dir, *args)
+    assert out.returncode in (1, 2), out.stdout + out.stderr
+    assert match in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("with_tqdm", [True, False], ids=["tqdm", "plain"])
+def test_progress_bar_on_a_terminal_only(with_tqdm: bool, mnist_dir: str) -> None:
+    pytest.importorskip("termios")  # pseudo-terminals: POSIX only
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    code = ("import sys\n"
+            + ("" if with_tqdm else "sys.modules['tqdm'] = None  # as if not installed\n")
+            + "from gdkit.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "train", "--data", mnist_dir, "--epochs", "2",
+         "--n-train", "1000", "--sizes", "784", "10", "10"],
+        stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    stdout, _ = proc.communicate(timeout=120)
+    os.close(master)
+    err = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0, err
+    assert len(epoch_lines(stdout)) == 2  # stdout stays clean
+    assert "\r" in err and "Epoch 1" in err and "Epoch 2" in err
+    assert ("batch" in err) if with_tqdm else ("100 / 100 mini-batches" in err)
