@@ -586,7 +586,7 @@ def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
                 progress: Callable[[int, int, int], None] | None, control: _Control,
                 start: Checkpoint | None) -> Result:
     n = int(obj.n_samples)
-    gradient, step, dot, isfinite = src.gradient, rule.step, np.dot, math.isfinite
+    gradient, step, isfinite = src.gradient, rule.step, math.isfinite
     evaluate = obj.evaluate if isinstance(obj, Evaluates) else None
     records: dict[str, list[float]] = {"cost": [], "eta": [], "seconds": []}
     it, epoch, position, perm, spent = 0, 0, 0, None, 0.0
@@ -598,7 +598,7 @@ def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
             raise CheckpointError(f"the checkpoint's permutation covers {perm.size} samples but "
                                   f"the objective has {n}: it is from another run.")
     eta, nfev = math.nan, 0
-    g, gnorm2, f = g_buf, math.nan, math.nan
+    g, f = g_buf, math.nan
     last: float | None = records["cost"][-1] if records.get("cost") else None
     status, message = EPOCHS_DONE, f"done: {epochs} epochs"
     total = len(range(0, n, batch_size))
@@ -620,9 +620,12 @@ def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
                 g = gradient(obj, v, batch, g_buf)
                 if g is not g_buf:
                     g = _check_gradient(g, v, src)
-                gnorm2 = dot(g, g)
-                if not isfinite(gnorm2):
-                    raise _diverged("gradient norm", math.sqrt(gnorm2), it, last)
+                # Finiteness only (NaN and inf propagate through a sum); a
+                # plain sum, not BLAS dot, which wakes threads above ~10k
+                # elements on every step.
+                gsum = g.sum()
+                if not isfinite(gsum):
+                    raise _diverged("gradient", gsum, it, last)
                 try:
                     eta = step(v, g, ctx)
                 except StepError as exc:
@@ -671,7 +674,7 @@ def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
         if notify is not None and notify(v, fun=f, nit=it, epoch=epoch, record=record):
             status, message = STOPPED, f"stopped by the callback after epoch {epoch}"
             break
-    gnorm = math.sqrt(gnorm2)
+    gnorm = math.sqrt(float(np.dot(g, g))) if it else math.nan
     return Result(x=v, fun=f, jac=g.copy(), grad_norm=gnorm, nit=it, nfev=nfev + ctx.nfev,
                   ngev=it, epochs=epoch, success=status == EPOCHS_DONE, status=status,
                   message=message, history=History("epoch", records))

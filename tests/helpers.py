@@ -15,6 +15,12 @@ SMALL: dict[str, dict[str, Any]] = {
     "quadratic": {"n_samples": 30, "n_features": 3, "n_outputs": 2},
     "valley": {},
     "rosenbrock": {"dim": 4},
+    "network": {"sizes": [3, 4, 2], "n_samples": 10},
+}
+# Built-ins deliberately not in SMALL, with the reason (they are tested elsewhere).
+EXEMPT: dict[str, str] = {
+    "mnist-network": "needs the MNIST files and has ~24k parameters: tests/test_network.py "
+                     "checks its backprop against central differences instead",
 }
 
 FD_SOURCES = ("forward", "central", "complex-step")
