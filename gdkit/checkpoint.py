@@ -25,10 +25,11 @@ import numpy.typing as npt
 
 from .errors import CheckpointError
 
-__all__ = ["FORMAT", "VERSION", "Checkpoint", "atomic_savez", "load_checkpoint",
-           "read_npz", "save_checkpoint"]
+__all__ = ["FORMAT", "MODEL_FORMAT", "VERSION", "Checkpoint", "atomic_savez",
+           "load_checkpoint", "load_model", "read_npz", "save_checkpoint", "save_model"]
 
 FORMAT: Final = "gdkit.checkpoint"
+MODEL_FORMAT: Final = "gdkit.model"
 VERSION: Final = 1
 _META: Final = "__meta__"
 _MAX_META: Final = 1 << 24  # 16 MiB of JSON is far beyond any honest checkpoint
@@ -180,3 +181,29 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
                       perm=None if perm is None else perm.astype(np.int64), rng_state=rng_state,
                       history=history, rule_state=rule_state, config=config, extra=extra,
                       epoch_seconds=epoch_seconds)
+
+
+
+def save_model(path: str | os.PathLike[str], parameters: npt.ArrayLike,
+               meta: Mapping[str, Any], **arrays: npt.ArrayLike) -> Path:
+    """Save trained ``parameters`` (the flat v), JSON-able ``meta`` and any
+    further named arrays to ``path`` atomically, without pickle."""
+    full = {"format": MODEL_FORMAT, "version": VERSION, **meta}
+    return atomic_savez(path, {"parameters": parameters, **arrays}, full)
+
+
+def load_model(path: str | os.PathLike[str]) -> tuple[npt.NDArray[Any], dict[str, Any],
+                                                      dict[str, npt.NDArray[Any]]]:
+    """Read a model saved by :func:`save_model`: (parameters, meta, other arrays).
+
+    Raises
+    ------
+    CheckpointError
+        Missing, truncated, corrupt, foreign or of another version.
+    """
+    meta, arrays = read_npz(path, MODEL_FORMAT, what="saved model")
+    params = arrays.pop("parameters", None)
+    if params is None or params.ndim != 1 or params.dtype.kind != "f":
+        raise CheckpointError(f"saved model {os.fspath(path)!r}: no 1-D floating 'parameters' "
+                              "array; the file is damaged or not a gdkit model.")
+    return params, meta, arrays

@@ -15,8 +15,8 @@ import importlib
 import json
 import math
 import os
+import shlex
 import sys
-import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,8 +25,9 @@ from typing import IO, Any, TextIO
 import numpy as np
 
 from . import __version__
+from .checkpoint import load_checkpoint, save_model
 from .descent import Result, gradient_source, minimize, objective, step_rule
-from .errors import CheckpointError, ConfigError, GdkitError
+from .errors import CheckpointError, ConfigError, GdkitError, Interrupted
 from .registry import KINDS, get_registry
 
 __all__ = ["main"]
@@ -195,11 +196,11 @@ def _step_for_train(args: argparse.Namespace) -> Any:
     return step_rule(args.step, **opts)
 
 
-def _open_log(path: str | None) -> IO[str] | None:
+def _open_log(path: str | None, *, append: bool = False) -> IO[str] | None:
     if path is None:
         return None
     try:
-        return open(path, "w", encoding="utf-8")
+        return open(path, "a" if append else "w", encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"--log: cannot write {path}: {exc.strerror or exc}. "
                           "Give a file in an existing, writable directory.") from None
@@ -222,28 +223,19 @@ def save_network(path: str | os.PathLike[str], x: Any, sizes: Sequence[int],
     """Write trained parameters to an ``.npz`` file, atomically and without pickle.
 
     The file holds ``parameters`` (the flat vector v, in its dtype), ``sizes``
-    (int64) and ``metadata``, a JSON document stored as a 0-d unicode array
-    (``format``, ``sizes``, ``dtype``, ``layout``, the run's settings). Read it
-    with ``numpy.load(path, allow_pickle=False)`` and
-    ``json.loads(str(f["metadata"]))``.
+    (int64) and JSON metadata (``sizes``, ``dtype``, ``layout``, the run's
+    settings). Read it with :func:`gdkit.checkpoint.load_model`.
     """
-    target = Path(path).expanduser()
-    meta = {"format": SAVE_FORMAT, "format_version": 1, "sizes": [int(s) for s in sizes],
+    meta = {"kind": SAVE_FORMAT, "sizes": [int(s) for s in sizes],
             "dtype": str(np.asarray(x).dtype),
             "layout": "for each layer l = 1..L: weights (sizes[l], sizes[l-1]) row-major, "
                       "then biases (sizes[l],)",
             "gdkit": __version__, **metadata}
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, parameters=np.asarray(x), sizes=np.asarray(sizes, dtype=np.int64),
-                     metadata=np.array(json.dumps(meta)))
-        os.replace(tmp, target)
+        save_model(Path(path).expanduser(), np.asarray(x), meta,
+                   sizes=np.asarray(sizes, dtype=np.int64))
     except OSError as exc:
-        with_tmp = Path(tmp)
-        if with_tmp.exists():
-            with_tmp.unlink()
-        raise CheckpointError(f"--save: cannot write {target}: {exc.strerror or exc}.") from None
+        raise CheckpointError(f"--save: cannot write {path}: {exc.strerror or exc}.") from None
 
 
 def _plain_record(record: dict[str, float]) -> dict[str, Any]:
@@ -262,8 +254,64 @@ def _epoch_line(epoch: int, record: dict[str, float]) -> str:
     return f"{head}  cost {record['cost']:.4g}  {record['seconds']:.2f} s"
 
 
+# The train options that define the run; a checkpoint stores them, and a
+# resume takes them from there (explicit flags must agree).
+TRAIN_CONFIG = ("sizes", "epochs", "batch_size", "eta", "step", "step_option", "seed", "data",
+                "dtype", "n_train")
+
+
+def _explicit_options(argv: Sequence[str]) -> set[str]:
+    """The destinations of the options actually given on the command line."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in sub.choices["train"]._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
+
+
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def _resumed_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Take the run's configuration from the checkpoint ``args.resume``."""
+    ck = load_checkpoint(args.resume)
+    stored = ck.extra.get("train")
+    if not isinstance(stored, dict) or not set(TRAIN_CONFIG) <= set(stored):
+        raise CheckpointError(
+            f"checkpoint {args.resume!r} was not written by gdkit train (it holds no train "
+            "command line); resume it from Python with gdkit.minimize(..., resume=PATH).")
+    explicit: set[str] = getattr(args, "explicit", set())
+    diffs = [f"{_flag(k)}: checkpoint {stored[k]!r}, command line {getattr(args, k)!r}"
+             for k in TRAIN_CONFIG if k in explicit and _jsonable(getattr(args, k)) != stored[k]]
+    if diffs and not args.allow_config_change:
+        raise CheckpointError(
+            f"cannot resume from {args.resume!r} with other settings ({'; '.join(diffs)}). "
+            "Drop those flags to continue the run as it was, or pass --allow-config-change.")
+    for k in TRAIN_CONFIG:
+        if k not in explicit or not args.allow_config_change:
+            setattr(args, k, stored[k])
+    return args
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+def _resume_command(args: argparse.Namespace, checkpoint: str) -> str:
+    cmd = ["gdkit", "train", "--resume", checkpoint]
+    for key in ("log", "save"):
+        if getattr(args, key) is not None:
+            cmd += [_flag(key), getattr(args, key)]
+    return shlex.join(cmd)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     # Everything that can be checked before loading the data is checked first.
+    if args.resume is not None:
+        args = _resumed_args(args)
+    elif args.allow_config_change:
+        raise ConfigError("--allow-config-change only makes sense with --resume PATH.")
     rule = _step_for_train(args)
     if args.download and args.data is not None:
         raise ConfigError("--download fetches MNIST into the user cache; with --data DIR the "
@@ -278,7 +326,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         config["n_train"] = args.n_train
     net = objective(TRAIN_OBJECTIVE, **config)
 
-    log = _open_log(args.log)
+    checkpoint = args.checkpoint if args.checkpoint is not None else args.resume
+    log = _open_log(args.log, append=args.resume is not None)
     show_bar = sys.stderr.isatty() and not args.quiet
     bar = _EpochProgress(sys.stderr) if show_bar else None
     print(f"Training {net!r}: step {rule!r}, mini-batches of {args.batch_size}, "
@@ -303,7 +352,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 "step": repr(rule)}
     try:
         res = minimize(net, step=rule, batch_size=args.batch_size, epochs=args.epochs,
-                       seed=args.seed, callback=on_epoch, progress=bar)
+                       seed=args.seed, callback=on_epoch, progress=bar, checkpoint=checkpoint,
+                       resume=args.resume, allow_config_change=args.allow_config_change,
+                       run_info={"train": {k: _jsonable(getattr(args, k)) for k in TRAIN_CONFIG}})
+    except Interrupted as exc:
+        if bar is not None:
+            bar.close()
+        print(f"gdkit train: {exc}\nResume it with:\n  {_resume_command(args, exc.checkpoint)}",
+              file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
@@ -395,6 +452,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", metavar="FILE.npz", default=None,
                    help="save the final parameters, sizes and dtype (.npz, no pickle)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--checkpoint", metavar="FILE.npz", default=None,
+                   help="save the whole run state after every epoch; Ctrl-C (SIGINT) or "
+                        "SIGTERM then saves mid-epoch and prints the command to resume")
+    p.add_argument("--resume", metavar="FILE.npz", default=None,
+                   help="continue the run saved in this checkpoint with its configuration "
+                        "(and keep checkpointing into it unless --checkpoint is given)")
+    p.add_argument("--allow-config-change", action="store_true",
+                   help="with --resume: let explicit flags differ from the checkpoint's run")
     p.set_defaults(func=_cmd_train)
     return parser
 
@@ -403,6 +468,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``gdkit`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "train":
+        args.explicit = _explicit_options(sys.argv[1:] if argv is None else argv)
     try:
         status: int = args.func(args)
     except GdkitError as exc:

@@ -243,3 +243,40 @@ def test_a_second_signal_leaves_at_once_and_keeps_the_last_checkpoint(tmp_path: 
     if path.exists():  # the first signal's checkpoint, complete, or none at all
         load_checkpoint(path)
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_fuzzed_saved_models_only_raise_checkpoint_error(
+        tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
+    from gdkit.checkpoint import load_model, save_model
+
+    base = tmp_path_factory.getbasetemp() / "model-base.npz"
+    if not base.exists():
+        save_model(base, np.linspace(0, 1, 50), {"sizes": [4, 5, 2]},
+                   sizes=np.array([4, 5, 2]))
+    good = base.read_bytes()
+    cut = data.draw(st.integers(0, len(good) - 1))
+    flip = data.draw(st.integers(0, 255))
+    blob = bytearray(good[:cut] if data.draw(st.booleans()) else good)
+    if blob:
+        blob[cut % len(blob)] ^= flip
+    path = tmp_path_factory.mktemp("model") / "m.npz"
+    path.write_bytes(bytes(blob))
+    try:
+        params, meta, _ = load_model(path)
+    except CheckpointError as exc:
+        message = str(exc)
+    else:
+        assert params.ndim == 1 and meta["format"] == "gdkit.model"
+        return
+    assert "m.npz" in message
+
+
+def test_a_checkpoint_is_not_a_model(tmp_path: Path) -> None:
+    from gdkit.checkpoint import load_model
+
+    path = tmp_path / "run.npz"
+    sgd(checkpoint=path, epochs=1)
+    with pytest.raises(CheckpointError, match="not a gdkit saved model"):
+        load_model(path)

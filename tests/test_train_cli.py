@@ -6,8 +6,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 from gdkit_plugins.network import Network
 
 import gdkit
+from gdkit.checkpoint import load_checkpoint, load_model
 
 MNIST_DIR = Path(os.environ.get(
     "GDKIT_TEST_MNIST", Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
@@ -88,8 +91,10 @@ def test_log_has_one_json_line_per_epoch(quick_run: dict[str, Any]) -> None:
 
 def test_saved_npz_loads_without_pickle_and_reproduces_the_accuracy(
         quick_run: dict[str, Any], mnist_dir: str) -> None:
-    with np.load(quick_run["save"], allow_pickle=False) as f:
-        params, sizes, meta = f["parameters"], f["sizes"], json.loads(str(f["metadata"]))
+    params, meta, arrays = load_model(quick_run["save"])
+    sizes = arrays["sizes"]
+    with np.load(quick_run["save"], allow_pickle=False) as f:  # plain numpy reads it too
+        assert set(f.files) == {"parameters", "sizes", "__meta__"}
     assert sizes.tolist() == [784, 16, 10]
     assert params.dtype == np.float64 and params.shape == (784 * 16 + 16 + 16 * 10 + 10,)
     assert meta["sizes"] == [784, 16, 10] and meta["dtype"] == "float64"
@@ -122,7 +127,7 @@ def test_float32_and_another_step_rule(mnist_dir: str, tmp_path: Path) -> None:
     assert "Normalized(epsilon=0.5)" in out.stdout and len(epoch_lines(out.stdout)) == 1
     with np.load(tmp_path / "f.npz", allow_pickle=False) as f:
         assert f["parameters"].dtype == np.float32
-        assert json.loads(str(f["metadata"]))["dtype"] == "float32"
+        assert json.loads(str(f["__meta__"]))["dtype"] == "float32"
 
 
 def test_missing_data_is_a_clear_error_without_traceback(tmp_path: Path) -> None:
@@ -184,3 +189,62 @@ def test_progress_bar_on_a_terminal_only(with_tqdm: bool, mnist_dir: str) -> Non
     assert len(epoch_lines(stdout)) == 2  # stdout stays clean
     assert "\r" in err and "Epoch 1" in err and "Epoch 2" in err
     assert ("batch" in err) if with_tqdm else ("100 / 100 mini-batches" in err)
+
+
+def test_sigint_mid_epoch_then_resume_matches_an_uninterrupted_run(mnist_dir: str,
+                                                                   tmp_path: Path) -> None:
+    # Batch size 1: an epoch of 30,000 steps lasts over a second, so the signal
+    # lands mid-epoch.
+    run = ("--data", mnist_dir, "--epochs", "3", "--n-train", "30000", "--sizes", "784", "16",
+           "10", "--seed", "4", "--batch-size", "1", "--eta", "0.3", "-q")
+    full = train(*run, "--save", str(tmp_path / "full.npz"), "--log", str(tmp_path / "full.log"))
+    assert full.returncode == 0, full.stderr
+
+    ck, log, save = tmp_path / "ck.npz", tmp_path / "part.log", tmp_path / "part.npz"
+    env = {k: v for k, v in os.environ.items() if k != "GDKIT_DISABLE_PLUGIN_AUTOLOAD"}
+    proc = subprocess.Popen([*gdkit_cmd(), "train", *run, "--checkpoint", str(ck), "--log",
+                             str(log), "--save", str(save)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    while not proc.stdout.readline().startswith("Epoch 1:"):  # epoch 1 done and saved
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+    time.sleep(0.3)  # into epoch 2
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    where = re.search(r"interrupted by SIGINT in epoch (\d), mini-batch ([\d,]+)", err)
+    assert where, err
+    resume = err.split("Resume it with:\n")[1].strip()
+    assert resume == f"gdkit train --resume {ck} --log {log} --save {save}"
+    saved = load_checkpoint(ck)
+    assert saved.epoch == int(where[1]) - 1 and 0 < saved.position < 30000
+    assert not save.exists()  # --save is written when the run completes
+
+    again = subprocess.run([*gdkit_cmd(), *resume.split()[1:]], capture_output=True, text=True,
+                           env=env, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr
+    assert [ln.split()[1] for ln in again.stdout.splitlines() if ln.startswith("Epoch")] == [
+        f"{e}:" for e in range(int(where[1]), 4)]
+    np.testing.assert_array_equal(load_model(save)[0], load_model(tmp_path / "full.npz")[0])
+
+    def rows(path: Path) -> list[tuple[float, float]]:
+        recs = [json.loads(x) for x in path.read_text().splitlines()]
+        return [(r["cost"], r["accuracy"]) for r in recs]
+
+    assert rows(log) == rows(tmp_path / "full.log")  # epochs 1-3, bit for bit
+
+
+def test_resume_refuses_flags_that_change_the_run(mnist_dir: str, tmp_path: Path) -> None:
+    ck = tmp_path / "ck.npz"
+    first = train("--data", mnist_dir, "--epochs", "1", "--n-train", "500", "--sizes", "784",
+                  "8", "10", "-q", "--checkpoint", str(ck))
+    assert first.returncode == 0, first.stderr
+    out = train("--resume", str(ck), "--sizes", "784", "9", "10", "--epochs", "2")
+    assert out.returncode == 1
+    assert "--sizes: checkpoint [784, 8, 10], command line [784, 9, 10]" in out.stderr
+    assert "--allow-config-change" in out.stderr and "Traceback" not in out.stderr
+    more = train("--resume", str(ck), "--epochs", "2", "--allow-config-change", "-q")
+    assert more.returncode == 0, more.stderr
+    assert "Epoch 2:" in more.stdout and "Epoch 1:" not in more.stdout
+    bad = train("--resume", str(tmp_path / "nope.npz"))
+    assert bad.returncode == 1 and "no such file" in bad.stderr
