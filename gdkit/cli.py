@@ -18,6 +18,7 @@ import os
 import shlex
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, TextIO
@@ -27,7 +28,7 @@ import numpy as np
 from . import __version__
 from .checkpoint import load_checkpoint, save_model
 from .descent import Result, gradient_source, minimize, objective, step_rule
-from .errors import CheckpointError, ConfigError, GdkitError, Interrupted
+from .errors import CheckpointError, ConfigError, GdkitError, Interrupted, PluginLoadWarning
 from .registry import KINDS, get_registry
 
 __all__ = ["main"]
@@ -471,13 +472,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "train":
         args.explicit = _explicit_options(sys.argv[1:] if argv is None else argv)
     try:
-        status: int = args.func(args)
+        with warnings.catch_warnings():
+            if not args.debug:
+                warnings.showwarning = _show_plugin_warning
+            status: int = args.func(args)
     except GdkitError as exc:
         if args.debug:
             traceback.print_exc()
         print(f"gdkit {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_ERROR
+    except KeyboardInterrupt:
+        if args.debug:
+            traceback.print_exc()
+        print(f"gdkit {args.command}: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return status
+
+
+_default_showwarning = warnings.showwarning
+
+
+def _show_plugin_warning(message: Warning | str, category: type[Warning], filename: str,
+                         lineno: int, file: TextIO | None = None,
+                         line: str | None = None) -> None:
+    """A plugin that failed to load is one line for the user, not a source location."""
+    if issubclass(category, PluginLoadWarning):
+        print(f"gdkit: warning: {message}", file=sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -196,7 +196,7 @@ class Network:
     of eq. (20) for every weight and bias at once. Each pass is a few matrix
     products into buffers preallocated per batch size and reused across
     steps; the batch is gathered with :func:`numpy.take` into one of them;
-    σ is :func:`scipy.special.expit` (no overflow for large |z|).
+    σ is :func:`scipy.special.expit` (no overflow for large ``|z|``).
 
     The views of the last few parameter and gradient vectors passed in are
     cached, keyed on the array object (the loop passes the same v, moved in

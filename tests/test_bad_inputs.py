@@ -1,0 +1,202 @@
+"""The catalogue of bad inputs (docs/bad-inputs.rst): one test per row.
+
+Each case runs the installed ``gdkit`` command as a user would and checks the
+exit status, a one-paragraph message naming the problem, and that no
+traceback is shown (``--debug`` shows it).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .conftest import MakeDist
+from .test_cli import gdkit_cmd
+from .test_registry import HALVING
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "bad-inputs.rst"
+MNIST = Path(os.environ.get(
+    "GDKIT_TEST_MNIST", Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
+QUICK = ("--epochs", "1", "--n-train", "500", "--sizes", "784", "8", "10", "-q")
+
+BAD_SHAPE = """
+import numpy as np
+import gdkit
+
+class BadShape:
+    def gradient(self, objective, v, batch=None, out=None):
+        return np.zeros(v.size + 1)
+
+@gdkit.hookimpl
+def gdkit_gradient_sources():
+    return {"bad-shape": BadShape}
+"""
+
+
+def mnist_copy(tmp_path: Path) -> Path:
+    if not MNIST.is_dir():
+        pytest.fail(f"the MNIST test data is missing: {MNIST} (set GDKIT_TEST_MNIST)")
+    d = tmp_path / "mnist"
+    shutil.copytree(MNIST, d)
+    return d
+
+
+def run(*args: str, env_extra: dict[str, str] | None = None,
+        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GDKIT_DISABLE_PLUGIN_AUTOLOAD", "GDKIT_DATA", "GDKIT_STRICT_PLUGINS")}
+    env.update(env_extra or {})
+    return subprocess.run([*gdkit_cmd(), *args], capture_output=True, text=True, env=env,
+                          timeout=300, check=False, cwd=cwd)
+
+
+Case = Callable[[Path, MakeDist], tuple[subprocess.CompletedProcess[str], int, str]]
+
+
+def corrupt_idx(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    d = mnist_copy(tmp)
+    (d / "train-images-idx3-ubyte.gz").write_bytes(os.urandom(5000))
+    return run("train", "--data", str(d), *QUICK), 1, "train-images-idx3-ubyte.gz"
+
+
+def truncated_gz(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    d = mnist_copy(tmp)
+    f = d / "t10k-images-idx3-ubyte.gz"
+    f.write_bytes(f.read_bytes()[:100_000])
+    return run("train", "--data", str(d), *QUICK), 1, "t10k-images-idx3-ubyte.gz"
+
+
+def wrong_magic(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    d = mnist_copy(tmp)
+    f = d / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(gzip.decompress(f.read_bytes()))
+    raw[3] = 0x03  # 2049 -> 2051: an image file's magic on a label file
+    f.write_bytes(gzip.compress(bytes(raw)))
+    return run("train", "--data", str(d), *QUICK), 1, "magic"
+
+
+def count_mismatch(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    d = mnist_copy(tmp)
+    shutil.copy(d / "t10k-labels-idx1-ubyte.gz", d / "train-labels-idx1-ubyte.gz")
+    return run("train", "--data", str(d), *QUICK), 1, "60000"
+
+
+def nonfinite_cost(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    out = run("minimize", "valley", "--step", "fixed", "--step-option", "eta=50")
+    return out, 1, "became inf at iteration"
+
+
+def wrong_shape(tmp: Path, make: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    site = make("gdkit-badshape", "gdkit_badshape", BAD_SHAPE, version="0.2")
+    out = run("minimize", "valley", "--gradient", "bad-shape", env_extra={"PYTHONPATH": str(site)})
+    return out, 1, "returned ndarray of shape (3,)"
+
+
+def unknown_name(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    return run("minimize", "valley", "--step", "armijio"), 1, "Did you mean 'armijo'?"
+
+
+def import_failure(tmp: Path, make: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    site = make("gdkit-broken", "gdkit_broken", "raise ImportError('needs libfoo')\n",
+                version="0.3")
+    out = run("minimize", "valley", "--step", "gdkit_broken",
+              env_extra={"PYTHONPATH": str(site)})
+    assert "gdkit: warning: plugin 'gdkit_broken' from distribution 'gdkit-broken 0.3'" \
+        in out.stderr
+    return out, 1, "failed to load: ImportError: needs libfoo"
+
+
+def duplicate_name(tmp: Path, make: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    site = make("gdkit-dup", "gdkit_dup", HALVING.replace('"halving"', '"fixed"'),
+                version="9.9")
+    out = run("minimize", "valley", "--step", "fixed", env_extra={"PYTHONPATH": str(site)})
+    return out, 1, "'fixed' is registered twice"
+
+
+def sigint_mid_epoch(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    if not MNIST.is_dir():
+        pytest.fail(f"the MNIST test data is missing: {MNIST}")
+    ck = tmp / "ck.npz"
+    proc = subprocess.Popen(
+        [*gdkit_cmd(), "train", "--data", str(MNIST), "--epochs", "2", "--n-train", "30000",
+         "--sizes", "784", "16", "10", "--batch-size", "1", "--eta", "0.3", "-q",
+         "--checkpoint", str(ck)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    while not proc.stdout.readline().startswith("Training"):  # the data is loaded
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+    time.sleep(0.5)  # the first epoch (over a second long) under way
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert ck.exists()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), 130, \
+        f"gdkit train --resume {ck}"
+
+
+def corrupt_checkpoint(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int,
+                                                        str]:
+    ck = tmp / "ck.npz"
+    ck.write_bytes(b"PK\x03\x04" + os.urandom(300))
+    return run("train", "--resume", str(ck)), 1, "unreadable or corrupt"
+
+
+def changed_config(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    if not MNIST.is_dir():
+        pytest.fail(f"the MNIST test data is missing: {MNIST}")
+    ck = tmp / "ck.npz"
+    first = run("train", "--data", str(MNIST), *QUICK, "--checkpoint", str(ck))
+    assert first.returncode == 0, first.stderr
+    return (run("train", "--resume", str(ck), "--step", "armijo"), 1,
+            "--step: checkpoint 'fixed', command line 'armijo'")
+
+
+def missing_data(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    out = run("train", "--no-download", *QUICK,
+              env_extra={"XDG_CACHE_HOME": str(tmp / "cache"), "HOME": str(tmp)})
+    return out, 1, "--download"
+
+
+CASES: dict[str, Case] = {
+    "corrupt-idx": corrupt_idx,
+    "truncated-gz": truncated_gz,
+    "wrong-magic": wrong_magic,
+    "count-mismatch": count_mismatch,
+    "nonfinite-cost": nonfinite_cost,
+    "wrong-shape-gradient": wrong_shape,
+    "unknown-name": unknown_name,
+    "plugin-import-failure": import_failure,
+    "duplicate-name": duplicate_name,
+    "sigint-mid-epoch": sigint_mid_epoch,
+    "corrupt-checkpoint": corrupt_checkpoint,
+    "resume-changed-config": changed_config,
+    "missing-data": missing_data,
+}
+
+
+def test_the_docs_catalogue_and_these_tests_list_the_same_rows() -> None:
+    rows = re.findall(r"^   \* - ``([a-z-]+)``", DOCS.read_text(), flags=re.M)
+    assert rows == list(CASES)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input(case: str, tmp_path: Path, make_dist: MakeDist) -> None:
+    out, status, needle = CASES[case](tmp_path, make_dist)
+    assert out.returncode == status, (out.stdout, out.stderr)
+    assert needle in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+    message = [ln for ln in out.stderr.splitlines() if ln.startswith("gdkit ")]
+    assert message, out.stderr  # "gdkit <command>: error: ..." or the interruption notice
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    out = run("--debug", "train", "--no-download", *QUICK,
+              env_extra={"XDG_CACHE_HOME": str(tmp_path / "cache"), "HOME": str(tmp_path)})
+    assert out.returncode == 1 and "Traceback" in out.stderr and "DataError" in out.stderr
