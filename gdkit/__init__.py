@@ -9,7 +9,7 @@ Networks and Deep Learning*, ch. 1) cut into three swappable parts, an
 the ``gdkit.plugins`` entry-point group, or passed as objects.
 
 >>> import gdkit
->>> res = gdkit.minimize("rosenbrock", step=gdkit.step_rule("armijo"), max_iter=5000)
+>>> res = gdkit.minimize("rosenbrock", step=gdkit.step_rule("armijo"), max_iter=50_000)
 >>> res.success, res.x.round(4).tolist()
 (True, [1.0, 1.0])
 """
