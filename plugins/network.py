@@ -455,16 +455,8 @@ class Network:
 
     def predict(self, v: FloatArray, inputs: npt.ArrayLike) -> IntArray:
         """The index of the most active output neuron for each row of ``inputs``."""
-        pv = self._views(v, self._param_views, "v")
-        x = np.asarray(inputs, dtype=self.dtype)
-        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
-            raise ShapeError(f"network: inputs must have shape (n, {self.sizes[0]}), "
-                             f"got {x.shape}.")
-        out = np.empty(x.shape[0], np.intp)
-        for i in range(0, x.shape[0], self.chunk_size):
-            np.argmax(self._forward(pv, x[i:i + self.chunk_size]), axis=1,
-                      out=out[i:i + self.chunk_size])
-        return out
+        labels: IntArray = np.argmax(self.feedforward(v, inputs), axis=1)
+        return labels
 
     # -- internals -------------------------------------------------------------
     def _make_views(self, arr: Any, what: str, *, writable: bool) -> _Views:
