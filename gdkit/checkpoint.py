@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,15 +67,20 @@ def atomic_savez(path: str | os.PathLike[str], arrays: Mapping[str, npt.ArrayLik
     for key, arr in payload.items():
         if arr.dtype == object:
             raise TypeError(f"refusing to write {key!r}: object arrays would need pickle")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # The temporary name is chosen before the ``try`` and the file created
+    # inside it, so an exception at any point (a second Ctrl-C included) removes
+    # it: ``mkstemp`` would create the file before returning its name, leaving
+    # a window in which a KeyboardInterrupt strands it.
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **payload)  # type: ignore[arg-type]
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     try:  # make the rename itself durable
         dfd = os.open(path.parent, os.O_RDONLY)

@@ -35,9 +35,9 @@ import hashlib
 import importlib
 import io
 import os
+import secrets
 import stat
 import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -884,10 +884,14 @@ def _fetch(url: str, final: Path, md5: str, reporter: _Reporter, timeout: float)
         total = _content_length(resp)
         if total is not None and total > _MAX_DOWNLOAD:
             raise _MirrorFailure(f"announces {total} bytes, implausibly large")
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+        # Name first, create inside the ``try``: a Ctrl-C at any point leaves no
+        # stray ``.part`` file behind (``mkstemp`` creates before it returns).
+        tmp_name = final.parent / f".{final.name}.{secrets.token_hex(6)}.part"
         replaced = False
         reporter.start(final.name, total)
         try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            fd = os.open(tmp_name, flags, 0o666)
             digest = hashlib.md5(usedforsecurity=False)
             done = 0
             with os.fdopen(fd, "wb") as out:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -118,6 +120,25 @@ def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path: Path) -> None:
         atomic_savez(path, {"v": Exploding()}, {})  # type: ignore[dict-item]
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]  # no temporary left
+
+
+def test_an_interrupt_just_after_the_temporary_is_created_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A second Ctrl-C can land between the open() that creates the temporary
+    # and the code that would remove it (this once stranded a .tmp file).
+    path = tmp_path / "run.npz"
+    real_open = os.open
+
+    def open_then_interrupt(*args: Any, **kwargs: Any) -> int:
+        fd = real_open(*args, **kwargs)
+        os.close(fd)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_savez(path, {"v": np.zeros(3)}, {})
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(("damage", "message"), [

@@ -21,6 +21,7 @@ import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -746,6 +747,28 @@ def test_interrupted_download_leaves_nothing(
         download_mnist(dest, mirrors=(short,), files=md5s, progress=False)
     assert short in str(info.value)
     assert "connection closed after 10 of 100000 bytes" in str(info.value)
+    assert list(dest.iterdir()) == []
+
+
+def test_a_ctrl_c_just_after_the_part_file_is_created_leaves_nothing(
+    served: tuple[_Server, Fixture, dict[str, str]], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server, _, md5s = served
+    dest = tmp_path / "dl"
+    real_open = os.open
+
+    def open_then_interrupt(path: Any, *args: Any, **kwargs: Any) -> int:
+        fd = real_open(path, *args, **kwargs)
+        if str(path).endswith(".part"):
+            os.close(fd)
+            raise KeyboardInterrupt
+        return fd
+
+    monkeypatch.setattr(os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        download_mnist(dest, mirrors=(server.url,), files=md5s, progress=False)
+    monkeypatch.undo()
     assert list(dest.iterdir()) == []
 
 
