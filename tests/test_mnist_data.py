@@ -17,7 +17,6 @@ import socket
 import struct
 import sys
 import threading
-import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -299,16 +298,14 @@ def test_empty_file(tmp_path: Path) -> None:
 
 
 def _assert_rejected_cheaply(path: Path, match: str) -> None:
-    """DataError, quickly, without allocating anything like the claimed size."""
+    """DataError without allocating anything like the claimed size (memory is
+    measured, not time: no timed assertions in the tests)."""
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         _assert_data_error(path, match)
-        elapsed = time.perf_counter() - start
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert elapsed < 1.0
     assert peak < 8 * 2**20  # numpy reports its allocations to tracemalloc
 
 
