@@ -241,25 +241,54 @@ class BoldDriver:
 
 
 class BarzilaiBorwein:
-    """Barzilai–Borwein step sizes from the last two iterates.
+    """Barzilai–Borwein step sizes, safeguarded by a non-monotone line search.
 
     With s = v_k − v_{k−1} and y = ∇C_k − ∇C_{k−1}: η = s·s / s·y ("long",
     BB1) or s·y / y·y ("short", BB2), clipped to [eta_min, eta_max]; the first
     step, and any step with s·y ≤ 0, uses the previous η (initially eta0).
-    Not monotone: C may rise on some steps while the method converges fast
-    on smooth problems.
+
+    Plain BB is not monotone and can cycle far from a minimum (it does on 2-D
+    Rosenbrock from the classic start). With ``memory`` = M ≥ 1 the BB η is
+    only the first trial of a backtracking search that accepts
+
+        C(v − η∇C) ≤ max(C_k, C_{k−1}, …, C_{k−M+1}) − c·η‖∇C‖²,
+
+    Raydan's global BB (GBB) with the non-monotone rule of Grippo, Lampariello
+    and Lucidi: C may still rise above the last value, which keeps BB's speed,
+    but not above the worst of the last M, which rules out cycling. M = 1 is
+    a monotone Armijo search from the BB trial; ``memory=0`` is plain BB (no
+    extra cost evaluations). In mini-batch mode the last M costs come from
+    different batches, so the safeguard is a heuristic there.
 
     Parameters
     ----------
     eta0 : float, default 1e-3
     variant : {"long", "short"}, default "long"
     eta_min, eta_max : float, default 1e-10, 1e10
+    memory : int, default 10
+        M, the number of recent costs the acceptance test compares against;
+        0 turns the line search off.
+    c : float, default 1e-4
+        Sufficient-decrease constant, 0 < c < 1.
+    shrink : float, default 0.5
+        Backtracking factor, 0 < shrink < 1.
+    max_backtracks : int, default 60
+        Trials per step before giving up with :class:`~gdkit.errors.StepError`.
+
+    References
+    ----------
+    J. Barzilai and J. M. Borwein, "Two-point step size gradient methods",
+    IMA J. Numer. Anal. 8 (1988). M. Raydan, "The Barzilai and Borwein
+    gradient method for the large scale unconstrained minimization problem",
+    SIAM J. Optim. 7 (1997).
     """
 
-    __slots__ = ("_eta", "_g", "_s", "_v", "_y", "eta0", "eta_max", "eta_min", "variant")
+    __slots__ = ("_eta", "_g", "_recent", "_s", "_v", "_y", "c", "eta0", "eta_max", "eta_min",
+                 "max_backtracks", "memory", "shrink", "variant")
 
     def __init__(self, eta0: float = 1e-3, variant: str = "long", eta_min: float = 1e-10,
-                 eta_max: float = 1e10) -> None:
+                 eta_max: float = 1e10, memory: int = 10, c: float = 1e-4, shrink: float = 0.5,
+                 max_backtracks: int = 60) -> None:
         self.eta0 = _positive("barzilai-borwein", "eta0", eta0)
         if variant not in ("long", "short"):
             raise ConfigError(f"barzilai-borwein: variant must be 'long' or 'short', "
@@ -267,22 +296,38 @@ class BarzilaiBorwein:
         self.variant = variant
         self.eta_min = _positive("barzilai-borwein", "eta_min", eta_min)
         self.eta_max = _positive("barzilai-borwein", "eta_max", eta_max)
+        if isinstance(memory, bool) or not isinstance(memory, int) or memory < 0:
+            raise ConfigError(f"barzilai-borwein: memory must be an integer >= 0 (0: no line "
+                              f"search), got {memory!r}.")
+        self.memory = memory
+        self.c = _positive("barzilai-borwein", "c", c, upper=1.0)
+        self.shrink = _positive("barzilai-borwein", "shrink", shrink, upper=1.0)
+        if isinstance(max_backtracks, bool) or not isinstance(max_backtracks, int) \
+                or max_backtracks < 1:
+            raise ConfigError(f"barzilai-borwein: max_backtracks must be an integer >= 1, "
+                              f"got {max_backtracks!r}.")
+        self.max_backtracks = max_backtracks
         self._eta = self.eta0
+        self._recent: list[float] = []  # the last `memory` costs C_k, oldest first
         self._v: FloatArray | None = None
         self._g: FloatArray | None = None
         self._s: FloatArray | None = None
         self._y: FloatArray | None = None
 
     def __repr__(self) -> str:
-        return f"BarzilaiBorwein(eta0={self.eta0!r}, variant={self.variant!r})"
+        return (f"BarzilaiBorwein(eta0={self.eta0!r}, variant={self.variant!r}, "
+                f"memory={self.memory!r})")
 
     def reset(self) -> None:
         self._eta, self._v, self._g = self.eta0, None, None
+        self._recent = []
 
     def get_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {"eta": self._eta}
         if self._v is not None and self._g is not None:
             state["prev_v"], state["prev_grad"] = self._v.copy(), self._g.copy()
+        if self._recent:
+            state["recent_costs"] = np.array(self._recent, dtype=np.float64)
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -292,6 +337,7 @@ class BarzilaiBorwein:
             self._g = np.array(state["prev_grad"])
         else:
             self._v = self._g = None
+        self._recent = [float(x) for x in np.atleast_1d(state.get("recent_costs", []))]
 
     def step(self, v: FloatArray, grad: FloatArray, ctx: StepContext) -> float:
         if self._v is None or self._g is None or self._v.shape != v.shape:
@@ -312,9 +358,29 @@ class BarzilaiBorwein:
             self._g[...] = grad
         eta = self._eta
         buf = _buffer(self._s, v)
-        np.multiply(grad, eta, out=buf)
-        v -= buf
-        return eta
+        if self.memory == 0:  # plain BB
+            np.multiply(grad, eta, out=buf)
+            v -= buf
+            return eta
+        gg = float(np.dot(grad, grad))
+        if gg == 0.0:
+            return 0.0
+        recent = self._recent
+        recent.append(ctx.fun)
+        del recent[:-self.memory]
+        ref = max(recent)
+        for _ in range(self.max_backtracks):
+            np.multiply(grad, -eta, out=buf)
+            buf += v
+            ft = ctx.cost(buf)
+            if math.isfinite(ft) and ft <= ref - self.c * eta * gg:
+                v[...] = buf
+                return eta
+            eta *= self.shrink
+        raise StepError(
+            f"barzilai-borwein: no step among {self.max_backtracks} trials (η down to "
+            f"{eta:.3g}) decreased C below max of the last {len(recent)} costs "
+            f"({ref:.6g}) enough; the gradient may be inaccurate or C not smooth here.")
 
 
 @gdkit.hookimpl

@@ -46,6 +46,20 @@ def test_rosenbrock_reaches_ones_with_armijo(dim: int) -> None:
     np.testing.assert_allclose(res.x, np.ones(dim), atol=1e-6)
 
 
+@pytest.mark.parametrize(("dim", "variant"), [(2, "long"), (2, "short"), (10, "long")])
+def test_rosenbrock_reaches_ones_with_safeguarded_barzilai_borwein(dim: int,
+                                                                    variant: str) -> None:
+    # Plain BB (memory=0) cycles on 2-D Rosenbrock from the classic start; the
+    # non-monotone line search (the default memory=10) converges. (The short
+    # step s·y/y·y crawls along the 10-D valley like fixed-η descent, with or
+    # without the search: not tested there.)
+    res = gdkit.minimize(gdkit.objective("rosenbrock", dim=dim),
+                         step=gdkit.step_rule("barzilai-borwein", variant=variant),
+                         max_iter=5_000, gtol=1e-8)
+    assert res.success, res.message
+    np.testing.assert_allclose(res.x, np.ones(dim), atol=1e-6)
+
+
 def test_plain_callable_with_central_differences_converges() -> None:
     def f(v: np.ndarray) -> float:
         return float(np.sum((v - 3.0) ** 2) + (v[0] * v[1] - 1.0) ** 2)

@@ -118,6 +118,24 @@ def test_armijo_always_meets_sufficient_decrease(name: str, c: float,
     assert np.all(h.cost[1:][taken[:-1]] <= bound[taken[:-1]])
 
 
+@pytest.mark.parametrize("name", list(SMALL))
+@settings(max_examples=40)
+@given(data=st.data(), memory=st.integers(1, 12))
+def test_barzilai_borwein_never_rises_above_its_recent_worst(name: str, memory: int,
+                                                              data: st.DataObject) -> None:
+    # The non-monotone rule: C(v_{k+1}) <= max(C_k, ..., C_{k-M+1}) - c η_k ‖∇C(v_k)‖².
+    obj = small(name)
+    v = data.draw(points(obj.dim), label="v")
+    c = 1e-4
+    res = gdkit.minimize(obj, v, step=gdkit.step_rule("barzilai-borwein", memory=memory, c=c),
+                         max_iter=25, gtol=0.0)
+    h = res.history
+    taken = np.flatnonzero(h.eta[:-1] > 0)
+    for k in taken:
+        worst = h.cost[max(0, k - memory + 1):k + 1].max()
+        assert h.cost[k + 1] <= worst - c * h.eta[k] * h.grad_norm[k] ** 2
+
+
 def _fd_error_bound(source: str, obj: object, v: np.ndarray, c0: float) -> np.ndarray:
     """Per-coordinate truncation + rounding error of each scheme (times 10):
     forward ½h|C_ii| + 2ε|C|/h with h ~ ε^½; central h²/6|C_iii| + ε|C|/h with

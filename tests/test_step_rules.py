@@ -21,7 +21,9 @@ def ctx_for(obj: gdkit.Objective, v: np.ndarray) -> StepContext:
     [("fixed", "eta", 0), ("fixed", "eta", -1.0), ("fixed", "eta", math.nan),
      ("fixed", "eta", "3"), ("normalized", "epsilon", 0.0), ("armijo", "c", 1.0),
      ("armijo", "shrink", 1.5), ("armijo", "grow", 0.5), ("armijo", "max_backtracks", 0),
-     ("bold-driver", "shrink", 2.0), ("barzilai-borwein", "variant", "middle")])
+     ("bold-driver", "shrink", 2.0), ("barzilai-borwein", "variant", "middle"),
+     ("barzilai-borwein", "memory", -1), ("barzilai-borwein", "memory", 2.0),
+     ("barzilai-borwein", "c", 0.0), ("barzilai-borwein", "max_backtracks", 0)])
 def test_constructors_name_the_bad_argument(name: str, option: str, bad: object) -> None:
     with pytest.raises(ConfigError, match=rf"{name}: {option} must"):
         gdkit.step_rule(name, **{option: bad})
@@ -67,14 +69,39 @@ def test_bold_driver_undoes_a_bad_step() -> None:
     assert rule.get_state()["eta"] == 2.25
 
 
-def test_barzilai_borwein_is_exact_on_a_1d_quadratic() -> None:
-    # On C = a v²/2, s·s/s·y = 1/a: the second step lands on the minimum.
+@pytest.mark.parametrize("memory", [0, 1, 10])
+def test_barzilai_borwein_is_exact_on_a_1d_quadratic(memory: int) -> None:
+    # On C = a v²/2, s·s/s·y = 1/a: the second step lands on the minimum, and
+    # the line search (memory >= 1) accepts both BB trials as they are.
     a = 4.0
-    rule = gdkit.step_rule("barzilai-borwein", eta0=0.1)
+    rule = gdkit.step_rule("barzilai-borwein", eta0=0.1, memory=memory)
     v = np.array([1.0])
-    assert rule.step(v, a * v, None) == 0.1  # type: ignore[arg-type]
-    assert rule.step(v, a * v, None) == pytest.approx(1 / a)  # type: ignore[arg-type]
+    ctx = StepContext(lambda w, batch=None: float(a * w @ w / 2), v)
+    assert rule.step(v, a * v, ctx) == 0.1
+    ctx._reset(1, None, None)
+    assert rule.step(v, a * v, ctx) == pytest.approx(1 / a)
     assert v[0] == pytest.approx(0.0, abs=1e-15)
+    assert ctx.nfev == (0 if memory == 0 else 4)  # C(v) and one trial per step
+
+
+def test_barzilai_borwein_backtracks_from_a_bb_step_that_climbs_too_far() -> None:
+    # C = v²/2 from v = 1 with eta0 = 5: the trial -4 has C = 8 > 0.5 = the
+    # worst recent cost, so η halves to 2.5 (C = 1.125, still too high), then
+    # 1.25 (C = 0.03125): accepted.
+    v = np.array([1.0])
+    ctx = StepContext(lambda w, batch=None: float(w @ w / 2), v)
+    rule = gdkit.step_rule("barzilai-borwein", eta0=5.0, memory=3)
+    assert rule.step(v, v.copy(), ctx) == 1.25
+    assert v[0] == -0.25
+    assert rule.get_state()["eta"] == 5.0  # the BB estimate is kept; the search starts there
+    np.testing.assert_array_equal(rule.get_state()["recent_costs"], [0.5])
+
+
+def test_plain_barzilai_borwein_takes_the_step_whatever_the_cost() -> None:
+    v = np.array([1.0])
+    rule = gdkit.step_rule("barzilai-borwein", eta0=5.0, memory=0)
+    assert rule.step(v, v.copy(), None) == 5.0  # type: ignore[arg-type]
+    assert v[0] == -4.0
 
 
 @pytest.mark.parametrize("name", ["armijo", "bold-driver", "barzilai-borwein"])
