@@ -45,6 +45,23 @@ def _buffer(buf: FloatArray | None, v: FloatArray) -> FloatArray:
     return buf
 
 
+def _backtrack(v: FloatArray, grad: FloatArray, ctx: StepContext, trial: FloatArray, *,
+               eta: float, ref: float, gg: float, c: float, shrink: float,
+               tries: int) -> float:
+    """Try η, η·shrink, … until C(v − η∇C) ≤ ref − c·η‖∇C‖²; move v there and
+    return η, or return −(the last η tried) when ``tries`` trials all fail
+    (v unchanged)."""
+    for _ in range(tries):
+        np.multiply(grad, -eta, out=trial)
+        trial += v
+        ft = ctx.cost(trial)
+        if math.isfinite(ft) and ft <= ref - c * eta * gg:
+            v[...] = trial
+            return eta
+        eta *= shrink
+    return -eta / shrink
+
+
 class Fixed:
     """A fixed learning rate: v → v − η∇C (eq. 15).
 
@@ -166,17 +183,13 @@ class Armijo:
         f0 = ctx.fun
         eta = self.eta0 if self._eta is None else min(self._eta * self.grow, self.eta_max)
         trial = self._buf = _buffer(self._buf, v)
-        for _ in range(self.max_backtracks):
-            np.multiply(grad, -eta, out=trial)
-            trial += v
-            ft = ctx.cost(trial)
-            if math.isfinite(ft) and ft <= f0 - self.c * eta * gg:
-                v[...] = trial
-                self._eta = eta
-                return eta
-            eta *= self.shrink
+        eta = _backtrack(v, grad, ctx, trial, eta=eta, ref=f0, gg=gg, c=self.c,
+                         shrink=self.shrink, tries=self.max_backtracks)
+        if eta > 0:
+            self._eta = eta
+            return eta
         raise StepError(
-            f"armijo: no step among {self.max_backtracks} trials (η down to {eta:.3g}) "
+            f"armijo: no step among {self.max_backtracks} trials (η down to {-eta:.3g}) "
             f"decreased C = {f0:.6g} enough; the gradient may be inaccurate (finite "
             "differences near a minimum?) or C not smooth here."
         )
@@ -369,17 +382,13 @@ class BarzilaiBorwein:
         recent.append(ctx.fun)
         del recent[:-self.memory]
         ref = max(recent)
-        for _ in range(self.max_backtracks):
-            np.multiply(grad, -eta, out=buf)
-            buf += v
-            ft = ctx.cost(buf)
-            if math.isfinite(ft) and ft <= ref - self.c * eta * gg:
-                v[...] = buf
-                return eta
-            eta *= self.shrink
+        eta = _backtrack(v, grad, ctx, buf, eta=eta, ref=ref, gg=gg, c=self.c,
+                         shrink=self.shrink, tries=self.max_backtracks)
+        if eta > 0:
+            return eta
         raise StepError(
             f"barzilai-borwein: no step among {self.max_backtracks} trials (η down to "
-            f"{eta:.3g}) decreased C below max of the last {len(recent)} costs "
+            f"{-eta:.3g}) decreased C below max of the last {len(recent)} costs "
             f"({ref:.6g}) enough; the gradient may be inaccurate or C not smooth here.")
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gdkit
-from gdkit.errors import ConfigError
+from gdkit.errors import ConfigError, StepError
 from gdkit.protocols import Stateful, StepContext
 
 
@@ -160,3 +160,14 @@ def test_finite_differences_use_the_mini_batch(source: str) -> None:
     g = gdkit.gradient_source(source).gradient(q, v, batch)
     np.testing.assert_allclose(g, q.gradient(v, batch), rtol=1e-5, atol=1e-6)
     assert not np.allclose(g, q.gradient(v), rtol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["armijo", "barzilai-borwein"])
+def test_a_line_search_that_finds_no_step_raises_step_error_and_leaves_v(name: str) -> None:
+    v = np.array([1.0, -1.0])
+    ctx = StepContext(lambda w, batch=None: 0.0 if w is v else math.nan, v)
+    rule = gdkit.step_rule(name, max_backtracks=4, shrink=0.5)
+    with pytest.raises(StepError, match=rf"{name}: no step among 4 trials \(η down to"):
+        rule.step(v, np.array([1.0, 1.0]), ctx)
+    np.testing.assert_array_equal(v, [1.0, -1.0])
+    assert ctx.nfev == 5  # C(v) and four trials
