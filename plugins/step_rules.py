@@ -164,7 +164,8 @@ class Armijo:
 
     def __repr__(self) -> str:
         return (f"Armijo(eta0={self.eta0!r}, c={self.c!r}, shrink={self.shrink!r}, "
-                f"grow={self.grow!r})")
+                f"grow={self.grow!r}, eta_max={self.eta_max!r}, "
+                f"max_backtracks={self.max_backtracks!r})")
 
     def reset(self) -> None:
         self._eta = None
@@ -224,7 +225,8 @@ class BoldDriver:
         self._buf: FloatArray | None = None
 
     def __repr__(self) -> str:
-        return f"BoldDriver(eta0={self.eta0!r}, grow={self.grow!r}, shrink={self.shrink!r})"
+        return (f"BoldDriver(eta0={self.eta0!r}, grow={self.grow!r}, shrink={self.shrink!r}, "
+                f"eta_min={self.eta_min!r})")
 
     def reset(self) -> None:
         self._eta = self.eta0
@@ -329,7 +331,8 @@ class BarzilaiBorwein:
 
     def __repr__(self) -> str:
         return (f"BarzilaiBorwein(eta0={self.eta0!r}, variant={self.variant!r}, "
-                f"memory={self.memory!r})")
+                f"eta_min={self.eta_min!r}, eta_max={self.eta_max!r}, memory={self.memory!r}, "
+                f"c={self.c!r}, shrink={self.shrink!r}, max_backtracks={self.max_backtracks!r})")
 
     def reset(self) -> None:
         self._eta, self._v, self._g = self.eta0, None, None

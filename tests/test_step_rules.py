@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -171,3 +172,32 @@ def test_a_line_search_that_finds_no_step_raises_step_error_and_leaves_v(name: s
         rule.step(v, np.array([1.0, 1.0]), ctx)
     np.testing.assert_array_equal(v, [1.0, -1.0])
     assert ctx.nfev == 5  # C(v) and four trials
+
+
+def _other_value(default: object) -> object:
+    """A valid setting different from ``default``."""
+    if default is None:
+        return 1e-6
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int):
+        return default + 1
+    if isinstance(default, float):
+        return default * 2.0 if default > 1.0 else default * 0.5 if default < 0.5 else default * 0.9
+    return {"long": "short"}[default]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("kind", "name"), [
+    (kind, name) for kind in ("step rule", "gradient source")
+    for name, info in gdkit.get_registry().parts(kind).items() if info.distribution == "gdkit"])
+def test_every_setting_of_a_builtin_shows_in_its_repr(kind: str, name: str) -> None:
+    # A resume compares the parts by repr: a setting missing from it would let
+    # a changed configuration through unnoticed.
+    make = gdkit.step_rule if kind == "step rule" else gdkit.gradient_source
+    base = repr(make(name))
+    factory = gdkit.get_registry().lookup(kind, name).factory
+    for p in inspect.signature(factory).parameters.values():
+        if p.default is inspect.Parameter.empty:
+            continue
+        changed = repr(make(name, **{p.name: _other_value(p.default)}))
+        assert changed != base, f"{name}: {p.name} does not show in {base}"
