@@ -254,7 +254,11 @@ def minimize(
         uninterrupted run. ``v0`` must be None; the objective, gradient
         source, step rule, dtype and batch size must match the saved ones
         (compared by ``repr``) unless ``allow_config_change=True``. ``epochs``
-        and ``max_iter`` may grow.
+        and ``max_iter`` may grow. Each checkpoint also stores the cost at
+        its parameters on a probe batch (the first 64 training inputs of a
+        sampled objective, else the full cost: one more cost evaluation per
+        checkpoint); a resume recomputes it and refuses an objective whose
+        data or settings differ although its ``repr`` is the same.
     allow_config_change : bool, default False
         Resume even though the configuration differs.
     handle_signals : bool, default True
@@ -298,13 +302,14 @@ def minimize(
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     init_rng, shuffle_rng = (np.random.default_rng(s) for s in ss.spawn(2))
 
+    saved = None if resume is None else load_checkpoint(resume)
     # Resolve the three parts once.
     if isinstance(objective, str):
         obj: Objective = registry.create("objective", objective)
     elif callable(objective) and not isinstance(objective, Objective):
-        if v0 is None:
+        if v0 is None and saved is None:
             raise ConfigError("a callable objective needs a starting point: pass v0.")
-        obj = FunctionObjective(objective, np.size(v0), jac)
+        obj = FunctionObjective(objective, np.size(v0) if saved is None else saved.v.size, jac)
     else:
         check_part("objective", objective, "the objective you passed",
                    "Pass an Objective, a registered objective name, or a callable f(v).")
@@ -319,7 +324,6 @@ def minimize(
     elif gradient == "analytic" and not isinstance(obj, HasGradient):
         raise ConfigError(f"{obj!r} has no analytic gradient; pass gradient='central'.")
 
-    saved = None if resume is None else load_checkpoint(resume)
     if saved is None:
         v = _starting_point(obj, v0, init_rng, dtype)
     else:
@@ -359,14 +363,17 @@ def minimize(
     run_config = {"mode": "iteration" if batch_size is None else "epoch", "objective": repr(obj),
                   "gradient": repr(src), "step": repr(rule), "dim": int(obj.dim),
                   "dtype": str(v.dtype), "batch_size": batch_size}
+    probe = _probe(obj)
     if saved is not None:
         _check_resume(resume, saved, run_config, allow_config_change)
+        if not allow_config_change:
+            _check_probe(resume, saved, probe(v))
         if isinstance(rule, Stateful):
             rule.set_state(saved.rule_state)
         if saved.rng_state is not None:
             shuffle_rng.bit_generator.state = saved.rng_state
     control = _Control(checkpoint, _positive_int("checkpoint_every", checkpoint_every),
-                       run_config, dict(run_info or {}), rule, shuffle_rng)
+                       run_config, dict(run_info or {}), rule, shuffle_rng, probe)
 
     hook = registry.pm.hook
     hook.gdkit_run_start(run={
@@ -402,15 +409,48 @@ def _check_resume(path: Any, saved: Checkpoint, now: dict[str, Any], allow: bool
             "allow_config_change=True (--allow-config-change) to continue anyway.")
 
 
+_PROBE_KEY: Final = "probe_cost"
+_PROBE_ROWS: Final = 64
+
+
+def _probe(obj: Objective) -> Callable[[FloatArray], float]:
+    """A fingerprint of the objective as a function, saved with each checkpoint:
+    its cost at v on the first 64 training inputs (a sampled objective), or
+    C(v). A resume recomputes it at the saved v, which catches other data or
+    settings that the parts' reprs do not show."""
+    if isinstance(obj, Sampled):
+        batch = np.arange(min(int(obj.n_samples), _PROBE_ROWS))
+        return lambda v: float(obj.cost(v, batch))
+    return lambda v: float(obj.cost(v))
+
+
+def _check_probe(path: Any, saved: Checkpoint, now: float) -> None:
+    was = saved.config.get(_PROBE_KEY)
+    if not isinstance(was, float) or not (math.isfinite(was) and math.isfinite(now)):
+        return  # an older checkpoint, or nothing to compare
+    # Bit-identical on one machine; the tolerance allows another BLAS's rounding.
+    rtol = 1e4 * float(np.finfo(saved.v.dtype).eps)
+    if abs(now - was) > rtol * max(abs(now), abs(was)):
+        raise CheckpointError(
+            f"cannot resume from {os.fspath(path)!r}: the objective is not the one the run "
+            f"was saved with. At the saved parameters its cost on a probe batch (the first "
+            f"{_PROBE_ROWS} training inputs, or the full cost) is now {now!r}, but was {was!r}: "
+            "other data or settings than the checkpointed run. Resume with the same "
+            "objective, or pass allow_config_change=True (--allow-config-change) to continue "
+            "anyway.")
+
+
 @final
 class _Control:
     """Checkpointing and the cooperative stop flag of one run."""
 
-    __slots__ = ("config", "every", "extra", "path", "requested", "rng", "rule")
+    __slots__ = ("config", "every", "extra", "path", "probe", "requested", "rng", "rule")
 
     def __init__(self, path: str | os.PathLike[str] | None, every: int, config: dict[str, Any],
-                 extra: dict[str, Any], rule: StepRule, rng: np.random.Generator) -> None:
+                 extra: dict[str, Any], rule: StepRule, rng: np.random.Generator,
+                 probe: Callable[[FloatArray], float]) -> None:
         self.path = None if path is None else os.fspath(path)
+        self.probe = probe
         self.every = every
         self.config = config
         self.extra = extra
@@ -427,7 +467,8 @@ class _Control:
         save_checkpoint(self.path, Checkpoint(
             v=v, mode=mode, epoch=epoch, iteration=iteration, position=position, perm=perm,
             rng_state=dict(self.rng.bit_generator.state), history=dict(history),
-            rule_state=rule_state, config=self.config, extra=self.extra,
+            rule_state=rule_state, config={**self.config, _PROBE_KEY: self.probe(v)},
+            extra=self.extra,
             epoch_seconds=epoch_seconds))
 
     def interrupted(self, *, epoch: int, iteration: int, where: str) -> Interrupted:

@@ -97,6 +97,35 @@ def test_resume_with_another_configuration_is_refused(tmp_path: Path) -> None:
     assert res.epochs == 4
 
 
+def test_resume_on_other_data_with_the_same_repr_is_refused(tmp_path: Path) -> None:
+    # Another seed draws another synthetic problem; the repr (the sizes) is the
+    # same, so only the probe cost at the saved parameters tells them apart.
+    path = tmp_path / "run.npz"
+    sgd(checkpoint=path, epochs=1)
+    other = gdkit.objective("quadratic", n_samples=64, seed=4)
+    assert repr(other) == repr(gdkit.objective("quadratic", n_samples=64, seed=3))
+    args = {"step": gdkit.step_rule("fixed", eta=0.05), "batch_size": 5, "epochs": 4,
+            "seed": 11}
+    with pytest.raises(CheckpointError, match=r"not the one the run was saved with.*probe "
+                                              r"batch.*allow_config_change"):
+        gdkit.minimize(other, resume=path, **args)  # type: ignore[arg-type]
+    res = gdkit.minimize(other, resume=path, allow_config_change=True,
+                         **args)  # type: ignore[arg-type]
+    assert res.epochs == 4
+    same_run(sgd(resume=path), sgd())  # the same objective still resumes, bit for bit
+
+
+def test_a_changed_callable_objective_is_caught_on_full_batch_resume(tmp_path: Path) -> None:
+    path = tmp_path / "run.npz"
+    gdkit.minimize(lambda v: float(v @ v), [3.0, 4.0], gradient="central", max_iter=10,
+                   checkpoint=path, checkpoint_every=5)
+    with pytest.raises(CheckpointError, match="not the one the run was saved with"):
+        gdkit.minimize(lambda v: float(2 * v @ v), gradient="central", max_iter=20,
+                       resume=path)
+    res = gdkit.minimize(lambda v: float(v @ v), gradient="central", max_iter=20, resume=path)
+    assert res.nit == 20
+
+
 def test_resume_and_v0_together_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "run.npz"
     sgd(checkpoint=path, epochs=1)
