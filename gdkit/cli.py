@@ -334,16 +334,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"Training {net!r}: step {rule!r}, mini-batches of {args.batch_size}, "
           f"{args.epochs} epochs, seed {args.seed}", flush=True)
     last: dict[str, Any] = {}
-    best: tuple[float, int] | None = None
 
     def on_epoch(intermediate_result: Result) -> None:
-        nonlocal best
         if bar is not None:
             bar.close()
         epoch, record = int(intermediate_result.epoch), dict(intermediate_result.record)
         last.update(epoch=epoch, x=intermediate_result.x, record=_plain_record(record))
-        if "accuracy" in record and (best is None or record["accuracy"] > best[0]):
-            best = (record["accuracy"], epoch)
         print(_epoch_line(epoch, record), flush=True)
         if log is not None:
             log.write(json.dumps({"epoch": epoch, **_plain_record(record)}) + "\n")
@@ -378,8 +374,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if log is not None:
             log.close()
 
-    if best is not None:
-        print(f"Best: epoch {best[1]}, accuracy {100.0 * best[0]:.2f}%", flush=True)
+    if args.resume is not None and not last and res.epochs >= args.epochs:
+        print(f"gdkit train: the run in {args.resume} is already complete ({res.epochs} of "
+              f"{args.epochs} epochs): nothing to train. To train further, pass --epochs N "
+              "(more) with --allow-config-change.", file=sys.stderr)
+    accuracy = res.history["accuracy"] if "accuracy" in res.history else np.empty(0)
+    if np.isfinite(accuracy).any():  # over the whole run, epochs before a resume included
+        i = int(np.nanargmax(accuracy))
+        print(f"Best: epoch {i + 1}, accuracy {100.0 * accuracy[i]:.2f}%", flush=True)
     if args.save is not None:
         save_network(args.save, res.x, args.sizes,
                      {**settings, "epochs_done": int(res.epochs), "interrupted": False,

@@ -248,3 +248,19 @@ def test_resume_refuses_flags_that_change_the_run(mnist_dir: str, tmp_path: Path
     assert "Epoch 2:" in more.stdout and "Epoch 1:" not in more.stdout
     bad = train("--resume", str(tmp_path / "nope.npz"))
     assert bad.returncode == 1 and "no such file" in bad.stderr
+
+
+def test_resuming_a_finished_run_says_so_and_reports_the_best_epoch_of_the_whole_run(
+        mnist_dir: str, tmp_path: Path) -> None:
+    ck = tmp_path / "ck.npz"
+    first = train("--data", mnist_dir, *QUICK, "--seed", "3", "--checkpoint", str(ck))
+    assert first.returncode == 0, first.stderr
+    best = [ln for ln in first.stdout.splitlines() if ln.startswith("Best: ")]
+    assert len(best) == 1
+    again = train("--resume", str(ck))
+    assert again.returncode == 0, again.stderr
+    assert not epoch_lines(again.stdout)
+    assert f"the run in {ck} is already complete (2 of 2 epochs): nothing to train" \
+        in again.stderr
+    assert "--allow-config-change" in again.stderr
+    assert [ln for ln in again.stdout.splitlines() if ln.startswith("Best: ")] == best
