@@ -39,6 +39,13 @@ def _positive(rule: str, name: str, value: Any, *, upper: float = math.inf,
     return x
 
 
+def _integer(rule: str, name: str, value: Any, *, minimum: int, what: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"{rule}: {name} must be an integer >= {minimum}{what}, "
+                          f"got {value!r}.")
+    return int(value)
+
+
 def _buffer(buf: FloatArray | None, v: FloatArray) -> FloatArray:
     if buf is None or buf.shape != v.shape or buf.dtype != v.dtype:
         return np.empty_like(v)
@@ -47,10 +54,9 @@ def _buffer(buf: FloatArray | None, v: FloatArray) -> FloatArray:
 
 def _backtrack(v: FloatArray, grad: FloatArray, ctx: StepContext, trial: FloatArray, *,
                eta: float, ref: float, gg: float, c: float, shrink: float,
-               tries: int) -> float:
+               tries: int) -> float | None:
     """Try η, η·shrink, … until C(v − η∇C) ≤ ref − c·η‖∇C‖²; move v there and
-    return η, or return −(the last η tried) when ``tries`` trials all fail
-    (v unchanged)."""
+    return η, or return None when ``tries`` trials all fail (v unchanged)."""
     for _ in range(tries):
         np.multiply(grad, -eta, out=trial)
         trial += v
@@ -59,7 +65,7 @@ def _backtrack(v: FloatArray, grad: FloatArray, ctx: StepContext, trial: FloatAr
             v[...] = trial
             return eta
         eta *= shrink
-    return -eta / shrink
+    return None
 
 
 class Fixed:
@@ -155,10 +161,7 @@ class Armijo:
         if self.grow < 1:
             raise ConfigError(f"armijo: grow must be >= 1, got {grow!r}.")
         self.eta_max = _positive("armijo", "eta_max", eta_max)
-        if not isinstance(max_backtracks, int) or max_backtracks < 1:
-            raise ConfigError(f"armijo: max_backtracks must be an integer >= 1, "
-                              f"got {max_backtracks!r}.")
-        self.max_backtracks = max_backtracks
+        self.max_backtracks = _integer("armijo", "max_backtracks", max_backtracks, minimum=1)
         self._eta: float | None = None
         self._buf: FloatArray | None = None
 
@@ -184,13 +187,14 @@ class Armijo:
         f0 = ctx.fun
         eta = self.eta0 if self._eta is None else min(self._eta * self.grow, self.eta_max)
         trial = self._buf = _buffer(self._buf, v)
-        eta = _backtrack(v, grad, ctx, trial, eta=eta, ref=f0, gg=gg, c=self.c,
-                         shrink=self.shrink, tries=self.max_backtracks)
-        if eta > 0:
-            self._eta = eta
-            return eta
+        accepted = _backtrack(v, grad, ctx, trial, eta=eta, ref=f0, gg=gg, c=self.c,
+                              shrink=self.shrink, tries=self.max_backtracks)
+        if accepted is not None:
+            self._eta = accepted
+            return accepted
+        last = eta * self.shrink ** (self.max_backtracks - 1)
         raise StepError(
-            f"armijo: no step among {self.max_backtracks} trials (η down to {-eta:.3g}) "
+            f"armijo: no step among {self.max_backtracks} trials (η down to {last:.3g}) "
             f"decreased C = {f0:.6g} enough; the gradient may be inaccurate (finite "
             "differences near a minimum?) or C not smooth here."
         )
@@ -311,17 +315,12 @@ class BarzilaiBorwein:
         self.variant = variant
         self.eta_min = _positive("barzilai-borwein", "eta_min", eta_min)
         self.eta_max = _positive("barzilai-borwein", "eta_max", eta_max)
-        if isinstance(memory, bool) or not isinstance(memory, int) or memory < 0:
-            raise ConfigError(f"barzilai-borwein: memory must be an integer >= 0 (0: no line "
-                              f"search), got {memory!r}.")
-        self.memory = memory
+        self.memory = _integer("barzilai-borwein", "memory", memory, minimum=0,
+                               what=" (0: no line search)")
         self.c = _positive("barzilai-borwein", "c", c, upper=1.0)
         self.shrink = _positive("barzilai-borwein", "shrink", shrink, upper=1.0)
-        if isinstance(max_backtracks, bool) or not isinstance(max_backtracks, int) \
-                or max_backtracks < 1:
-            raise ConfigError(f"barzilai-borwein: max_backtracks must be an integer >= 1, "
-                              f"got {max_backtracks!r}.")
-        self.max_backtracks = max_backtracks
+        self.max_backtracks = _integer("barzilai-borwein", "max_backtracks", max_backtracks,
+                                       minimum=1)
         self._eta = self.eta0
         self._recent: list[float] = []  # the last `memory` costs C_k, oldest first
         self._v: FloatArray | None = None
@@ -385,13 +384,14 @@ class BarzilaiBorwein:
         recent.append(ctx.fun)
         del recent[:-self.memory]
         ref = max(recent)
-        eta = _backtrack(v, grad, ctx, buf, eta=eta, ref=ref, gg=gg, c=self.c,
-                         shrink=self.shrink, tries=self.max_backtracks)
-        if eta > 0:
-            return eta
+        accepted = _backtrack(v, grad, ctx, buf, eta=eta, ref=ref, gg=gg, c=self.c,
+                              shrink=self.shrink, tries=self.max_backtracks)
+        if accepted is not None:
+            return accepted
+        last = eta * self.shrink ** (self.max_backtracks - 1)
         raise StepError(
             f"barzilai-borwein: no step among {self.max_backtracks} trials (η down to "
-            f"{-eta:.3g}) decreased C below max of the last {len(recent)} costs "
+            f"{last:.3g}) decreased C below max of the last {len(recent)} costs "
             f"({ref:.6g}) enough; the gradient may be inaccurate or C not smooth here.")
 
 
