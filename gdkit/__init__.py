@@ -4,8 +4,9 @@ The mathematics of "Learning with gradient descent" (Nielsen, *Neural
 Networks and Deep Learning*, ch. 1) cut into three swappable parts, an
 :class:`~gdkit.protocols.Objective` C(v), a
 :class:`~gdkit.protocols.GradientSource` for ∇C and a
-:class:`~gdkit.protocols.StepRule` for v → v − η∇C, composed by one loop,
-:func:`minimize`. Parts are found by name through a pluggy registry fed by
+:class:`~gdkit.protocols.StepRule` for v → v − η∇C (a
+:func:`chain` of direction transforms and a step size), composed by one
+loop, :func:`minimize`. Parts are found by name through a pluggy registry fed by
 the ``gdkit.plugins`` entry-point group, or passed as objects.
 
 >>> import gdkit
@@ -20,10 +21,13 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import errors, protocols
 from .adapters import FunctionObjective, as_objective
-from .descent import History, Result, gradient_source, minimize, objective, step_rule
+from .compose import Chain, chain
+from .descent import minimize
 from .hookspecs import hookimpl, hookspec
-from .protocols import GradientSource, Objective, StepContext, StepRule
+from .parts import gradient_source, objective, parse_step, step_rule, step_size, transform
+from .protocols import GradientSource, Objective, StepContext, StepRule, StepSize, Transform
 from .registry import Registry, get_registry, reset_registry
+from .result import History, Result
 
 try:
     __version__ = version("gdkit")
@@ -31,6 +35,7 @@ except PackageNotFoundError:  # pragma: no cover - running from an uninstalled t
     __version__ = "0+unknown"
 
 __all__ = [
+    "Chain",
     "FunctionObjective",
     "GradientSource",
     "History",
@@ -39,8 +44,11 @@ __all__ = [
     "Result",
     "StepContext",
     "StepRule",
+    "StepSize",
+    "Transform",
     "__version__",
     "as_objective",
+    "chain",
     "errors",
     "get_registry",
     "gradient_source",
@@ -48,7 +56,10 @@ __all__ = [
     "hookspec",
     "minimize",
     "objective",
+    "parse_step",
     "protocols",
     "reset_registry",
     "step_rule",
+    "step_size",
+    "transform",
 ]

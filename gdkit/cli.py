@@ -27,9 +27,11 @@ import numpy as np
 
 from . import __version__
 from .checkpoint import load_checkpoint, save_model
-from .descent import Result, gradient_source, minimize, objective, step_rule
+from .descent import minimize
 from .errors import CheckpointError, ConfigError, GdkitError, Interrupted, PluginLoadWarning
+from .parts import gradient_source, objective, step_rule
 from .registry import KINDS, get_registry
+from .result import Result
 
 __all__ = ["main"]
 
@@ -186,14 +188,18 @@ class _EpochProgress:
 
 def _step_for_train(args: argparse.Namespace) -> Any:
     opts = _options(args.step_option)
-    if args.step == "fixed":
-        if "eta" in opts and args.eta is not None:
-            raise ConfigError("give the fixed rule's η once: --eta or --step-option eta=..., "
-                              "not both.")
-        opts.setdefault("eta", TRAIN_DEFAULT_ETA if args.eta is None else args.eta)
+    last = args.step.split(",")[-1].strip()
+    if last == "fixed":
+        given = [k for k in ("eta", "fixed.eta") if k in opts]
+        if given and args.eta is not None:
+            raise ConfigError("give the fixed step size's η once: --eta or --step-option "
+                              f"{given[0]}=..., not both.")
+        if not given:
+            opts["fixed.eta"] = TRAIN_DEFAULT_ETA if args.eta is None else args.eta
     elif args.eta is not None:
-        raise ConfigError(f"--eta sets the 'fixed' rule's η; the step rule {args.step!r} takes "
-                          "its options from --step-option KEY=VALUE (see its documentation).")
+        raise ConfigError(f"--eta sets the 'fixed' step size's η; the step {args.step!r} takes "
+                          "its options from --step-option PART.KEY=VALUE (see its "
+                          "documentation).")
     return step_rule(args.step, **opts)
 
 
@@ -408,14 +414,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("minimize", help="minimize a registered objective")
     p.add_argument("objective", help="a registered objective name (see `gdkit plugins`)")
     p.add_argument("--gradient", default="analytic", help="gradient source (default analytic)")
-    p.add_argument("--step", default="armijo", help="step rule (default armijo)")
+    p.add_argument("--step", default="armijo", metavar="PARTS",
+                   help="step rule: a step size, or transforms and a step size separated by "
+                        "commas, e.g. momentum,fixed (default armijo)")
     p.add_argument("--max-iter", type=int, default=None, help="most steps (default 1000)")
     p.add_argument("--gtol", type=float, default=None, help="stop when ‖∇C‖ <= GTOL")
     p.add_argument("--seed", type=int, default=None, help="seed of the starting point")
     p.add_argument("-o", "--option", action="append", metavar="KEY=VALUE",
                    help="objective option, e.g. -o dim=10 (repeatable)")
-    p.add_argument("--step-option", action="append", metavar="KEY=VALUE",
-                   help="step-rule option, e.g. --step-option eta=0.01")
+    p.add_argument("--step-option", action="append", metavar="[PART.]KEY=VALUE",
+                   help="option of one part of the step, e.g. --step-option momentum.beta=0.9; "
+                        "an unqualified KEY=VALUE configures the last part (repeatable)")
     p.add_argument("--gradient-option", action="append", metavar="KEY=VALUE",
                    help="gradient-source option")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -434,10 +443,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int, default=10,
                    help="mini-batch size (default 10)")
     p.add_argument("--eta", type=_positive_float, default=None,
-                   help=f"the fixed rule's learning rate η (default {TRAIN_DEFAULT_ETA})")
-    p.add_argument("--step", default="fixed", help="step rule (default fixed)")
-    p.add_argument("--step-option", action="append", metavar="KEY=VALUE",
-                   help="step-rule option, e.g. --step-option eta0=1.0 (repeatable)")
+                   help="the fixed step size's learning rate η (default "
+                        f"{TRAIN_DEFAULT_ETA})")
+    p.add_argument("--step", default="fixed", metavar="PARTS",
+                   help="step rule: a step size, or transforms and a step size separated by "
+                        "commas, e.g. momentum,fixed (default fixed)")
+    p.add_argument("--step-option", action="append", metavar="[PART.]KEY=VALUE",
+                   help="option of one part of the step, e.g. --step-option momentum.beta=0.9 "
+                        "or --step-option 'fixed.schedule=cosine(steps=150000)'; an unqualified "
+                        "KEY=VALUE configures the last part (repeatable)")
     p.add_argument("--seed", type=int, default=0, help="seed of the start and the shuffles "
                    "(default 0; same seed, same numbers)")
     p.add_argument("--data", metavar="DIR", default=None,

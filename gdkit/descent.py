@@ -1,35 +1,29 @@
-"""The one loop: full-batch gradient descent and mini-batch SGD (eq. 10-20)."""
+"""The one loop: full-batch gradient descent and mini-batch SGD (eq. 10-20).
+
+:func:`minimize` resolves the parts, chooses the mode (full batch or
+mini-batches), applies a resume, and runs one of the two loops below.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final, final
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 import numpy as np
-from scipy.optimize import OptimizeResult
 
 from .adapters import FunctionObjective
-from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from .errors import (
-    CheckpointError,
-    ConfigError,
-    DivergenceError,
-    Interrupted,
-    ShapeError,
-    StepError,
-)
+from .checkpoint import Checkpoint, load_checkpoint
+from .compose import Chain
+from .errors import CheckpointError, ConfigError, DivergenceError, ShapeError, StepError
+from .parts import resolve
 from .protocols import (
     Evaluates,
     FloatArray,
     GradientSource,
-    HasGradient,
     HasInitialPoint,
     Objective,
     Sampled,
@@ -38,134 +32,16 @@ from .protocols import (
     StepRule,
     ValidatesObjective,
 )
-from .registry import Kind, check_part, get_registry
+from .registry import check_part, get_registry
+from .result import CONVERGED, EPOCHS_DONE, MAX_ITER, STEP_FAILED, STOPPED, History, Result
+from .resume import RunControl, check_config, check_probe, probe_of, trap_signals
 
-__all__ = ["History", "Result", "gradient_source", "minimize", "objective", "step_rule"]
+__all__ = ["minimize"]
 
 DEFAULT_MAX_ITER: Final = 1000
 DEFAULT_GTOL: Final = 1e-5
 
-# Result.status values, as in scipy.optimize.
-CONVERGED, MAX_ITER, STOPPED, STEP_FAILED, EPOCHS_DONE = 0, 1, 2, 3, 4
 
-
-class Result(OptimizeResult):  # type: ignore[misc]
-    """The outcome of :func:`minimize`, with scipy's ``OptimizeResult`` fields.
-
-    Attributes
-    ----------
-    x : ndarray
-        The final parameters v.
-    fun : float
-        C(x) (in mini-batch mode: the full training cost after the last epoch).
-    jac : ndarray
-        The last gradient computed (of a mini-batch, in mini-batch mode).
-    grad_norm : float
-        ‖jac‖.
-    nit : int
-        Steps taken.
-    nfev, ngev : int
-        Cost evaluations (by the loop and the step rule) and gradient evaluations.
-    epochs : int
-        Epochs completed (0 in full-batch mode).
-    success : bool
-        Whether the run met its goal: ‖∇C‖ ≤ gtol (full batch) or all its
-        epochs (mini-batch).
-    status : int
-        0 converged, 1 max_iter reached, 2 stopped by the callback, 3 the step
-        rule failed, 4 all epochs done.
-    message : str
-        Why the run stopped, in words.
-    history : History
-        The cost (and more) per iteration, or per epoch in mini-batch mode.
-    """
-
-
-@final
-class History(Mapping[str, FloatArray]):
-    """Records of a run: named columns of equal length, one row per iteration
-    (full batch) or per epoch (mini-batch). ``history["cost"]`` or
-    ``history.cost``.
-
-    Full batch: row k holds ``cost`` C(v_k), ``grad_norm`` ‖∇C(v_k)‖ and
-    ``eta``, the η of the step from v_k (NaN on the last row). Mini-batch: row
-    e holds the training ``cost`` after epoch e, ``eta`` (the last η of the
-    epoch), ``seconds`` (the epoch's training time) and every metric the
-    objective's ``evaluate`` returns (for example ``accuracy``).
-    """
-
-    __slots__ = ("_columns", "per")
-
-    def __init__(self, per: str, columns: Mapping[str, Any]) -> None:
-        self.per = per
-        self._columns = {k: np.asarray(v, dtype=float) for k, v in columns.items()}
-
-    def __getitem__(self, key: str) -> FloatArray:
-        return self._columns[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._columns)
-
-    def __len__(self) -> int:
-        return len(self._columns)
-
-    def __getattr__(self, key: str) -> FloatArray:
-        try:
-            return self._columns[key]
-        except KeyError:
-            raise AttributeError(key) from None
-
-    @property
-    def rows(self) -> int:
-        """The number of records (iterations or epochs)."""
-        return len(next(iter(self._columns.values()), ()))
-
-    def __repr__(self) -> str:
-        return f"History(per={self.per!r}, rows={self.rows}, columns={list(self._columns)})"
-
-
-# -- building parts by name ------------------------------------------------
-def objective(name: str, /, **config: Any) -> Objective:
-    """Build the registered objective ``name`` with keyword configuration.
-
-    >>> import gdkit
-    >>> gdkit.objective("rosenbrock", dim=3).dim
-    3
-    """
-    obj: Objective = get_registry().create("objective", name, **config)
-    return obj
-
-
-def gradient_source(name: str, /, **config: Any) -> GradientSource:
-    """Build the registered gradient source ``name`` (``"analytic"``,
-    ``"forward"``, ``"central"``, ``"complex-step"``, ...)."""
-    src: GradientSource = get_registry().create("gradient source", name, **config)
-    return src
-
-
-def step_rule(name: str, /, **config: Any) -> StepRule:
-    """Build the registered step rule ``name``: ``step_rule("fixed", eta=3.0)``."""
-    rule: StepRule = get_registry().create("step rule", name, **config)
-    return rule
-
-
-def _resolve(kind: Kind, spec: Any) -> Any:
-    if isinstance(spec, str):
-        return get_registry().create(kind, spec)
-    check_part(kind, spec, f"the {kind} you passed",
-               f"Pass a registered {kind} name or an object with those members.")
-    return spec
-
-
-def _wants_result(callback: Callable[..., Any]) -> bool:
-    try:
-        params = list(inspect.signature(callback).parameters)
-    except (TypeError, ValueError):
-        return False
-    return params[:1] == ["intermediate_result"]
-
-
-# -- the loop --------------------------------------------------------------
 def minimize(
     objective: Objective | Callable[[FloatArray], float] | str,
     v0: Any = None,
@@ -202,10 +78,11 @@ def minimize(
     gradient : GradientSource or str, default "analytic"
         Where ∇C comes from: ``"analytic"`` (the objective's own gradient, or
         ``jac``), ``"forward"``, ``"central"``, ``"complex-step"``, or an object.
-    step : StepRule or str, default "fixed"
-        How v moves: a registered rule name (built with default options; the
-        ``"fixed"`` rule's default is η = 0.1) or an object such as
-        ``gdkit.step_rule("fixed", eta=3.0)``.
+    step : StepRule, StepSize or str, default "fixed"
+        How v moves: a registered step rule or step size name, or a chain
+        spelled ``"momentum,fixed"`` (built with default options; the
+        ``"fixed"`` step size's default is η = 0.1), or an object such as
+        ``gdkit.step_rule("fixed", eta=3.0)`` or ``gdkit.chain(...)``.
     batch_size : int, optional
         None (default): full-batch gradient descent. An int: mini-batch SGD
         (eq. 18-20) on a sampled objective (one with ``n_samples``), a fresh
@@ -298,44 +175,70 @@ def minimize(
     M. Nielsen, *Neural Networks and Deep Learning*, ch. 1, "Learning with
     gradient descent".
     """
-    registry = get_registry()
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    init_rng, shuffle_rng = (np.random.default_rng(s) for s in ss.spawn(2))
-
     saved = None if resume is None else load_checkpoint(resume)
-    # Resolve the three parts once.
-    if isinstance(objective, str):
-        obj: Objective = registry.create("objective", objective)
-    elif callable(objective) and not isinstance(objective, Objective):
-        if v0 is None and saved is None:
-            raise ConfigError("a callable objective needs a starting point: pass v0.")
-        obj = FunctionObjective(objective, np.size(v0) if saved is None else saved.v.size, jac)
-    else:
-        check_part("objective", objective, "the objective you passed",
-                   "Pass an Objective, a registered objective name, or a callable f(v).")
-        obj = objective
-        if jac is not None:
-            raise ConfigError("jac= is for a callable objective; this objective has its own "
-                              "gradient method (or use a gradient source).")
-    src: GradientSource = _resolve("gradient source", gradient)
-    rule: StepRule = _resolve("step rule", step)
+    obj = _objective(objective, v0, jac, saved)
+    src: GradientSource = resolve("gradient source", gradient)
+    rule: StepRule = resolve("step rule", step)
     if isinstance(src, ValidatesObjective):
         src.validate(obj)
-    elif gradient == "analytic" and not isinstance(obj, HasGradient):
-        raise ConfigError(f"{obj!r} has no analytic gradient; pass gradient='central'.")
-
-    if saved is None:
-        v = _starting_point(obj, v0, init_rng, dtype)
-    else:
-        if v0 is not None:
-            raise ConfigError("pass either v0 or resume=, not both: a resumed run continues "
-                              "from the checkpoint's parameters.")
-        v = np.array(saved.v, dtype=saved.v.dtype if dtype is None else dtype, order="C")
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    init_rng, shuffle_rng = (np.random.default_rng(s) for s in ss.spawn(2))
+    v = _starting_point(obj, v0, init_rng, dtype) if saved is None else _saved_point(
+        saved, v0, dtype)
+    loop, config = _mode(obj, batch_size, epochs, max_iter, gtol)
+    if loop is _mini_batch:
+        config.update(shuffle_rng=shuffle_rng, progress=progress)
+    run_config = {"mode": "iteration" if batch_size is None else "epoch", "objective": repr(obj),
+                  "gradient": repr(src), "step": _step_config(rule), "dim": int(obj.dim),
+                  "dtype": str(v.dtype), "batch_size": batch_size}
     if isinstance(rule, Stateful):
         rule.reset()
-    g_buf = np.empty_like(v)
+    probe = probe_of(obj)
+    if saved is not None:
+        check_config(resume, saved, run_config, allow_config_change)
+        if not allow_config_change:
+            check_probe(resume, saved, probe(v))
+        if isinstance(rule, Stateful):
+            rule.set_state(saved.rule_state)
+        if saved.rng_state is not None:
+            shuffle_rng.bit_generator.state = saved.rng_state
+    control = RunControl(checkpoint, _positive_int("checkpoint_every", checkpoint_every),
+                         run_config, dict(run_info or {}), rule, shuffle_rng, probe)
+    hook = get_registry().pm.hook
+    hook.gdkit_run_start(run={
+        "objective": obj, "gradient": src, "step": rule, "dim": v.size, "dtype": str(v.dtype),
+        "batch_size": batch_size, "epochs": epochs, "seed": seed,
+        "resumed_from": None if resume is None else os.fspath(resume),
+    })
+    notify = None if callback is None else _callback_caller(callback)
     ctx = StepContext(obj.cost, v)
+    with trap_signals(control, enabled=handle_signals and checkpoint is not None):
+        result: Result = loop(obj, src, rule, v, np.empty_like(v), ctx, notify, hook,
+                              control=control, start=saved, **config)
+    hook.gdkit_run_finish(result=result)
+    return result
 
+
+def _objective(objective: Any, v0: Any, jac: Any, saved: Checkpoint | None) -> Objective:
+    """The objective given by name, as an object, or as a callable f(v)."""
+    if isinstance(objective, str):
+        obj: Objective = get_registry().create("objective", objective)
+        return obj
+    if callable(objective) and not isinstance(objective, Objective):
+        if v0 is None and saved is None:
+            raise ConfigError("a callable objective needs a starting point: pass v0.")
+        return FunctionObjective(objective, np.size(v0) if saved is None else saved.v.size, jac)
+    check_part("objective", objective, "the objective you passed",
+               "Pass an Objective, a registered objective name, or a callable f(v).")
+    if jac is not None:
+        raise ConfigError("jac= is for a callable objective; this objective has its own "
+                          "gradient method (or use a gradient source).")
+    return objective  # type: ignore[no-any-return]
+
+
+def _mode(obj: Objective, batch_size: Any, epochs: Any, max_iter: Any,
+          gtol: Any) -> tuple[Callable[..., Result], dict[str, Any]]:
+    """The loop to run (full batch or mini-batches) and its settings, checked."""
     if batch_size is None:
         if epochs is not None:
             raise ConfigError("epochs= needs batch_size= (mini-batch SGD); for full-batch "
@@ -343,50 +246,28 @@ def minimize(
         n_iter = DEFAULT_MAX_ITER if max_iter is None else _nonneg_int("max_iter", max_iter)
         if not gtol >= 0:
             raise ConfigError(f"gtol must be a number >= 0, got {gtol!r}.")
-        loop: Callable[..., Result] = _full_batch
-        config: dict[str, Any] = {"max_iter": n_iter, "gtol": float(gtol)}
-    else:
-        if not isinstance(obj, Sampled):
-            raise ConfigError(
-                f"batch_size= needs a sampled objective (one with n_samples, a mean over "
-                f"training inputs); {obj!r} has none. Leave batch_size=None for full-batch "
-                "gradient descent.")
-        b = _nonneg_int("batch_size", batch_size)
-        if b == 0:
-            raise ConfigError("batch_size must be >= 1.")
-        n_epochs = 1 if epochs is None else _nonneg_int("epochs", epochs)
-        limit = math.inf if max_iter is None else _nonneg_int("max_iter", max_iter)
-        loop = _mini_batch
-        config = {"batch_size": b, "epochs": n_epochs, "max_iter": limit,
-                  "shuffle_rng": shuffle_rng, "progress": progress}
+        return _full_batch, {"max_iter": n_iter, "gtol": float(gtol)}
+    if not isinstance(obj, Sampled):
+        raise ConfigError(
+            f"batch_size= needs a sampled objective (one with n_samples, a mean over "
+            f"training inputs); {obj!r} has none. Leave batch_size=None for full-batch "
+            "gradient descent.")
+    b = _positive_int("batch_size", batch_size)
+    n_epochs = 1 if epochs is None else _nonneg_int("epochs", epochs)
+    limit = math.inf if max_iter is None else _nonneg_int("max_iter", max_iter)
+    return _mini_batch, {"batch_size": b, "epochs": n_epochs, "max_iter": limit}
 
-    run_config = {"mode": "iteration" if batch_size is None else "epoch", "objective": repr(obj),
-                  "gradient": repr(src), "step": repr(rule), "dim": int(obj.dim),
-                  "dtype": str(v.dtype), "batch_size": batch_size}
-    probe = _probe(obj)
-    if saved is not None:
-        _check_resume(resume, saved, run_config, allow_config_change)
-        if not allow_config_change:
-            _check_probe(resume, saved, probe(v))
-        if isinstance(rule, Stateful):
-            rule.set_state(saved.rule_state)
-        if saved.rng_state is not None:
-            shuffle_rng.bit_generator.state = saved.rng_state
-    control = _Control(checkpoint, _positive_int("checkpoint_every", checkpoint_every),
-                       run_config, dict(run_info or {}), rule, shuffle_rng, probe)
 
-    hook = registry.pm.hook
-    hook.gdkit_run_start(run={
-        "objective": obj, "gradient": src, "step": rule, "dim": v.size, "dtype": str(v.dtype),
-        "batch_size": batch_size, "epochs": epochs, "seed": seed,
-        "resumed_from": None if resume is None else os.fspath(resume),
-    })
-    notify = None if callback is None else _callback_caller(callback)
-    with _trap_signals(control, enabled=handle_signals and checkpoint is not None):
-        result: Result = loop(obj, src, rule, v, g_buf, ctx, notify, hook, control=control,
-                              start=saved, **config)
-    hook.gdkit_run_finish(result=result)
-    return result
+def _step_config(rule: StepRule) -> Any:
+    """How a resume compares step rules: a chain part by part, others by repr."""
+    return [repr(p) for p in rule.parts] if isinstance(rule, Chain) else repr(rule)
+
+
+def _saved_point(saved: Checkpoint, v0: Any, dtype: Any) -> FloatArray:
+    if v0 is not None:
+        raise ConfigError("pass either v0 or resume=, not both: a resumed run continues "
+                          "from the checkpoint's parameters.")
+    return np.array(saved.v, dtype=saved.v.dtype if dtype is None else dtype, order="C")
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -396,110 +277,12 @@ def _positive_int(name: str, value: Any) -> int:
     return n
 
 
-def _check_resume(path: Any, saved: Checkpoint, now: dict[str, Any], allow: bool) -> None:
-    diffs = [f"{k}: saved {saved.config.get(k)!r}, now {now[k]!r}"
-             for k in now if saved.config.get(k) != now[k]]
-    if saved.v.shape != (now["dim"],):
-        raise CheckpointError(f"checkpoint {os.fspath(path)!r} holds {saved.v.size} parameters "
-                              f"but the objective has dim {now['dim']}: it is from another run.")
-    if diffs and not allow:
-        raise CheckpointError(
-            f"cannot resume from {os.fspath(path)!r}: the run's configuration differs from the "
-            f"saved one ({'; '.join(diffs)}). Resume with the same parts, or pass "
-            "allow_config_change=True (--allow-config-change) to continue anyway.")
-
-
-_PROBE_KEY: Final = "probe_cost"
-_PROBE_ROWS: Final = 64
-
-
-def _probe(obj: Objective) -> Callable[[FloatArray], float]:
-    """A fingerprint of the objective as a function, saved with each checkpoint:
-    its cost at v on the first 64 training inputs (a sampled objective), or
-    C(v). A resume recomputes it at the saved v, which catches other data or
-    settings that the parts' reprs do not show."""
-    if isinstance(obj, Sampled):
-        batch = np.arange(min(int(obj.n_samples), _PROBE_ROWS))
-        return lambda v: float(obj.cost(v, batch))
-    return lambda v: float(obj.cost(v))
-
-
-def _check_probe(path: Any, saved: Checkpoint, now: float) -> None:
-    was = saved.config.get(_PROBE_KEY)
-    if not isinstance(was, float) or not (math.isfinite(was) and math.isfinite(now)):
-        return  # an older checkpoint, or nothing to compare
-    # Bit-identical on one machine; the tolerance allows another BLAS's rounding.
-    rtol = 1e4 * float(np.finfo(saved.v.dtype).eps)
-    if abs(now - was) > rtol * max(abs(now), abs(was)):
-        raise CheckpointError(
-            f"cannot resume from {os.fspath(path)!r}: the objective is not the one the run "
-            f"was saved with. At the saved parameters its cost on a probe batch (the first "
-            f"{_PROBE_ROWS} training inputs, or the full cost) is now {now!r}, but was {was!r}: "
-            "other data or settings than the checkpointed run. Resume with the same "
-            "objective, or pass allow_config_change=True (--allow-config-change) to continue "
-            "anyway.")
-
-
-@final
-class _Control:
-    """Checkpointing and the cooperative stop flag of one run."""
-
-    __slots__ = ("config", "every", "extra", "path", "probe", "requested", "rng", "rule")
-
-    def __init__(self, path: str | os.PathLike[str] | None, every: int, config: dict[str, Any],
-                 extra: dict[str, Any], rule: StepRule, rng: np.random.Generator,
-                 probe: Callable[[FloatArray], float]) -> None:
-        self.path = None if path is None else os.fspath(path)
-        self.probe = probe
-        self.every = every
-        self.config = config
-        self.extra = extra
-        self.rule = rule
-        self.rng = rng
-        self.requested = 0  # the signal number once SIGINT/SIGTERM arrived
-
-    def save(self, v: FloatArray, mode: str, *, epoch: int, iteration: int, position: int = 0,
-             perm: Any = None, history: Mapping[str, list[float]],
-             epoch_seconds: float = 0.0) -> None:
-        if self.path is None:
-            return
-        rule_state = self.rule.get_state() if isinstance(self.rule, Stateful) else {}
-        save_checkpoint(self.path, Checkpoint(
-            v=v, mode=mode, epoch=epoch, iteration=iteration, position=position, perm=perm,
-            rng_state=dict(self.rng.bit_generator.state), history=dict(history),
-            rule_state=rule_state, config={**self.config, _PROBE_KEY: self.probe(v)},
-            extra=self.extra,
-            epoch_seconds=epoch_seconds))
-
-    def interrupted(self, *, epoch: int, iteration: int, where: str) -> Interrupted:
-        name = signal.Signals(self.requested).name
-        return Interrupted(
-            f"interrupted by {name} {where} (iteration {iteration}); the run's state is saved "
-            f"in {self.path!r}: continue it with resume={self.path!r} "
-            "(gdkit train --resume PATH on the command line).",
-            signum=self.requested, checkpoint=self.path or "", epoch=epoch, iteration=iteration)
-
-
-@contextlib.contextmanager
-def _trap_signals(control: _Control, *, enabled: bool) -> Iterator[None]:
-    """First SIGINT/SIGTERM: ask the loop to stop after the current step.
-    Second: stop at once (KeyboardInterrupt); the atomic write keeps the last
-    complete checkpoint intact."""
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if control.requested:
-            raise KeyboardInterrupt
-        control.requested = signum
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+def _wants_result(callback: Callable[..., Any]) -> bool:
     try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+        params = list(inspect.signature(callback).parameters)
+    except (TypeError, ValueError):
+        return False
+    return params[:1] == ["intermediate_result"]
 
 
 def _nonneg_int(name: str, value: Any) -> int:
@@ -562,7 +345,7 @@ def _diverged(what: str, value: float, it: int, last: float | None) -> Divergenc
 
 def _full_batch(obj: Objective, src: GradientSource, rule: StepRule, v: FloatArray,
                 g_buf: FloatArray, ctx: StepContext, notify: Callable[..., bool] | None,
-                hook: Any, *, max_iter: int, gtol: float, control: _Control,
+                hook: Any, *, max_iter: int, gtol: float, control: RunControl,
                 start: Checkpoint | None) -> Result:
     history = start.history if start is not None else {}
     costs: list[float] = list(history.get("cost", []))
@@ -571,7 +354,7 @@ def _full_batch(obj: Objective, src: GradientSource, rule: StepRule, v: FloatArr
     it = 0 if start is None else start.iteration
     cost, gradient, step, dot, isfinite, sqrt = (
         obj.cost, src.gradient, rule.step, np.dot, math.isfinite, math.sqrt)
-    every = control.every if control.path is not None else 0
+    every = control.every if control.saving else 0
     nfev, last = 1, None
     f = cost(v)
     status, message, g, gnorm = MAX_ITER, "", g_buf, math.nan
@@ -596,7 +379,7 @@ def _full_batch(obj: Objective, src: GradientSource, rule: StepRule, v: FloatArr
         if it >= max_iter:
             message = f"stopped: max_iter = {max_iter} steps taken (‖∇C‖ = {gnorm:.3g})"
             break
-        ctx._reset(it, None, f)
+        ctx.begin(it, None, f)
         try:
             eta = step(v, g, ctx)
         except StepError as exc:
@@ -624,98 +407,129 @@ def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
                 g_buf: FloatArray, ctx: StepContext, notify: Callable[..., bool] | None,
                 hook: Any, *, batch_size: int, epochs: int, max_iter: float,
                 shuffle_rng: np.random.Generator,
-                progress: Callable[[int, int, int], None] | None, control: _Control,
+                progress: Callable[[int, int, int], None] | None, control: RunControl,
                 start: Checkpoint | None) -> Result:
     n = int(obj.n_samples)
-    gradient, step, isfinite = src.gradient, rule.step, math.isfinite
     evaluate = obj.evaluate if isinstance(obj, Evaluates) else None
+    run = _Epochs(obj, src, rule, v, g_buf, ctx, control, n=n, batch_size=batch_size,
+                  max_iter=max_iter, progress=progress)
     records: dict[str, list[float]] = {"cost": [], "eta": [], "seconds": []}
-    it, epoch, position, perm, spent = 0, 0, 0, None, 0.0
+    epoch, position, perm, spent = 0, 0, None, 0.0
     if start is not None:
         records = {k: list(col) for k, col in start.history.items()} or records
-        it, epoch, position, perm = start.iteration, start.epoch, start.position, start.perm
+        run.it, epoch, position, perm = start.iteration, start.epoch, start.position, start.perm
         spent = start.epoch_seconds
         if perm is not None and perm.shape != (n,):
             raise CheckpointError(f"the checkpoint's permutation covers {perm.size} samples but "
                                   f"the objective has {n}: it is from another run.")
-    eta, nfev = math.nan, 0
-    g, f = g_buf, math.nan
-    last: float | None = records["cost"][-1] if records.get("cost") else None
-    status, message = EPOCHS_DONE, f"done: {epochs} epochs"
-    total = len(range(0, n, batch_size))
-    # Chunks of ~1% of the epoch: progress is reported between chunks, so the
-    # per-step loop stays free of it.
-    chunk = max(1, total // 100) if progress is not None else total
-    stopped = False
+    run.last = records["cost"][-1] if records.get("cost") else None
+    status, message, f = EPOCHS_DONE, f"done: {epochs} epochs", math.nan
     while epoch < epochs:
         if perm is None:
             perm = shuffle_rng.permutation(n)
             position, spent = 0, 0.0
-        starts = range(position, n, batch_size)
-        done0 = total - len(starts)
-        t0 = time.perf_counter()
-        for c0 in range(0, len(starts), chunk):
-            for start_i in starts[c0:c0 + chunk]:
-                batch = perm[start_i:start_i + batch_size]
-                ctx._reset(it, batch, None)
-                g = gradient(obj, v, batch, g_buf)
-                if g is not g_buf:
-                    g = _check_gradient(g, v, src)
-                # Finiteness only (NaN and inf propagate through a sum); a
-                # plain sum, not BLAS dot, which wakes threads above ~10k
-                # elements on every step.
-                gsum = g.sum()
-                if not isfinite(gsum):
-                    raise _diverged("gradient", gsum, it, last)
-                try:
-                    eta = step(v, g, ctx)
-                except StepError as exc:
-                    status, message = STEP_FAILED, f"step rule failed at iteration {it}: {exc}"
-                    stopped = True
-                    break
-                it += 1
-                if control.requested:
-                    position = start_i + batch_size
-                    if position < n:  # mid-epoch: save where we are and leave
-                        spent += time.perf_counter() - t0
-                        control.save(v, "epoch", epoch=epoch, iteration=it, position=position,
-                                     perm=perm, history=records, epoch_seconds=spent)
-                        raise control.interrupted(
-                            epoch=epoch, iteration=it,
-                            where=f"in epoch {epoch + 1}, mini-batch {done0 + c0 + 1}")
-                    break  # the epoch is complete: finish it normally below
-                if it >= max_iter:
-                    status, message = MAX_ITER, f"stopped: max_iter = {max_iter} steps taken"
-                    stopped = True
-                    break
-            if stopped or control.requested:
-                break
-            if progress is not None:
-                progress(epoch + 1, min(done0 + c0 + chunk, total), total)
-        seconds = spent + time.perf_counter() - t0
+        stop, seconds = run.epoch(epoch, perm, position, spent, records)
         epoch += 1
         perm = None
         f = obj.cost(v)
-        nfev += 1
-        if not isfinite(f):
-            raise _diverged("cost", f, it, last)
-        last = f
-        record = {"cost": f, "eta": float(eta), "seconds": seconds}
+        run.nfev += 1
+        if not math.isfinite(f):
+            raise _diverged("cost", f, run.it, run.last)
+        run.last = f
+        record = {"cost": f, "eta": float(run.eta), "seconds": seconds}
         if evaluate is not None:
             record.update(evaluate(v))
         for k, val in record.items():
             records.setdefault(k, [math.nan] * (epoch - 1)).append(float(val))
-        control.save(v, "epoch", epoch=epoch, iteration=it, history=records)
+        control.save(v, "epoch", epoch=epoch, iteration=run.it, history=records)
         hook.gdkit_epoch_end(epoch=epoch, record=record)
         if control.requested:
-            raise control.interrupted(epoch=epoch, iteration=it,
+            raise control.interrupted(epoch=epoch, iteration=run.it,
                                       where=f"at the end of epoch {epoch}")
-        if status != EPOCHS_DONE:
+        if stop is not None:
+            status, message = stop
             break
-        if notify is not None and notify(v, fun=f, nit=it, epoch=epoch, record=record):
+        if notify is not None and notify(v, fun=f, nit=run.it, epoch=epoch, record=record):
             status, message = STOPPED, f"stopped by the callback after epoch {epoch}"
             break
-    gnorm = math.sqrt(float(np.dot(g, g))) if it else math.nan
-    return Result(x=v, fun=f, jac=g.copy(), grad_norm=gnorm, nit=it, nfev=nfev + ctx.nfev,
-                  ngev=it, epochs=epoch, success=status == EPOCHS_DONE, status=status,
-                  message=message, history=History("epoch", records))
+    g = run.g
+    gnorm = math.sqrt(float(np.dot(g, g))) if run.it else math.nan
+    return Result(x=v, fun=f, jac=g.copy(), grad_norm=gnorm, nit=run.it,
+                  nfev=run.nfev + ctx.nfev, ngev=run.it, epochs=epoch,
+                  success=status == EPOCHS_DONE, status=status, message=message,
+                  history=History("epoch", records))
+
+
+class _Epochs:
+    """The mini-batch steps of a run, one epoch at a time."""
+
+    def __init__(self, obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
+                 g_buf: FloatArray, ctx: StepContext, control: RunControl, *, n: int,
+                 batch_size: int, max_iter: float,
+                 progress: Callable[[int, int, int], None] | None) -> None:
+        self.obj, self.src, self.rule, self.v, self.g_buf = obj, src, rule, v, g_buf
+        self.ctx, self.control = ctx, control
+        self.n, self.batch_size, self.max_iter, self.progress = n, batch_size, max_iter, progress
+        self.total = len(range(0, n, batch_size))
+        # Chunks of ~1% of the epoch: progress is reported between chunks, so
+        # the per-step loop stays free of it.
+        self.chunk = max(1, self.total // 100) if progress is not None else self.total
+        self.it, self.nfev, self.eta = 0, 0, math.nan
+        self.g: FloatArray = g_buf
+        self.last: float | None = None
+
+    def epoch(self, epoch: int, perm: Any, position: int, spent: float,
+              records: Mapping[str, list[float]]) -> tuple[tuple[int, str] | None, float]:
+        """Run epoch ``epoch`` from ``position`` of ``perm``; return why it
+        stopped early (status, message), or None if it completed, and its
+        training seconds. A signal mid-epoch saves the run and raises."""
+        obj, src, v, g_buf, ctx, control = (
+            self.obj, self.src, self.v, self.g_buf, self.ctx, self.control)
+        gradient, step, isfinite, bs, n = (
+            src.gradient, self.rule.step, math.isfinite, self.batch_size, self.n)
+        starts = range(position, n, bs)
+        done0 = self.total - len(starts)
+        t0 = time.perf_counter()
+        it, g = self.it, self.g
+        try:
+            for c0 in range(0, len(starts), self.chunk):
+                for start_i in starts[c0:c0 + self.chunk]:
+                    batch = perm[start_i:start_i + bs]
+                    ctx.begin(it, batch, None, epoch=epoch)
+                    g = gradient(obj, v, batch, g_buf)
+                    if g is not g_buf:
+                        g = _check_gradient(g, v, src)
+                    # Finiteness only (NaN and inf propagate through a sum); a
+                    # plain sum, not BLAS dot, which wakes threads above ~10k
+                    # elements on every step.
+                    gsum = g.sum()
+                    if not isfinite(gsum):
+                        raise _diverged("gradient", gsum, it, self.last)
+                    try:
+                        self.eta = step(v, g, ctx)
+                    except StepError as exc:
+                        return (STEP_FAILED, f"step rule failed at iteration {it}: {exc}"), \
+                            spent + time.perf_counter() - t0
+                    it += 1
+                    if control.requested:
+                        reached = start_i + bs
+                        if reached < n:  # mid-epoch: save where we are and leave
+                            self.it = it
+                            spent += time.perf_counter() - t0
+                            control.save(v, "epoch", epoch=epoch, iteration=it,
+                                         position=reached, perm=perm, history=records,
+                                         epoch_seconds=spent)
+                            raise control.interrupted(
+                                epoch=epoch, iteration=it,
+                                where=f"in epoch {epoch + 1}, after mini-batch "
+                                      f"{done0 + (start_i - position) // bs + 1:,}")
+                        return None, spent + time.perf_counter() - t0
+                    if it >= self.max_iter:
+                        return (MAX_ITER, f"stopped: max_iter = {self.max_iter} steps taken"), \
+                            spent + time.perf_counter() - t0
+                if self.progress is not None:
+                    self.progress(epoch + 1, min(done0 + c0 + self.chunk, self.total),
+                                  self.total)
+            return None, spent + time.perf_counter() - t0
+        finally:
+            self.it, self.g = it, g

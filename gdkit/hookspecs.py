@@ -51,6 +51,20 @@ def gdkit_step_rules() -> Mapping[str, Factory]:
 
 
 @hookspec
+def gdkit_transforms() -> Mapping[str, Factory]:
+    """Transforms this plugin supplies: name → factory of a Transform (a
+    direction d → a new direction, such as momentum)."""
+    raise NotImplementedError
+
+
+@hookspec
+def gdkit_step_sizes() -> Mapping[str, Factory]:
+    """Step sizes this plugin supplies: name → factory of a StepSize (η along
+    the direction). A step size is also usable as a step rule by its name."""
+    raise NotImplementedError
+
+
+@hookspec
 def gdkit_run_start(run: Mapping[str, Any]) -> None:
     """A run of :func:`gdkit.minimize` starts. ``run`` describes it (parts,
     dimension, batch size, epochs, seed)."""

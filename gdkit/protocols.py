@@ -28,12 +28,21 @@ __all__ = [
     "HasGradient",
     "HasInitialPoint",
     "Objective",
+    "PartState",
     "Sampled",
     "Stateful",
+    "SteepestMove",
     "StepContext",
     "StepRule",
+    "StepSize",
+    "Transform",
     "ValidatesObjective",
 ]
+
+PartState = tuple[Any, ...]
+"""The state of a transform or step size: a :func:`~typing.NamedTuple` of
+plain numbers and arrays (or the empty tuple ``()``), so a checkpoint saves it
+field by field without pickle."""
 
 FloatArray = npt.NDArray[np.floating[Any]]
 """A float32 or float64 array; parameters and gradients are 1-D ones."""
@@ -152,12 +161,20 @@ class StepContext:
     Attributes
     ----------
     iteration : int
-        The number of steps taken before this one.
+        The number of steps taken before this one (over the whole run,
+        resumes included): the step count a schedule reads.
+    epoch : int
+        The number of complete epochs before this step (0 in full-batch mode).
     batch : ndarray or None
         The mini-batch the gradient was computed on (None: full batch).
+    grad : ndarray or None
+        ∇C at the current point (set by :func:`gdkit.chain` for its parts).
+    nfev : int
+        Cost evaluations made through :meth:`cost` so far.
     """
 
-    __slots__ = ("_cost_fn", "_fun", "_v", "batch", "iteration", "nfev")
+    __slots__ = ("_cost_fn", "_fun", "_v", "_work", "batch", "epoch", "grad", "iteration",
+                 "nfev")
 
     def __init__(
         self, cost_fn: Callable[[FloatArray, Batch | None], float], v: FloatArray
@@ -165,9 +182,21 @@ class StepContext:
         self._cost_fn = cost_fn
         self._v = v
         self._fun: float | None = None
+        self._work: FloatArray | None = None
         self.batch: Batch | None = None
+        self.grad: FloatArray | None = None
         self.iteration = 0
+        self.epoch = 0
         self.nfev = 0
+
+    def begin(self, iteration: int, batch: Batch | None = None, fun: float | None = None,
+              *, epoch: int = 0) -> None:
+        """Start a step: the loop calls this before each ``step`` (``fun`` is
+        C(v) on ``batch`` when the caller already knows it, else None)."""
+        self.iteration = iteration
+        self.epoch = epoch
+        self.batch = batch
+        self._fun = fun
 
     def cost(self, v: FloatArray) -> float:
         """C at ``v`` on the current batch (each call is one cost evaluation)."""
@@ -182,10 +211,13 @@ class StepContext:
             self._fun = self.cost(self._v)
         return self._fun
 
-    def _reset(self, iteration: int, batch: Batch | None, fun: float | None) -> None:
-        self.iteration = iteration
-        self.batch = batch
-        self._fun = fun
+    def work(self, v: FloatArray) -> FloatArray:
+        """A scratch array of ``v``'s shape and dtype, reused from step to step
+        (its contents are undefined): the trial point of a line search, or η·d."""
+        w = self._work
+        if w is None or w.shape != v.shape or w.dtype != v.dtype:
+            w = self._work = np.empty_like(v)
+        return w
 
 
 @runtime_checkable
@@ -213,3 +245,54 @@ class Stateful(Protocol):
     def get_state(self) -> dict[str, Any]: ...
 
     def set_state(self, state: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class Transform(Protocol):
+    """Turns the current direction d into a new one (momentum, clipping, ...).
+
+    In a :func:`gdkit.chain` the direction starts as d = −∇C (the seed's
+    steepest descent, eq. 10) and passes through each transform in order; a
+    :class:`StepSize` then moves v along the result.
+
+    ``init(v)`` returns the state for a run starting at ``v`` (a
+    :data:`PartState`, fresh arrays; it must not keep or modify ``v``).
+    ``update(d, state, v, ctx)`` rewrites ``d`` in place and returns the new
+    state; it may write into the arrays of ``state`` (the run owns them) but
+    must not modify ``v``. ``ctx.grad`` is ∇C.
+    """
+
+    def init(self, v: FloatArray) -> PartState: ...
+
+    def update(self, d: FloatArray, state: PartState, v: FloatArray,
+               ctx: StepContext) -> PartState: ...
+
+
+@runtime_checkable
+class StepSize(Protocol):
+    """Picks η along a direction d and moves v → v + η·d (eq. 10 with Δv = η·d).
+
+    ``init(v)`` returns the state for a run starting at ``v`` (a
+    :data:`PartState`). ``move(v, d, state, ctx)`` moves ``v`` in place and
+    returns ``(η, new_state)``; η = 0.0 means the step was rejected and ``v``
+    is unchanged. ``d`` must not be modified. ``ctx.fun`` is C(v),
+    ``ctx.cost(w)`` evaluates C on the same batch, ``ctx.grad`` is ∇C and
+    ``ctx.work(v)`` a scratch array.
+    """
+
+    def init(self, v: FloatArray) -> PartState: ...
+
+    def move(self, v: FloatArray, d: FloatArray, state: PartState,
+             ctx: StepContext) -> tuple[float, PartState]: ...
+
+
+@runtime_checkable
+class SteepestMove(Protocol):
+    """Optional capability of a step size: move along d = −∇C without
+    materializing d. A chain with no transforms calls
+    ``move_steepest(v, grad, state, ctx)`` instead of ``move``; it must give
+    the same η, state and v as ``move(v, -grad, state, ctx)`` (an array pass
+    saved per step on the hot path)."""
+
+    def move_steepest(self, v: FloatArray, grad: FloatArray, state: PartState,
+                      ctx: StepContext) -> tuple[float, PartState]: ...

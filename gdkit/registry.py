@@ -45,19 +45,24 @@ __all__ = [
 ENTRY_POINT_GROUP: Final = "gdkit.plugins"
 DISTRIBUTION: Final = "gdkit"
 
-Kind = Literal["objective", "gradient source", "step rule"]
-KINDS: Final[tuple[Kind, ...]] = ("objective", "gradient source", "step rule")
+Kind = Literal["objective", "gradient source", "step rule", "transform", "step size"]
+KINDS: Final[tuple[Kind, ...]] = (
+    "objective", "gradient source", "step rule", "transform", "step size")
 
 _HOOKS: Final[dict[Kind, str]] = {
     "objective": "gdkit_objectives",
     "gradient source": "gdkit_gradient_sources",
     "step rule": "gdkit_step_rules",
+    "transform": "gdkit_transforms",
+    "step size": "gdkit_step_sizes",
 }
 # What each kind must have: the members of its protocol (gdkit.protocols).
 REQUIRED: Final[dict[Kind, tuple[str, ...]]] = {
     "objective": ("dim", "cost"),
     "gradient source": ("gradient",),
     "step rule": ("step",),
+    "transform": ("init", "update"),
+    "step size": ("init", "move"),
 }
 _IN_CODE: Final = "(registered in code)"
 
@@ -249,6 +254,7 @@ class Registry:
                         parts[pname] = info
             cat.parts[kind] = parts
             cat.conflicts[kind] = conflicts
+        _shared_names(cat, "step rule", "step size")
         self._catalogue = cat
         return cat
 
@@ -306,6 +312,15 @@ class Registry:
         check_part(kind, product, f"the {kind} {name!r} built by {info.supplier}",
                    "Fix the plugin's factory, or report it to its author.")
         return product
+
+
+def _shared_names(cat: _Catalogue, a: Kind, b: Kind) -> None:
+    """Kinds ``a`` and ``b`` share one namespace (``--step NAME`` means either):
+    a name in both is a conflict in both."""
+    for name in set(cat.parts[a]) & set(cat.parts[b]):
+        pa, pb = cat.parts[a].pop(name), cat.parts[b].pop(name)
+        cat.conflicts[a][name] = [pa, pb]
+        cat.conflicts[b][name] = [pb, pa]
 
 
 def _normalize(dist: str) -> str:

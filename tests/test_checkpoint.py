@@ -45,7 +45,8 @@ def test_checkpoint_holds_the_whole_state(tmp_path: Path) -> None:
     assert (ck.mode, ck.epoch, ck.iteration, ck.position, ck.perm) == ("epoch", 4, res.nit, 0,
                                                                        None)
     assert ck.history["cost"] == res.history.cost.tolist()
-    assert ck.config["step"] == "Fixed(eta=0.05)" and ck.config["batch_size"] == 5
+    assert ck.config["step"] == ["Fixed(eta=0.05, schedule=None)"]  # a chain, part by part
+    assert ck.config["batch_size"] == 5
     assert ck.extra == {"who": "test"}
     assert ck.rng_state is not None and ck.rng_state["bit_generator"] == "PCG64"
 
@@ -59,13 +60,27 @@ def test_resume_from_every_epoch_boundary_is_bit_for_bit(tmp_path: Path, stop_af
     same_run(full, resumed)
 
 
-@pytest.mark.parametrize("rule", ["armijo", "bold-driver", "barzilai-borwein"])
-def test_resume_keeps_an_adaptive_rules_state(tmp_path: Path, rule: str) -> None:
-    full = sgd(step=gdkit.step_rule(rule), epochs=3)
-    path = tmp_path / "run.npz"
-    sgd(step=gdkit.step_rule(rule), epochs=1, checkpoint=path)
+@pytest.mark.parametrize("rule", ["armijo", "bold-driver", "barzilai-borwein",
+                                  "momentum,armijo", "clip,momentum,fixed"])
+def test_resume_keeps_an_adaptive_rules_state(tmp_path: Path, rule: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    def run(**kw: object) -> gdkit.Result:
+        return gdkit.minimize("rosenbrock", v0=kw.pop("v0", None), step=gdkit.step_rule(rule),
+                              gtol=0.0, seed=2, **kw)  # type: ignore[arg-type]
+
+    full = run(max_iter=60)
+    path = tmp_path / "fb.npz"
+    run(max_iter=30, checkpoint=path, checkpoint_every=30)
     assert load_checkpoint(path).rule_state  # something to restore
-    same_run(full, sgd(step=gdkit.step_rule(rule), epochs=3, resume=path))
+    resumed = run(max_iter=60, resume=path)
+    # η of the very first step after the resume, then every later one
+    assert resumed.history["eta"][30] == full.history["eta"][30]
+    np.testing.assert_array_equal(resumed.history["eta"], full.history["eta"])
+    np.testing.assert_array_equal(resumed.x, full.x)
+    # Without its state the rule would have stepped differently right there:
+    monkeypatch.setattr(gdkit.Chain, "set_state", lambda self, state: None)
+    forgetful = run(max_iter=60, resume=path)
+    assert forgetful.x.tobytes() != full.x.tobytes()
 
 
 def test_full_batch_resume_is_bit_for_bit(tmp_path: Path) -> None:
@@ -86,8 +101,9 @@ def test_full_batch_resume_is_bit_for_bit(tmp_path: Path) -> None:
 def test_resume_with_another_configuration_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "run.npz"
     sgd(checkpoint=path, epochs=1)
-    with pytest.raises(CheckpointError, match=r"step: saved 'Fixed\(eta=0.05\)', now "
-                                              r"'Fixed\(eta=0.1\)'.*allow_config_change"):
+    with pytest.raises(CheckpointError, match=r"step part 1: saved Fixed\(eta=0.05, "
+                                              r"schedule=None\), now Fixed\(eta=0.1, "
+                                              r"schedule=None\).*allow_config_change"):
         sgd(resume=path, step=gdkit.step_rule("fixed", eta=0.1))
     with pytest.raises(CheckpointError, match="batch_size: saved 5, now 8"):
         sgd(resume=path, batch_size=8)

@@ -37,8 +37,8 @@ def test_plugins_lists_every_builtin_with_its_distribution() -> None:
     parts = json.loads(out.stdout)["parts"]
     names = {(p["kind"], p["name"]) for p in parts}
     assert {("objective", "rosenbrock"), ("gradient source", "complex-step"),
-            ("step rule", "barzilai-borwein")} <= names
-    assert {p["distribution"] for p in parts if p["plugin"] == "step_rules"} == {"gdkit"}
+            ("step size", "barzilai-borwein"), ("transform", "momentum")} <= names
+    assert {p["distribution"] for p in parts if p["plugin"] == "step_sizes"} == {"gdkit"}
 
 
 def test_third_party_plugin_is_listed_and_usable(make_dist: MakeDist) -> None:

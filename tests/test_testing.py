@@ -89,7 +89,7 @@ def test_plugin_parts_by_distribution_or_plugin_name() -> None:
     assert {i.name for i in plugin_parts("finite-difference")} == {"forward", "central",
                                                                    "complex-step"}
     with pytest.raises(UnknownPluginError, match=r"no plugin or distribution named 'nope'.*"
-                                                  r"Known:.*step_rules"):
+                                                  r"Known:.*step_sizes"):
         plugin_parts("nope")
 
 
@@ -391,9 +391,32 @@ class Plain:
     def __init__(self, eta: float = 0.1) -> None:
         self.eta = eta
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(eta={self.eta!r})"
+
     def step(self, v: np.ndarray, grad: np.ndarray, ctx: Any) -> float:
         v -= self.eta * grad
         return self.eta
+
+
+class NoRepr(Plain):
+    __repr__ = object.__repr__  # the bug: the address, different for equal instances
+
+
+class Halving:
+    """The README's example before the kit caught it: η halves every step and
+    nothing resets it, so a second run starts where the first ended."""
+
+    def __init__(self, eta: float = 1.0) -> None:
+        self.eta = eta
+
+    def __repr__(self) -> str:
+        return f"Halving(eta={self.eta!r})"  # (shows the current η: equal when fresh)
+
+    def step(self, v: np.ndarray, grad: np.ndarray, ctx: Any) -> float:
+        eta, self.eta = self.eta, self.eta / 2
+        v -= eta * grad
+        return eta
 
 
 class Climbs(Plain):
@@ -473,6 +496,8 @@ class HalfStateful(Plain):
     (ForgetfulState(), "state", "everything the next step depends on"),
     (HalfStateful(), "protocol", "has get_state but not reset, set_state"),
     (Plain(eta=5.0), "progress", "did not lower C"),
+    (NoRepr(), "repr", "no address"),
+    (Halving(), "repeated runs", "keeps state across runs that reset() does not clear"),
 ])
 def test_broken_step_rule_is_caught_by_the_named_check(rule: Any, check: str,
                                                        says: str) -> None:
@@ -497,11 +522,15 @@ import numpy as np
 import gdkit
 
 class Climbs:
+    def __repr__(self):
+        return "Climbs()"
     def step(self, v, grad, ctx):
         v += 0.1 * grad
         return 0.1
 
 class Fine:
+    def __repr__(self):
+        return "Fine()"
     def step(self, v, grad, ctx):
         v -= 0.1 * grad
         return 0.1

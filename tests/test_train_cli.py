@@ -142,7 +142,9 @@ def test_missing_data_is_a_clear_error_without_traceback(tmp_path: Path) -> None
 @pytest.mark.parametrize(("args", "match"), [
     (("--step", "armijo", "--eta", "1"), "--step-option"),
     (("--eta", "1", "--step-option", "eta=2"), "not both"),
-    (("--step", "no-such-rule"), "no step rule named 'no-such-rule'"),
+    (("--step", "no-such-rule"), "no step size named 'no-such-rule'. Known step sizes: armijo"),
+    (("--step", "momentum"), "ends with the transform 'momentum'"),
+    (("--step", "momentum,fixed", "--step-option", "momentm.beta=0.5"), "names the part"),
     (("--download",), "--download fetches"),
     (("--sizes", "784", "30", "9"), "start with 784"),
     (("--batch-size", "0"), "--batch-size: 0 is not >= 1"),
@@ -212,12 +214,13 @@ def test_sigint_mid_epoch_then_resume_matches_an_uninterrupted_run(mnist_dir: st
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err
-    where = re.search(r"interrupted by SIGINT in epoch (\d), mini-batch ([\d,]+)", err)
+    where = re.search(r"interrupted by SIGINT in epoch (\d), after mini-batch ([\d,]+)", err)
     assert where, err
     resume = err.split("Resume it with:\n")[1].strip()
     assert resume == f"gdkit train --resume {ck} --log {log} --save {save}"
     saved = load_checkpoint(ck)
     assert saved.epoch == int(where[1]) - 1 and 0 < saved.position < 30000
+    assert int(where[2].replace(",", "")) == saved.position  # batches of 1: the one reached
     assert not save.exists()  # --save is written when the run completes
 
     again = subprocess.run([*gdkit_cmd(), *resume.split()[1:]], capture_output=True, text=True,

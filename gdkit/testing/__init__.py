@@ -26,6 +26,7 @@ run) and no example database, so nothing is written into your project's
 
 # The check names and limits (``X as X``: re-exported for type checkers, but
 # not part of ``import *``).
+from ._chain_parts import check_step_size, check_transform
 from ._common import ACCURACY as ACCURACY
 from ._common import BUILD as BUILD
 from ._common import COMPLEX_STEP as COMPLEX_STEP
@@ -41,6 +42,8 @@ from ._common import (
     GRADIENT_SOURCE_CHECKS,
     OBJECTIVE_CHECKS,
     STEP_RULE_CHECKS,
+    STEP_SIZE_CHECKS,
+    TRANSFORM_CHECKS,
     CheckError,
     CheckSkippedWarning,
     PartReport,
@@ -65,6 +68,8 @@ __all__ = [
     "GRADIENT_SOURCE_CHECKS",
     "OBJECTIVE_CHECKS",
     "STEP_RULE_CHECKS",
+    "STEP_SIZE_CHECKS",
+    "TRANSFORM_CHECKS",
     "CheckError",
     "CheckSkippedWarning",
     "PartReport",
@@ -73,6 +78,8 @@ __all__ = [
     "check_objective",
     "check_plugin",
     "check_step_rule",
+    "check_step_size",
+    "check_transform",
     "plugin_parts",
     "reference_objectives",
 ]

@@ -38,6 +38,12 @@ ZERO_GRADIENT: Final = "zero gradient"
 PROGRESS: Final = "progress"
 STATE: Final = "state"
 BUILD: Final = "build"
+REPR: Final = "repr"
+REPEAT: Final = "repeated runs"
+INIT: Final = "init"
+ALONG: Final = "moves along d"
+CHECKPOINT: Final = "checkpoint round trip"
+SUFFICIENT: Final = "armijo along the direction"
 
 OBJECTIVE_CHECKS: Final = (PROTOCOL, INITIAL_POINT, PURITY, DTYPES, DETERMINISM, FINITE,
                            GRADIENT, MINI_BATCH, COMPLEX_STEP, DESCENT, EVALUATE)
@@ -45,9 +51,15 @@ OBJECTIVE_CHECKS: Final = (PROTOCOL, INITIAL_POINT, PURITY, DTYPES, DETERMINISM,
 GRADIENT_SOURCE_CHECKS: Final = (PROTOCOL, PURITY, DTYPES, DETERMINISM, FINITE, ACCURACY,
                                  MINI_BATCH, DESCENT)
 """The checks :func:`check_gradient_source` runs, in order."""
-STEP_RULE_CHECKS: Final = (PROTOCOL, PURITY, DTYPES, IN_PLACE, DETERMINISM, ZERO_GRADIENT,
-                           DESCENT, PROGRESS, STATE)
+STEP_RULE_CHECKS: Final = (PROTOCOL, REPR, PURITY, DTYPES, IN_PLACE, DETERMINISM,
+                           ZERO_GRADIENT, DESCENT, PROGRESS, REPEAT, STATE)
 """The checks :func:`check_step_rule` runs, in order."""
+TRANSFORM_CHECKS: Final = (PROTOCOL, REPR, INIT, DTYPES, CHECKPOINT, SUFFICIENT)
+"""The checks :func:`check_transform` runs itself, in order (then
+:func:`check_step_rule` on the chain of the transform and a small fixed η)."""
+STEP_SIZE_CHECKS: Final = (PROTOCOL, REPR, INIT, DTYPES, ALONG, CHECKPOINT)
+"""The checks :func:`check_step_size` runs itself, in order (then
+:func:`check_step_rule` on the chain of the step size alone)."""
 
 _F64: Final = np.dtype(np.float64)
 _TINY: Final = 1e-300

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UnknownPluginError
 from ..registry import KINDS, PartInfo, Registry, _check_options, check_part, get_registry
+from ._chain_parts import check_step_size, check_transform
 from ._common import (
     BUILD,
     DEFAULT_MAX_EXAMPLES,
@@ -167,4 +168,8 @@ def _check_part(info: PartInfo, opts: dict[str, Any], label: str,
         return check_objective(part, name=label, **common)
     if info.kind == "gradient source":
         return check_gradient_source(part, name=label, **common)
+    if info.kind == "transform":
+        return check_transform(build, name=label, **common)
+    if info.kind == "step size":
+        return check_step_size(build, name=label, **common)
     return check_step_rule(build, name=label, **common)

@@ -25,6 +25,8 @@ from ._common import (
     PROGRESS,
     PROTOCOL,
     PURITY,
+    REPEAT,
+    REPR,
     STATE,
     STEP_RULE_CHECKS,
     ZERO_GRADIENT,
@@ -82,6 +84,9 @@ def check_step_rule(
 
     - ``protocol``: a ``step`` method; ``reset``, ``get_state`` and
       ``set_state`` all or none (:class:`~gdkit.protocols.Stateful`).
+    - ``repr``: two equally configured rules have the same ``repr``, which
+      is not the default ``<... object at 0x...>``: a resume compares parts by
+      ``repr``, and the command line prints it.
     - ``purity``: the gradient is not modified.
     - ``shapes and dtypes``: a step on a float64 or float32 v returns the η
       used as a finite real number >= 0 and leaves v finite; in float32 it
@@ -96,6 +101,9 @@ def check_step_rule(
     - ``progress``: ``n_steps`` steps from a point away from the minimizer
       end with a lower C, every iterate finite (a
       :class:`~gdkit.errors.StepError` ends the run early, as in the loop).
+    - ``repeated runs``: one rule object used for two runs from the same
+      start (``reset()`` first, as the loop does, when it is stateful) takes
+      the same steps both times: no state hidden from ``reset``.
     - ``state`` (stateful rules): ``get_state()`` is a dict of plain numbers,
       strings and arrays, a snapshot (later steps do not change it); a fresh
       rule given it by ``set_state`` takes the same next step bit for bit;
@@ -127,6 +135,7 @@ def check_step_rule(
         if not isinstance(ref, HasGradient):
             raise ValueError(f"objectives= must have an analytic gradient; {ref!r} has none.")
     chk.once(PROTOCOL, lambda: _rule_protocol(chk, sample))
+    chk.once(REPR, lambda: check_repr(chk, factory))
     wanted = [np.dtype(d) for d in dtypes]
     everywhere = _on_references(refs, wanted, bound)
     f64 = _on_references(refs, [_F64], bound)
@@ -139,6 +148,7 @@ def check_step_rule(
     chk.prop(DESCENT, f64, lambda ex: _rule_descent(chk, factory, refs[_ref(ex)], ex))
     chk.prop(PROGRESS, f64,
              lambda ex: _rule_progress(chk, factory, refs[_ref(ex)], ex, n_steps))
+    chk.prop(REPEAT, f64, lambda ex: _rule_repeat(chk, factory, refs[_ref(ex)], ex))
     if isinstance(sample, Stateful):
         chk.prop(STATE, f64, lambda ex: _rule_state(chk, factory, refs[_ref(ex)], ex))
     else:
@@ -147,6 +157,33 @@ def check_step_rule(
 
 
 _STATEFUL: Final = ("reset", "get_state", "set_state")
+
+
+def check_repr(chk: _Checker, factory: Callable[[], Any]) -> None:
+    """Two fresh parts from ``factory`` have one ``repr``, and not object.__repr__'s."""
+    a, b = (repr(chk.call(REPR, None, "building the part", factory)) for _ in range(2))
+    if a != b or " object at 0x" in a:
+        chk.fail(REPR, f"two equally configured instances have the reprs {a!r} and {b!r}; "
+                       "the repr must show every setting and nothing else (no address): a "
+                       "resume compares parts by repr, and the command line prints it. "
+                       "Define __repr__, or use a dataclass")
+
+
+def _rule_repeat(chk: _Checker, factory: Callable[[], Any], ref: Objective,
+                 ex: _Point) -> None:
+    where = _ref_name(ref, ex)
+    rule = _fresh(chk, REPEAT, factory)
+    first = _trajectory(chk, REPEAT, rule, ref, ex.v.copy(), 3, where)
+    if isinstance(rule, Stateful):
+        chk.call(REPEAT, where, "reset()", rule.reset)
+    second = _trajectory(chk, REPEAT, rule, ref, ex.v.copy(), 3, where)
+    for k, (a, b) in enumerate(zip(first, second, strict=False)):
+        if a != b:
+            chk.fail(REPEAT, f"a second run with the same rule object took another step {k} "
+                             f"than the first (η {b[1]!r} vs {a[1]!r}): the rule keeps state "
+                             "across runs that reset() does not clear. Keep no state, or "
+                             "implement reset/get_state/set_state (gdkit.protocols.Stateful), "
+                             "or build it as a gdkit.chain of a transform and a step size", where)
 
 
 def _rule_protocol(chk: _Checker, rule: object) -> None:

@@ -1,4 +1,4 @@
-"""Example tests of each built-in step rule and gradient source."""
+"""Example tests of each built-in step size and gradient source."""
 
 from __future__ import annotations
 
@@ -17,6 +17,14 @@ def ctx_for(obj: gdkit.Objective, v: np.ndarray) -> StepContext:
     return StepContext(obj.cost, v)
 
 
+def no_cost(v: np.ndarray) -> StepContext:
+    """A context for rules that never evaluate C."""
+    def cost(w: np.ndarray, batch: object = None) -> float:
+        raise AssertionError("this rule must not evaluate C")
+
+    return StepContext(cost, v)
+
+
 @pytest.mark.parametrize(
     ("name", "option", "bad"),
     [("fixed", "eta", 0), ("fixed", "eta", -1.0), ("fixed", "eta", math.nan),
@@ -27,13 +35,15 @@ def ctx_for(obj: gdkit.Objective, v: np.ndarray) -> StepContext:
      ("barzilai-borwein", "c", 0.0), ("barzilai-borwein", "max_backtracks", 0)])
 def test_constructors_name_the_bad_argument(name: str, option: str, bad: object) -> None:
     with pytest.raises(ConfigError, match=rf"{name}: {option} must"):
-        gdkit.step_rule(name, **{option: bad})
+        gdkit.step_size(name, **{option: bad})
+    with pytest.raises(ConfigError, match=rf"{name}: {option} must"):
+        gdkit.step_rule(name, **{option: bad})  # a step size by name is its one-part chain
 
 
 def test_fixed_step_moves_in_place_and_reports_eta() -> None:
     v = np.array([1.0, 2.0])
     buf_id = id(v)
-    eta = gdkit.step_rule("fixed", eta=0.5).step(v, np.array([2.0, -2.0]), None)  # type: ignore[arg-type]
+    eta = gdkit.step_rule("fixed", eta=0.5).step(v, np.array([2.0, -2.0]), no_cost(v))
     assert eta == 0.5 and id(v) == buf_id
     np.testing.assert_array_equal(v, [0.0, 3.0])
 
@@ -67,7 +77,7 @@ def test_bold_driver_undoes_a_bad_step() -> None:
     np.testing.assert_array_equal(v, [1.0, 1.0])
     assert rule.step(v, obj.gradient(v), ctx_for(obj, v)) == 1.5  # accepted, v → 0
     np.testing.assert_array_equal(v, [-0.5, -0.5])
-    assert rule.get_state()["eta"] == 2.25
+    assert rule.get_state()["0.eta"] == 2.25
 
 
 @pytest.mark.parametrize("memory", [0, 1, 10])
@@ -95,14 +105,14 @@ def test_barzilai_borwein_backtracks_from_a_bb_step_that_climbs_too_far() -> Non
     rule = gdkit.step_rule("barzilai-borwein", eta0=5.0, memory=3)
     assert rule.step(v, v.copy(), ctx) == 1.25
     assert v[0] == -0.25
-    assert rule.get_state()["eta"] == 5.0  # the BB estimate is kept; the search starts there
-    np.testing.assert_array_equal(rule.get_state()["recent_costs"], [0.5])
+    assert rule.get_state()["0.eta"] == 5.0  # the BB estimate is kept; the search starts there
+    np.testing.assert_array_equal(rule.get_state()["0.recent"], [np.nan, np.nan, 0.5])
 
 
 def test_plain_barzilai_borwein_takes_the_step_whatever_the_cost() -> None:
     v = np.array([1.0])
     rule = gdkit.step_rule("barzilai-borwein", eta0=5.0, memory=0)
-    assert rule.step(v, v.copy(), None) == 5.0  # type: ignore[arg-type]
+    assert rule.step(v, v.copy(), no_cost(v)) == 5.0
     assert v[0] == -4.0
 
 
@@ -116,7 +126,7 @@ def test_state_round_trips_so_a_resume_continues_identically(name: str) -> None:
         rule.step(v, obj.gradient(v), ctx_for(obj, v))
     state = rule.get_state()
     clone = gdkit.step_rule(name)
-    clone.set_state({k: (np.array(x) if isinstance(x, np.ndarray) else float(x))
+    clone.set_state({k: (np.array(x) if isinstance(x, np.ndarray) else x)
                      for k, x in state.items()})
     w = v.copy()
     for _ in range(5):
@@ -125,7 +135,12 @@ def test_state_round_trips_so_a_resume_continues_identically(name: str) -> None:
         assert a == b
     np.testing.assert_array_equal(v, w)
     rule.reset()
-    assert rule.get_state() == gdkit.step_rule(name).get_state()
+    assert rule.get_state() == {}  # nothing until the next run's first step
+    fresh, again = gdkit.step_rule(name), rule
+    v1, v2 = np.array([-1.2, 1.0]), np.array([-1.2, 1.0])
+    assert again.step(v1, obj.gradient(v1), ctx_for(obj, v1)) == fresh.step(
+        v2, obj.gradient(v2), ctx_for(obj, v2))
+    np.testing.assert_array_equal(v1, v2)
 
 
 def test_complex_step_is_refused_for_an_objective_without_complex_cost() -> None:
@@ -170,15 +185,15 @@ def test_a_line_search_that_finds_no_step_raises_step_error_and_leaves_v(name: s
     ctx = StepContext(lambda w, batch=None: 0.0 if w is v else math.nan, v)
     rule = gdkit.step_rule(name, max_backtracks=4, shrink=0.5)
     with pytest.raises(StepError, match=rf"{name}: no step among 4 trials \(η down to"):
-        rule.step(v, np.array([1.0, 1.0]), ctx)
+        rule.step(v, np.array([1.0, -1.0]), ctx)
     np.testing.assert_array_equal(v, [1.0, -1.0])
     assert ctx.nfev == 5  # C(v) and four trials
 
 
-def _other_value(default: object) -> object:
+def _other_value(name: str, default: object) -> object:
     """A valid setting different from ``default``."""
     if default is None:
-        return 1e-6
+        return "cosine(steps=10)" if name == "schedule" else 1e-6
     if isinstance(default, bool):
         return not default
     if isinstance(default, int):
@@ -188,17 +203,21 @@ def _other_value(default: object) -> object:
     return {"long": "short"}[default]  # type: ignore[index]
 
 
+_MAKERS = {"step size": gdkit.step_size, "transform": gdkit.transform,
+           "gradient source": gdkit.gradient_source}
+
+
 @pytest.mark.parametrize(("kind", "name"), [
-    (kind, name) for kind in ("step rule", "gradient source")
+    (kind, name) for kind in _MAKERS
     for name, info in gdkit.get_registry().parts(kind).items() if info.distribution == "gdkit"])
 def test_every_setting_of_a_builtin_shows_in_its_repr(kind: str, name: str) -> None:
     # A resume compares the parts by repr: a setting missing from it would let
     # a changed configuration through unnoticed.
-    make = gdkit.step_rule if kind == "step rule" else gdkit.gradient_source
+    make = _MAKERS[kind]
     base = repr(make(name))
     factory = gdkit.get_registry().lookup(kind, name).factory
     for p in inspect.signature(factory).parameters.values():
         if p.default is inspect.Parameter.empty:
             continue
-        changed = repr(make(name, **{p.name: _other_value(p.default)}))
+        changed = repr(make(name, **{p.name: _other_value(p.name, p.default)}))
         assert changed != base, f"{name}: {p.name} does not show in {base}"

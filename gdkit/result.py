@@ -1,0 +1,92 @@
+"""What a run returns: :class:`Result` (scipy's ``OptimizeResult``) and its :class:`History`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, final
+
+import numpy as np
+from scipy.optimize import OptimizeResult
+
+from .protocols import FloatArray
+
+__all__ = ["CONVERGED", "EPOCHS_DONE", "MAX_ITER", "STEP_FAILED", "STOPPED", "History",
+           "Result"]
+
+# Result.status values, as in scipy.optimize.
+CONVERGED, MAX_ITER, STOPPED, STEP_FAILED, EPOCHS_DONE = 0, 1, 2, 3, 4
+
+
+class Result(OptimizeResult):  # type: ignore[misc]
+    """The outcome of :func:`minimize`, with scipy's ``OptimizeResult`` fields.
+
+    Attributes
+    ----------
+    x : ndarray
+        The final parameters v.
+    fun : float
+        C(x) (in mini-batch mode: the full training cost after the last epoch).
+    jac : ndarray
+        The last gradient computed (of a mini-batch, in mini-batch mode).
+    grad_norm : float
+        ‖jac‖.
+    nit : int
+        Steps taken.
+    nfev, ngev : int
+        Cost evaluations (by the loop and the step rule) and gradient evaluations.
+    epochs : int
+        Epochs completed (0 in full-batch mode).
+    success : bool
+        Whether the run met its goal: ‖∇C‖ ≤ gtol (full batch) or all its
+        epochs (mini-batch).
+    status : int
+        0 converged, 1 max_iter reached, 2 stopped by the callback, 3 the step
+        rule failed, 4 all epochs done.
+    message : str
+        Why the run stopped, in words.
+    history : History
+        The cost (and more) per iteration, or per epoch in mini-batch mode.
+    """
+
+
+@final
+class History(Mapping[str, FloatArray]):
+    """Records of a run: named columns of equal length, one row per iteration
+    (full batch) or per epoch (mini-batch). ``history["cost"]`` or
+    ``history.cost``.
+
+    Full batch: row k holds ``cost`` C(v_k), ``grad_norm`` ‖∇C(v_k)‖ and
+    ``eta``, the η of the step from v_k (NaN on the last row). Mini-batch: row
+    e holds the training ``cost`` after epoch e, ``eta`` (the last η of the
+    epoch), ``seconds`` (the epoch's training time) and every metric the
+    objective's ``evaluate`` returns (for example ``accuracy``).
+    """
+
+    __slots__ = ("_columns", "per")
+
+    def __init__(self, per: str, columns: Mapping[str, Any]) -> None:
+        self.per = per
+        self._columns = {k: np.asarray(v, dtype=float) for k, v in columns.items()}
+
+    def __getitem__(self, key: str) -> FloatArray:
+        return self._columns[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def __getattr__(self, key: str) -> FloatArray:
+        try:
+            return self._columns[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    @property
+    def rows(self) -> int:
+        """The number of records (iterations or epochs)."""
+        return len(next(iter(self._columns.values()), ()))
+
+    def __repr__(self) -> str:
+        return f"History(per={self.per!r}, rows={self.rows}, columns={list(self._columns)})"

@@ -1,0 +1,143 @@
+"""Checkpoint and resume of one run: saving its state, the configuration
+check on resume, and SIGINT/SIGTERM turned into a clean, saved stop."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final, final
+
+import numpy as np
+
+from .checkpoint import Checkpoint, save_checkpoint
+from .errors import CheckpointError, Interrupted
+from .protocols import FloatArray, Objective, Sampled, Stateful, StepRule
+
+__all__ = ["RunControl", "check_config", "check_probe", "probe_of", "trap_signals"]
+
+
+def _differences(key: str, saved: Any, now: Any) -> list[str]:
+    """What differs in one configuration entry; chains part by part."""
+    if saved == now:
+        return []
+    if key == "step" and isinstance(saved, list) and isinstance(now, list):
+        if len(saved) != len(now):
+            return [f"step: saved the chain {saved}, now {now}"]
+        return [f"step part {i + 1}: saved {a}, now {b}"
+                for i, (a, b) in enumerate(zip(saved, now, strict=True)) if a != b]
+    return [f"{key}: saved {saved!r}, now {now!r}"]
+
+
+def check_config(path: Any, saved: Checkpoint, now: dict[str, Any], allow: bool) -> None:
+    """Refuse to resume ``saved`` under another configuration ``now`` (unless ``allow``)."""
+    diffs = [d for k in now for d in _differences(k, saved.config.get(k), now[k])]
+    if saved.v.shape != (now["dim"],):
+        raise CheckpointError(f"checkpoint {os.fspath(path)!r} holds {saved.v.size} parameters "
+                              f"but the objective has dim {now['dim']}: it is from another run.")
+    if diffs and not allow:
+        raise CheckpointError(
+            f"cannot resume from {os.fspath(path)!r}: the run's configuration differs from the "
+            f"saved one ({'; '.join(diffs)}). Resume with the same parts, or pass "
+            "allow_config_change=True (--allow-config-change) to continue anyway.")
+
+
+_PROBE_KEY: Final = "probe_cost"
+_PROBE_ROWS: Final = 64
+
+
+def probe_of(obj: Objective) -> Callable[[FloatArray], float]:
+    """A fingerprint of the objective as a function, saved with each checkpoint:
+    its cost at v on the first 64 training inputs (a sampled objective), or
+    C(v). A resume recomputes it at the saved v, which catches other data or
+    settings that the parts' reprs do not show."""
+    if isinstance(obj, Sampled):
+        batch = np.arange(min(int(obj.n_samples), _PROBE_ROWS))
+        return lambda v: float(obj.cost(v, batch))
+    return lambda v: float(obj.cost(v))
+
+
+def check_probe(path: Any, saved: Checkpoint, now: float) -> None:
+    was = saved.config.get(_PROBE_KEY)
+    if not isinstance(was, float) or not (math.isfinite(was) and math.isfinite(now)):
+        return  # an older checkpoint, or nothing to compare
+    # Bit-identical on one machine; the tolerance allows another BLAS's rounding.
+    rtol = 1e4 * float(np.finfo(saved.v.dtype).eps)
+    if abs(now - was) > rtol * max(abs(now), abs(was)):
+        raise CheckpointError(
+            f"cannot resume from {os.fspath(path)!r}: the objective is not the one the run "
+            f"was saved with. At the saved parameters its cost on a probe batch (the first "
+            f"{_PROBE_ROWS} training inputs, or the full cost) is now {now!r}, but was {was!r}: "
+            "other data or settings than the checkpointed run. Resume with the same "
+            "objective, or pass allow_config_change=True (--allow-config-change) to continue "
+            "anyway.")
+
+
+@final
+class RunControl:
+    """Checkpointing and the cooperative stop flag of one run."""
+
+    __slots__ = ("config", "every", "extra", "path", "probe", "requested", "rng", "rule")
+
+    def __init__(self, path: str | os.PathLike[str] | None, every: int, config: dict[str, Any],
+                 extra: dict[str, Any], rule: StepRule, rng: np.random.Generator,
+                 probe: Callable[[FloatArray], float]) -> None:
+        self.path = None if path is None else os.fspath(path)
+        self.probe = probe
+        self.every = every
+        self.config = config
+        self.extra = extra
+        self.rule = rule
+        self.rng = rng
+        self.requested = 0  # the signal number once SIGINT/SIGTERM arrived
+
+    @property
+    def saving(self) -> bool:
+        """Whether this run writes checkpoints."""
+        return self.path is not None
+
+    def save(self, v: FloatArray, mode: str, *, epoch: int, iteration: int, position: int = 0,
+             perm: Any = None, history: Mapping[str, list[float]],
+             epoch_seconds: float = 0.0) -> None:
+        if self.path is None:
+            return
+        rule_state = self.rule.get_state() if isinstance(self.rule, Stateful) else {}
+        save_checkpoint(self.path, Checkpoint(
+            v=v, mode=mode, epoch=epoch, iteration=iteration, position=position, perm=perm,
+            rng_state=dict(self.rng.bit_generator.state), history=dict(history),
+            rule_state=rule_state, config={**self.config, _PROBE_KEY: self.probe(v)},
+            extra=self.extra,
+            epoch_seconds=epoch_seconds))
+
+    def interrupted(self, *, epoch: int, iteration: int, where: str) -> Interrupted:
+        name = signal.Signals(self.requested).name
+        return Interrupted(
+            f"interrupted by {name} {where} (iteration {iteration}); the run's state is saved "
+            f"in {self.path!r}: continue it with resume={self.path!r} "
+            "(gdkit train --resume PATH on the command line).",
+            signum=self.requested, checkpoint=self.path or "", epoch=epoch, iteration=iteration)
+
+
+@contextlib.contextmanager
+def trap_signals(control: RunControl, *, enabled: bool) -> Iterator[None]:
+    """First SIGINT/SIGTERM: ask the loop to stop after the current step.
+    Second: stop at once (KeyboardInterrupt); the atomic write keeps the last
+    complete checkpoint intact."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if control.requested:
+            raise KeyboardInterrupt
+        control.requested = signum
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

@@ -1,0 +1,456 @@
+"""Step sizes: pick η along a direction d and move v → v + η·d (eq. 10, 15).
+
+In a :func:`gdkit.chain` the direction d starts as −∇C, so with no
+transforms each of these is the seed's update v → v − η∇C with η chosen in
+its own way; after a transform (momentum, clipping) they move along the new
+direction. Each keeps the promise of eq. (9), ΔC ≈ η ∇C·d ≤ 0, in its own
+way:
+
+- ``fixed``: η a number, or a number times a schedule of the step count and
+  epoch (the seed's "η is often varied"); descends when η is small enough.
+- ``armijo``: backtracking until C(v + ηd) ≤ C(v) + c·η·∇C·d (sufficient
+  decrease); refuses a direction that is not a descent direction.
+- ``normalized``: η = ε/‖d‖, so every step has length ε (the seed's last
+  paragraph: "choose ‖Δv‖ = ε").
+- ``bold-driver``: grow η after a step that lowered C, undo one that raised it.
+- ``barzilai-borwein``: η from the last two points and gradients, guarded by a
+  non-monotone line search (full batch only).
+
+A non-finite trial cost is treated as "reject and shrink", never accepted.
+State is a NamedTuple of numbers and arrays made by ``init``; the chain
+saves and restores it for checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+import gdkit
+from gdkit.errors import ConfigError, StepError
+from gdkit.protocols import FloatArray, PartState, StepContext
+from gdkit.validate import choice, integer, number
+
+from .schedules import parse_schedule
+
+__all__ = ["Armijo", "BarzilaiBorwein", "BoldDriver", "Fixed", "Normalized"]
+
+
+def _set(obj: Any, **values: Any) -> None:
+    for k, val in values.items():
+        object.__setattr__(obj, k, val)
+
+
+def _descent_slope(name: str, d: FloatArray, grad: FloatArray | None) -> float:
+    """∇C·d, refusing a direction that does not descend (∇C·d >= 0, d != 0).
+    Returns 0.0 for d = 0 (nothing to do)."""
+    if grad is None:
+        raise ConfigError(f"{name}: ctx.grad is not set; use this step size inside "
+                          "gdkit.chain(...), which provides ∇C.")
+    slope = float(np.dot(grad, d))
+    if slope < 0.0:
+        return slope
+    if not d.any():
+        return 0.0
+    raise StepError(
+        f"{name}: the direction is not a descent direction (∇C·d = {slope:.3g} >= 0), so no "
+        "step along it can lower C. A transform before it (momentum?) turned d uphill: "
+        "lower its β, or use a step size that does not need descent, such as 'fixed'.")
+
+
+def _backtrack(v: FloatArray, d: FloatArray, ctx: StepContext, *, eta: float, ref: float,
+               slope: float, c: float, shrink: float, tries: int) -> float | None:
+    """Try η, η·shrink, … until C(v + ηd) ≤ ref + c·η·(∇C·d); move v there and
+    return η, or return None when ``tries`` trials all fail (v unchanged)."""
+    trial = ctx.work(v)
+    for _ in range(tries):
+        np.multiply(d, eta, out=trial)
+        trial += v
+        ft = ctx.cost(trial)
+        if math.isfinite(ft) and ft <= ref + c * eta * slope:
+            v[...] = trial
+            return eta
+        eta *= shrink
+    return None
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """A fixed learning rate, optionally varied by a schedule: v → v + η·d (eq. 15).
+
+    With d = −∇C this is the seed's update v → v − η∇C.
+
+    Parameters
+    ----------
+    eta : float, default 0.1
+        η > 0. ΔC ≈ −η‖∇C‖² ≤ 0 (eq. 9) holds for η small enough; too large
+        and the cost grows (and gdkit raises DivergenceError once it is
+        non-finite).
+    schedule : str or callable, optional
+        η at step k is ``eta * schedule(k, epoch)``: a schedule object, or a
+        spec such as ``"cosine(steps=5000)"`` or ``"warmup(steps=100) then
+        cosine(steps=5000)"`` (see :mod:`gdkit_plugins.schedules`). It is a
+        pure function of the counters, so a resumed run gets exactly the η it
+        would have had.
+    """
+
+    eta: float = 0.1
+    schedule: Any = None
+
+    def __post_init__(self) -> None:
+        _set(self, eta=number("fixed", "eta", self.eta, low=0.0),
+             schedule=parse_schedule(self.schedule))
+
+    def init(self, v: FloatArray) -> PartState:
+        return ()
+
+    def _eta(self, ctx: StepContext) -> float:
+        s = self.schedule
+        return self.eta if s is None else self.eta * s(ctx.iteration, ctx.epoch)
+
+    def move(self, v: FloatArray, d: FloatArray, state: PartState,
+             ctx: StepContext) -> tuple[float, PartState]:
+        eta = self._eta(ctx)
+        w = ctx.work(v)
+        np.multiply(d, eta, out=w)
+        v += w
+        return eta, state
+
+    def move_steepest(self, v: FloatArray, grad: FloatArray, state: PartState,
+                      ctx: StepContext) -> tuple[float, PartState]:
+        # v + (−η)·∇C, bit for bit v + η·(−∇C): one array pass fewer.
+        eta = self._eta(ctx)
+        w = ctx.work(v)
+        np.multiply(grad, -eta, out=w)
+        v += w
+        return eta, state
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """A step of fixed length: η = ε/‖d‖, so Δv = ε·d/‖d‖.
+
+    The choice at the end of the seed's section: among all moves of size
+    ‖Δv‖ = ε, Δv = −η∇C with η = ε/‖∇C‖ decreases C the most (to first
+    order). It does not settle: near a minimum it keeps stepping ε.
+
+    Parameters
+    ----------
+    epsilon : float, default 0.01
+        The step length ε > 0.
+    """
+
+    epsilon: float = 0.01
+
+    def __post_init__(self) -> None:
+        _set(self, epsilon=number("normalized", "epsilon", self.epsilon, low=0.0))
+
+    def init(self, v: FloatArray) -> PartState:
+        return ()
+
+    def move(self, v: FloatArray, d: FloatArray, state: PartState,
+             ctx: StepContext) -> tuple[float, PartState]:
+        norm = math.sqrt(float(np.dot(d, d)))
+        if norm == 0.0:
+            return 0.0, state
+        eta = self.epsilon / norm
+        w = ctx.work(v)
+        np.multiply(d, eta, out=w)
+        v += w
+        return eta, state
+
+
+class ArmijoState(NamedTuple):
+    eta: float  # the last accepted η (NaN before the first step)
+
+
+@dataclass(frozen=True)
+class Armijo:
+    """Backtracking line search to sufficient decrease (Armijo's rule).
+
+    Tries η, η·shrink, η·shrink², … until C(v + ηd) ≤ C(v) + c·η·∇C·d, the
+    quantitative form of eq. (9), along any descent direction d (∇C·d < 0; a
+    direction with ∇C·d >= 0 is refused with :class:`~gdkit.errors.StepError`).
+    Each step starts from the last accepted η times ``grow``, capped at
+    ``eta_max``, so η can also increase.
+
+    Parameters
+    ----------
+    eta0 : float, default 1.0
+        The first trial η.
+    c : float, default 0.5
+        Sufficient-decrease constant, 0 < c < 1. A demanding c (0.1-0.5)
+        keeps the search from accepting long steps that only just lower a
+        small mini-batch's cost; 1e-4, the textbook value for full-batch
+        quasi-Newton methods, lets η grow until sigmoid networks saturate.
+    shrink : float, default 0.5
+        Backtracking factor, 0 < shrink < 1.
+    grow : float, default 2.0
+        Factor on the last accepted η for the next first trial (>= 1; 1
+        restarts every step from the last η).
+    eta_max : float, default 1e6
+    max_backtracks : int, default 60
+        Trials per step before giving up with :class:`~gdkit.errors.StepError`.
+
+    References
+    ----------
+    L. Armijo, "Minimization of functions having Lipschitz continuous first
+    partial derivatives", Pacific J. Math. 16 (1966). S. Vaswani et al.,
+    "Painless stochastic gradient: interpolation, line-search, and
+    convergence rates", NeurIPS 2019 (Armijo on mini-batches).
+    """
+
+    eta0: float = 1.0
+    c: float = 0.5
+    shrink: float = 0.5
+    grow: float = 2.0
+    eta_max: float = 1e6
+    max_backtracks: int = 60
+
+    def __post_init__(self) -> None:
+        _set(self, eta0=number("armijo", "eta0", self.eta0, low=0.0),
+             c=number("armijo", "c", self.c, low=0.0, high=1.0),
+             shrink=number("armijo", "shrink", self.shrink, low=0.0, high=1.0),
+             grow=number("armijo", "grow", self.grow, low=1.0, low_closed=True),
+             eta_max=number("armijo", "eta_max", self.eta_max, low=0.0),
+             max_backtracks=integer("armijo", "max_backtracks", self.max_backtracks,
+                                    minimum=1))
+
+    def init(self, v: FloatArray) -> ArmijoState:
+        return ArmijoState(math.nan)
+
+    def move(self, v: FloatArray, d: FloatArray, state: ArmijoState,
+             ctx: StepContext) -> tuple[float, ArmijoState]:
+        slope = _descent_slope("armijo", d, ctx.grad)
+        if slope == 0.0:
+            return 0.0, state
+        f0 = ctx.fun
+        last = state.eta
+        eta = self.eta0 if math.isnan(last) else min(last * self.grow, self.eta_max)
+        accepted = _backtrack(v, d, ctx, eta=eta, ref=f0, slope=slope, c=self.c,
+                              shrink=self.shrink, tries=self.max_backtracks)
+        if accepted is not None:
+            return accepted, ArmijoState(accepted)
+        lowest = eta * self.shrink ** (self.max_backtracks - 1)
+        raise StepError(
+            f"armijo: no step among {self.max_backtracks} trials (η down to {lowest:.3g}) "
+            f"decreased C = {f0:.6g} enough; the gradient may be inaccurate (finite "
+            "differences near a minimum?) or C not smooth here.")
+
+
+class BoldDriverState(NamedTuple):
+    eta: float  # the η of the next trial
+
+
+@dataclass(frozen=True)
+class BoldDriver:
+    """The bold driver: grow η after a step that lowers C, undo one that raises it.
+
+    After a step with C(v + ηd) ≤ C(v), η → min(η·grow, eta_max); otherwise
+    the step is undone (v unchanged, returning η = 0) and η → η·shrink.
+
+    Full batch only: on a mini-batch almost every step lowers that batch's own
+    cost, so η grows at every step until the model saturates (on the book's
+    network it reached 10⁶⁰ within an epoch and stuck at 9.8%); a mini-batch
+    run is refused with a :class:`~gdkit.errors.ConfigError` pointing to
+    ``armijo``, whose sufficient-decrease test does hold η back.
+
+    Parameters
+    ----------
+    eta0 : float, default 0.1
+    grow : float, default 1.1
+    shrink : float, default 0.5
+    eta_min : float, default 1e-12
+        Below this η the rule gives up with :class:`~gdkit.errors.StepError`.
+    eta_max : float, default 1e6
+        The largest η it grows to.
+    """
+
+    eta0: float = 0.1
+    grow: float = 1.1
+    shrink: float = 0.5
+    eta_min: float = 1e-12
+    eta_max: float = 1e6
+
+    def __post_init__(self) -> None:
+        _set(self, eta0=number("bold-driver", "eta0", self.eta0, low=0.0),
+             grow=number("bold-driver", "grow", self.grow, low=1.0, low_closed=True),
+             shrink=number("bold-driver", "shrink", self.shrink, low=0.0, high=1.0),
+             eta_min=number("bold-driver", "eta_min", self.eta_min, low=0.0),
+             eta_max=number("bold-driver", "eta_max", self.eta_max, low=0.0))
+
+    def init(self, v: FloatArray) -> BoldDriverState:
+        return BoldDriverState(self.eta0)
+
+    def move(self, v: FloatArray, d: FloatArray, state: BoldDriverState,
+             ctx: StepContext) -> tuple[float, BoldDriverState]:
+        if ctx.batch is not None:
+            raise ConfigError(
+                "bold-driver is for full-batch gradient descent: on a mini-batch almost every "
+                "step lowers that batch's cost, so η would grow at every step until the model "
+                "saturates. Use 'armijo' (sufficient decrease) or 'fixed' for mini-batches, "
+                "or leave batch_size unset.")
+        eta = state.eta
+        if eta < self.eta_min:
+            raise StepError(f"bold-driver: η shrank below eta_min = {self.eta_min:g} without "
+                            "finding a step that lowers C.")
+        f0 = ctx.fun
+        trial = ctx.work(v)
+        np.multiply(d, eta, out=trial)
+        trial += v
+        ft = ctx.cost(trial)
+        if math.isfinite(ft) and ft <= f0:
+            v[...] = trial
+            return eta, BoldDriverState(min(eta * self.grow, self.eta_max))
+        return 0.0, BoldDriverState(eta * self.shrink)
+
+
+class BBState(NamedTuple):
+    eta: float  # the current BB η (eta0 until two points are known)
+    started: int  # 1 once prev_v / prev_grad hold the previous point
+    prev_v: FloatArray
+    prev_grad: FloatArray
+    recent: FloatArray  # the last `memory` costs, oldest first, NaN where none yet
+
+
+@dataclass(frozen=True)
+class BarzilaiBorwein:
+    """Barzilai–Borwein step sizes, safeguarded by a non-monotone line search.
+
+    With s = v_k − v_{k−1} and y = ∇C_k − ∇C_{k−1}: η = s·s / s·y ("long",
+    BB1) or s·y / y·y ("short", BB2), clipped to [eta_min, eta_max]; the first
+    step, and any step with s·y ≤ 0, uses the previous η (initially eta0).
+
+    Plain BB is not monotone and can cycle far from a minimum (it does on 2-D
+    Rosenbrock from the classic start). With ``memory`` = M ≥ 1 the BB η is
+    only the first trial of a backtracking search that accepts
+
+        C(v + ηd) ≤ max(C_k, C_{k−1}, …, C_{k−M+1}) + c·η·∇C·d,
+
+    Raydan's global BB (GBB) with the non-monotone rule of Grippo, Lampariello
+    and Lucidi: C may still rise above the last value, which keeps BB's speed,
+    but not above the worst of the last M, which rules out cycling. M = 1 is
+    a monotone Armijo search from the BB trial; ``memory=0`` is plain BB (no
+    extra cost evaluations).
+
+    Full batch only: s and y compare gradients of two different mini-batches
+    in mini-batch mode, where the BB quotient is noise, so a mini-batch run
+    is refused with a :class:`~gdkit.errors.ConfigError`.
+
+    Parameters
+    ----------
+    eta0 : float, default 1e-3
+    variant : {"long", "short"}, default "long"
+    eta_min, eta_max : float, default 1e-10, 1e10
+    memory : int, default 10
+        M, the number of recent costs the acceptance test compares against;
+        0 turns the line search off.
+    c : float, default 1e-4
+        Sufficient-decrease constant, 0 < c < 1.
+    shrink : float, default 0.5
+        Backtracking factor, 0 < shrink < 1.
+    max_backtracks : int, default 60
+        Trials per step before giving up with :class:`~gdkit.errors.StepError`.
+
+    References
+    ----------
+    J. Barzilai and J. M. Borwein, "Two-point step size gradient methods",
+    IMA J. Numer. Anal. 8 (1988). M. Raydan, "The Barzilai and Borwein
+    gradient method for the large scale unconstrained minimization problem",
+    SIAM J. Optim. 7 (1997).
+    """
+
+    eta0: float = 1e-3
+    variant: str = "long"
+    eta_min: float = 1e-10
+    eta_max: float = 1e10
+    memory: int = 10
+    c: float = 1e-4
+    shrink: float = 0.5
+    max_backtracks: int = 60
+    _long: bool = field(init=False, repr=False, compare=False, default=True)
+
+    def __post_init__(self) -> None:
+        name = "barzilai-borwein"
+        _set(self, eta0=number(name, "eta0", self.eta0, low=0.0),
+             variant=choice(name, "variant", self.variant, ("long", "short")),
+             eta_min=number(name, "eta_min", self.eta_min, low=0.0),
+             eta_max=number(name, "eta_max", self.eta_max, low=0.0),
+             memory=integer(name, "memory", self.memory, minimum=0,
+                            note=" (0: no line search)"),
+             c=number(name, "c", self.c, low=0.0, high=1.0),
+             shrink=number(name, "shrink", self.shrink, low=0.0, high=1.0),
+             max_backtracks=integer(name, "max_backtracks", self.max_backtracks, minimum=1))
+        _set(self, _long=self.variant == "long")
+
+    def init(self, v: FloatArray) -> BBState:
+        return BBState(self.eta0, 0, np.zeros_like(v), np.zeros_like(v),
+                       np.full(self.memory, np.nan))
+
+    def _bb_eta(self, v: FloatArray, grad: FloatArray, state: BBState,
+                ctx: StepContext) -> float:
+        """The BB η from (v, ∇C) and the previous pair, which it then replaces."""
+        eta = state.eta
+        if state.started:
+            s, y = ctx.work(v), state.prev_v  # y reuses prev_v once s is formed
+            np.subtract(v, state.prev_v, out=s)
+            np.subtract(grad, state.prev_grad, out=y)
+            sy = float(np.dot(s, y))
+            if sy > 0:
+                bb = float(np.dot(s, s)) / sy if self._long else sy / float(np.dot(y, y))
+                if math.isfinite(bb):
+                    eta = min(max(bb, self.eta_min), self.eta_max)
+        state.prev_v[...] = v
+        state.prev_grad[...] = grad
+        return eta
+
+    def move(self, v: FloatArray, d: FloatArray, state: BBState,
+             ctx: StepContext) -> tuple[float, BBState]:
+        if ctx.batch is not None:
+            raise ConfigError(
+                "barzilai-borwein is for full-batch gradient descent: its η compares the "
+                "gradients of two successive steps, which in mini-batch mode come from "
+                "different mini-batches (the quotient is noise). Use 'fixed' (with a schedule) "
+                "or 'armijo' for mini-batches, or leave batch_size unset.")
+        grad = ctx.grad
+        if grad is None:
+            raise ConfigError("barzilai-borwein: ctx.grad is not set; use it inside "
+                              "gdkit.chain(...), which provides ∇C.")
+        eta = self._bb_eta(v, grad, state, ctx)
+        if self.memory == 0:  # plain BB
+            w = ctx.work(v)
+            np.multiply(d, eta, out=w)
+            v += w
+            return eta, state._replace(eta=eta, started=1)
+        slope = _descent_slope("barzilai-borwein", d, grad)
+        new = state._replace(eta=eta, started=1)
+        if slope == 0.0:
+            return 0.0, new
+        recent = state.recent
+        recent[:-1] = recent[1:]
+        recent[-1] = ctx.fun
+        ref = float(np.nanmax(recent))
+        accepted = _backtrack(v, d, ctx, eta=eta, ref=ref, slope=slope, c=self.c,
+                              shrink=self.shrink, tries=self.max_backtracks)
+        if accepted is not None:
+            return accepted, new
+        lowest = eta * self.shrink ** (self.max_backtracks - 1)
+        known = int(np.count_nonzero(~np.isnan(recent)))
+        raise StepError(
+            f"barzilai-borwein: no step among {self.max_backtracks} trials (η down to "
+            f"{lowest:.3g}) decreased C below max of the last {known} costs "
+            f"({ref:.6g}) enough; the gradient may be inaccurate or C not smooth here.")
+
+
+@gdkit.hookimpl
+def gdkit_step_sizes() -> dict[str, Any]:
+    return {
+        "fixed": Fixed,
+        "armijo": Armijo,
+        "normalized": Normalized,
+        "bold-driver": BoldDriver,
+        "barzilai-borwein": BarzilaiBorwein,
+    }
