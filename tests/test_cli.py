@@ -91,3 +91,22 @@ def test_debug_shows_the_traceback() -> None:
 def test_check_flag_fails_an_unconverged_run() -> None:
     out = run("minimize", "rosenbrock", "--max-iter", "3", "--check")
     assert out.returncode == 1
+
+
+def test_minimize_takes_a_chain_and_per_part_options() -> None:
+    out = run("minimize", "valley", "--step", "momentum,fixed", "--step-option",
+              "momentum.beta=0.5", "--step-option", "eta=0.1", "--seed", "0", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["success"] is True
+    legacy = run("minimize", "valley", "--step", "armijo", "--step-option", "eta0=1.0",
+                 "--seed", "0")  # an unqualified option configures the last part, as before
+    assert legacy.returncode == 0, legacy.stderr
+    assert "chain(Armijo(eta0=1.0, c=0.5" in legacy.stdout
+
+
+def test_a_bad_chain_is_one_line_without_traceback() -> None:
+    out = run("minimize", "valley", "--step", "fixed,momentum")
+    assert out.returncode == 2
+    assert out.stderr.startswith("gdkit minimize: error: step 'fixed,momentum': 'fixed' is a "
+                                 "step size, but only the last part may be one")
+    assert "Traceback" not in out.stderr

@@ -130,6 +130,38 @@ def test_float32_and_another_step_rule(mnist_dir: str, tmp_path: Path) -> None:
         assert json.loads(str(f["__meta__"]))["dtype"] == "float32"
 
 
+CHAIN = ("--step", "momentum,fixed", "--step-option", "momentum.beta=0.5",
+         "--step-option", "fixed.eta=1.0", "--step-option", "fixed.schedule=cosine(steps=500)")
+
+
+def test_a_chain_with_a_schedule_resumes_bit_for_bit_from_every_epoch_boundary(
+        mnist_dir: str, tmp_path: Path) -> None:
+    # 2,000 images in batches of 10: 200 steps an epoch, so the cosine
+    # schedule (500 steps) is mid-way at each boundary and the momentum
+    # buffer is never zero: both must come back exactly.
+    run = ("--data", mnist_dir, "--epochs", "3", "--n-train", "2000", "--sizes", "784", "16",
+           "10", "--seed", "5", "-q", *CHAIN)
+    full = train(*run, "--save", str(tmp_path / "full.npz"), "--log", str(tmp_path / "full.log"))
+    assert full.returncode == 0, full.stderr
+    assert "chain(Momentum(beta=0.5, nesterov=False), Fixed(eta=1.0, schedule=Cosine(" \
+        in full.stdout
+    want = load_model(tmp_path / "full.npz")[0]
+    full_log = (tmp_path / "full.log").read_text().splitlines()
+    for stop in (1, 2):
+        ck, log = tmp_path / f"ck{stop}.npz", tmp_path / f"part{stop}.log"
+        first = train(*run[:2], "--epochs", str(stop), *run[4:], "--checkpoint", str(ck),
+                      "--log", str(log))
+        assert first.returncode == 0, first.stderr
+        again = train("--resume", str(ck), "--epochs", "3", "--allow-config-change", "--log",
+                      str(log), "--save", str(tmp_path / f"part{stop}.npz"), "-q")
+        assert again.returncode == 0, again.stderr
+        got = load_model(tmp_path / f"part{stop}.npz")[0]
+        assert got.tobytes() == want.tobytes(), f"resumed after epoch {stop}"
+        strip = [json.loads(x) for x in log.read_text().splitlines()]
+        assert [{k: r[k] for k in r if k != "seconds"} for r in strip] == [
+            {k: r[k] for k in r if k != "seconds"} for r in map(json.loads, full_log)]
+
+
 def test_missing_data_is_a_clear_error_without_traceback(tmp_path: Path) -> None:
     missing = tmp_path / "nonexistent"
     out = train("--data", str(missing), "--epochs", "1")
