@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import doctest
+import re
+from pathlib import Path
 
 import pytest
 
 import gdkit
 import gdkit.compose
 import gdkit.parts
+from gdkit.testing import check_plugin
+
+from .conftest import MakeDist
 
 
 @pytest.mark.parametrize("module", [gdkit, gdkit.compose, gdkit.parts], ids=lambda m: m.__name__)
@@ -16,3 +21,20 @@ def test_docstring_examples(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)  # type: ignore[arg-type]
     assert result.attempted > 0
     assert result.failed == 0
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_plugin() -> str:
+    blocks = re.findall(r"```python\n(# gdkit_halving\.py\n.*?)```", README.read_text(), re.S)
+    assert len(blocks) == 1, "the README's plugin example is missing"
+    return blocks[0]
+
+
+def test_the_readme_plugin_passes_the_kit(make_dist: MakeDist) -> None:
+    make_dist("gdkit-halving", "gdkit_halving", _readme_plugin())
+    report = check_plugin("gdkit-halving", max_examples=5)
+    assert [p.part.split("'")[1] for p in report.parts] == ["halving"]
+    res = gdkit.minimize("valley", [1.0, 1.0], step="momentum,halving", max_iter=4)
+    assert res.history["eta"][:3].tolist() == [1.0, 0.5, 0.25]
