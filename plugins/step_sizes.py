@@ -291,8 +291,9 @@ class BoldDriver:
             raise ConfigError(
                 "bold-driver is for full-batch gradient descent: on a mini-batch almost every "
                 "step lowers that batch's cost, so η would grow at every step until the model "
-                "saturates. Use 'armijo' (sufficient decrease) or 'fixed' for mini-batches, "
-                "or leave batch_size unset.")
+                "saturates. Use 'armijo' (sufficient decrease) or 'fixed' for mini-batches; "
+                "bold-driver is for full-batch runs (gdkit.minimize without batch_size, or "
+                "gdkit minimize).")
         eta = state.eta
         if eta < self.eta_min:
             raise StepError(f"bold-driver: η shrank below eta_min = {self.eta_min:g} without "
@@ -414,7 +415,8 @@ class BarzilaiBorwein:
                 "barzilai-borwein is for full-batch gradient descent: its η compares the "
                 "gradients of two successive steps, which in mini-batch mode come from "
                 "different mini-batches (the quotient is noise). Use 'fixed' (with a schedule) "
-                "or 'armijo' for mini-batches, or leave batch_size unset.")
+                "or 'armijo' for mini-batches; barzilai-borwein is for full-batch runs "
+                "(gdkit.minimize without batch_size, or gdkit minimize).")
         grad = ctx.grad
         if grad is None:
             raise ConfigError("barzilai-borwein: ctx.grad is not set; use it inside "

@@ -221,3 +221,18 @@ def test_every_setting_of_a_builtin_shows_in_its_repr(kind: str, name: str) -> N
             continue
         changed = repr(make(name, **{p.name: _other_value(p.name, p.default)}))
         assert changed != base, f"{name}: {p.name} does not show in {base}"
+
+
+@pytest.mark.parametrize("name", ["bold-driver", "barzilai-borwein"])
+def test_full_batch_rules_refuse_mini_batches_with_the_reason(name: str) -> None:
+    q = gdkit.objective("quadratic", n_samples=40)
+    with pytest.raises(ConfigError, match=rf"{name} is for full-batch gradient descent.*'armijo'"):
+        gdkit.minimize(q, step=name, batch_size=10, epochs=1)
+    assert gdkit.minimize(q, step=name, max_iter=50).nit > 0  # full batch: fine
+
+
+def test_bold_driver_stops_growing_at_eta_max() -> None:
+    obj = gdkit.objective("valley", curvature=(1e-9, 1e-9))  # every step lowers C
+    res = gdkit.minimize(obj, [1.0, 1.0], gtol=0.0, max_iter=200,
+                         step=gdkit.step_rule("bold-driver", eta0=1.0, grow=2.0, eta_max=64.0))
+    assert np.nanmax(res.history["eta"]) == 64.0
