@@ -346,3 +346,41 @@ def test_a_checkpoint_is_not_a_model(tmp_path: Path) -> None:
     sgd(checkpoint=path, epochs=1)
     with pytest.raises(CheckpointError, match="not a gdkit saved model"):
         load_model(path)
+
+
+class AdaptiveRule:
+    """A third-party step rule of the monolithic kind, with Stateful methods."""
+
+    def __init__(self) -> None:
+        self.eta = 1e-4
+
+    def __repr__(self) -> str:
+        return "AdaptiveRule()"
+
+    def reset(self) -> None:
+        self.eta = 1e-4
+
+    def get_state(self) -> dict[str, float]:
+        return {"eta": self.eta}
+
+    def set_state(self, state: dict[str, float]) -> None:
+        self.eta = float(state["eta"])
+
+    def step(self, v: np.ndarray, grad: np.ndarray, ctx: object) -> float:
+        eta, self.eta = self.eta, min(self.eta * 1.05, 1e-3)
+        v -= eta * grad
+        return eta
+
+
+def test_a_third_party_stateful_step_rule_still_resumes(tmp_path: Path) -> None:
+    def run(**kw: object) -> gdkit.Result:
+        return gdkit.minimize("rosenbrock", step=AdaptiveRule(), gtol=0.0,
+                              **kw)  # type: ignore[arg-type]
+
+    full = run(max_iter=80)
+    path = tmp_path / "tp.npz"
+    run(max_iter=40, checkpoint=path, checkpoint_every=40)
+    assert load_checkpoint(path).rule_state == {"eta": pytest.approx(1e-4 * 1.05**40)}
+    resumed = run(max_iter=80, resume=path)
+    assert resumed.x.tobytes() == full.x.tobytes()
+    np.testing.assert_array_equal(resumed.history["eta"], full.history["eta"])
