@@ -12,8 +12,10 @@ with the ``build`` package installed). In a temporary directory it
 4. checks, from outside the source tree, that both packages import from the
    virtual environment, that ``gdkit plugins`` lists the example's parts with
    its distribution name and version, that ``gdkit minimize logistic --step
-   momentum`` runs the example's rule on the example's objective, and that
-   the example's own tests (which run ``gdkit.testing`` on it) pass there.
+   rmsprop,fixed`` chains the example's transform with gdkit's ``fixed`` step
+   size on the example's objective (and converges with a decaying η), and
+   that the example's own tests (which run ``gdkit.testing`` on it) pass
+   there.
 
 Exit status 0 when everything holds; the failing step and its output otherwise.
 Pass ``--keep`` to keep the temporary directory for inspection.
@@ -132,7 +134,7 @@ def check(c: Checker) -> None:
     listing = json.loads(c.run("gdkit plugins --json", [c.bin / "gdkit", "plugins", "--json"]))
     parts: list[dict[str, Any]] = listing["parts"]
     c.expect(not listing["failures"], f"no plugin failed to load: {listing['failures']}")
-    for kind, name in (("step rule", "momentum"), ("objective", "logistic")):
+    for kind, name in (("transform", "rmsprop"), ("objective", "logistic")):
         rows = [r for r in parts if r["kind"] == kind and r["name"] == name]
         c.expect(len(rows) == 1 and rows[0]["distribution"] == DIST
                  and rows[0]["version"] == example_version and rows[0]["plugin"] == "momentum",
@@ -141,18 +143,22 @@ def check(c: Checker) -> None:
     c.expect(bool(builtin) and all(r["version"] == gdkit_version for r in builtin),
              f"gdkit's own {len(builtin)} parts come from gdkit {gdkit_version}")
     text = c.run("gdkit plugins (the table)", [c.bin / "gdkit", "plugins"])
-    c.expect(re.search(rf"momentum\s+momentum\s+{DIST} {re.escape(example_version)}", text)
-             is not None, "the table shows the rule's plugin, distribution and version", text)
+    c.expect(re.search(rf"rmsprop\s+momentum\s+{DIST} {re.escape(example_version)}", text)
+             is not None, "the table shows the transform's plugin, distribution and version",
+             text)
+    c.expect(not any(r["kind"] == "step rule" and r["distribution"] == DIST for r in parts),
+             f"{DIST} supplies no step rule (its old momentum rule is built in now)")
 
-    out = c.run("gdkit minimize logistic --step momentum",
-                [c.bin / "gdkit", "minimize", "logistic", "--step", "momentum",
-                 "--step-option", "eta=0.5", "--max-iter", "3000", "--seed", "0"])
-    c.expect("Logistic(" in out and "step Momentum(eta=0.5, beta=0.9)" in out,
-             "the run used the example's objective and step rule", out)
-    res = json.loads(c.run("gdkit minimize logistic --step momentum --json",
-                           [c.bin / "gdkit", "minimize", "logistic", "--step", "momentum",
-                            "--step-option", "eta=0.5", "--max-iter", "3000", "--seed", "0",
-                            "--json"]))
+    step = ["--step", "rmsprop,fixed", "--step-option", "rmsprop.rho=0.9",
+            "--step-option", "fixed.eta=0.05", "--step-option", "fixed.schedule=cosine(steps=3000)",
+            "--max-iter", "3000", "--seed", "0"]
+    out = c.run("gdkit minimize logistic --step rmsprop,fixed",
+                [c.bin / "gdkit", "minimize", "logistic", *step])
+    c.expect("Logistic(" in out and "step chain(RMSprop(rho=0.9, eps=1e-08), Fixed(eta=0.05, "
+             in out, "the run used the example's objective and transform, chained with gdkit's "
+             "fixed step size", out)
+    res = json.loads(c.run("gdkit minimize logistic --step rmsprop,fixed --json",
+                           [c.bin / "gdkit", "minimize", "logistic", *step, "--json"]))
     c.expect(res["success"] and len(res["x"]) == 6,
              f"it converged: {res['message']} (C = {res['fun']:.6g}, {res['nit']} steps)")
 

@@ -605,7 +605,7 @@ def example_installed(make_dist: MakeDist, monkeypatch: pytest.MonkeyPatch) -> I
     and a dist-info with its entry point."""
     monkeypatch.syspath_prepend(str(EXAMPLE / "src"))
     make_dist("gdkit-momentum", "gdkit_momentum_entry",
-              "from gdkit_momentum.plugin import gdkit_objectives, gdkit_step_rules\n",
+              "from gdkit_momentum.plugin import gdkit_objectives, gdkit_transforms\n",
               version="0.1.0", entry_name="momentum")
     yield
     for name in [m for m in sys.modules if m.startswith("gdkit_momentum")]:
@@ -618,9 +618,21 @@ def test_the_example_plugin_passes() -> None:
     report = check_plugin("gdkit-momentum")
     assert sorted(p.part for p in report.parts) == [
         "objective 'logistic' (plugin 'momentum' (distribution 'gdkit-momentum 0.1.0'))",
-        "step rule 'momentum' (plugin 'momentum' (distribution 'gdkit-momentum 0.1.0'))"]
-    momentum = next(p for p in report.parts if p.kind == "step rule")
-    assert "state" in momentum.passed
+        "transform 'rmsprop' (plugin 'momentum' (distribution 'gdkit-momentum 0.1.0'))"]
+    assert not report.skipped
+    rmsprop = next(p for p in report.parts if p.kind == "transform")
+    assert {"init", "checkpoint round trip", "armijo along the direction",
+            "as a step rule: descent (eq. 9)", "as a step rule: state"} <= set(rmsprop.passed)
+    assert not rmsprop.skipped
+
+
+@pytest.mark.usefixtures("example_installed")
+def test_the_example_transform_chains_by_name() -> None:
+    rule = gdkit.step_rule("rmsprop,fixed", **{"rmsprop.rho": 0.5, "fixed.eta": 0.01})
+    assert repr(rule) == "chain(RMSprop(rho=0.5, eps=1e-08), Fixed(eta=0.01, schedule=None))"
+    assert gdkit.get_registry().lookup("transform", "rmsprop").distribution == "gdkit-momentum"
+    res = gdkit.minimize("logistic", step=rule, max_iter=200, seed=0)
+    assert res.fun < res.history["cost"][0] - 0.3  # from ln 2 to about 0.35
 
 
 # -- hypothesis: settings, storage, laziness ------------------------------------------

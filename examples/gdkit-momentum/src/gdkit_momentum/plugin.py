@@ -1,8 +1,8 @@
 """The plugin module gdkit loads (the ``gdkit.plugins`` entry point ``momentum``).
 
 Each hook returns a mapping name → factory; gdkit calls the factory with the
-keyword options a user gives (``gdkit.step_rule("momentum", beta=0.5)``,
-``gdkit minimize logistic --step momentum --step-option beta=0.5``).
+keyword options a user gives (``gdkit.transform("rmsprop", rho=0.99)``,
+``gdkit minimize logistic --step rmsprop,fixed --step-option rmsprop.rho=0.99``).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import Any
 import gdkit
 
 from .logistic import Logistic
-from .momentum import Momentum
+from .rmsprop import RMSprop
 
 
 @gdkit.hookimpl
-def gdkit_step_rules() -> dict[str, Callable[..., Any]]:
-    return {"momentum": Momentum}
+def gdkit_transforms() -> dict[str, Callable[..., Any]]:
+    return {"rmsprop": RMSprop}
 
 
 @gdkit.hookimpl
