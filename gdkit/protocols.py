@@ -1,4 +1,5 @@
-"""The three protocols gdkit composes: Objective, GradientSource, StepRule.
+"""The protocols gdkit composes: Objective, GradientSource, StepRule, and the
+two parts of a chained step rule, Transform and StepSize.
 
 All parameters are one flat, contiguous ``numpy.ndarray`` v of shape ``(m,)``
 (the seed's v = (v1, ..., vm)). A structured model keeps its arrays as views

@@ -112,7 +112,8 @@ class _Catalogue:
 
 
 class Registry:
-    """The parts (objectives, gradient sources, step rules) known to gdkit.
+    """The parts (objectives, gradient sources, step rules, transforms and step
+    sizes) known to gdkit.
 
     Parameters
     ----------

@@ -34,7 +34,7 @@ def plugin_parts(name: str, *, registry: Registry | None = None) -> list[PartInf
     """Every part supplied by the plugin or distribution ``name``.
 
     ``name`` is a plugin's name (its entry-point name, as ``gdkit plugins``
-    shows it, e.g. ``"step_rules"``) or a distribution's (``"gdkit"``,
+    shows it, e.g. ``"step_sizes"``) or a distribution's (``"gdkit"``,
     ``"gdkit-momentum"``; ``-``, ``_`` and ``.`` are equivalent). Parts whose
     name another plugin also registers are included.
 
@@ -89,7 +89,7 @@ def check_plugin(
     Parameters
     ----------
     name : str
-        A plugin name (``gdkit plugins`` shows it: ``"step_rules"``,
+        A plugin name (``gdkit plugins`` shows it: ``"step_sizes"``,
         ``"momentum"``) or a distribution name (``"gdkit-momentum"``).
     options : mapping, optional
         Part name → keyword options to build it with, for parts that need

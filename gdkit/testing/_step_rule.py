@@ -180,7 +180,9 @@ def _rule_repeat(chk: _Checker, factory: Callable[[], Any], ref: Objective,
     for k, (a, b) in enumerate(zip(first, second, strict=False)):
         if a != b:
             chk.fail(REPEAT, f"a second run with the same rule object took another step {k} "
-                             f"than the first (η {b[1]!r} vs {a[1]!r}): the rule keeps state "
+                             f"than the first (η {b[1]!r} vs {a[1]!r}, v "
+                             f"{np.frombuffer(b[0], dtype=ex.v.dtype)} vs "
+                             f"{np.frombuffer(a[0], dtype=ex.v.dtype)}): the rule keeps state "
                              "across runs that reset() does not clear. Keep no state, or "
                              "implement reset/get_state/set_state (gdkit.protocols.Stateful), "
                              "or build it as a gdkit.chain of a transform and a step size", where)
