@@ -61,6 +61,15 @@ def _descent_slope(name: str, d: FloatArray, grad: FloatArray | None) -> float:
         "lower its β, or use a step size that does not need descent, such as 'fixed'.")
 
 
+def _full_batch_only(name: str, ctx: StepContext, why: str) -> None:
+    """Refuse a mini-batch step (``ctx.batch`` set) with ``why``."""
+    if ctx.batch is not None:
+        raise ConfigError(
+            f"{name} is for full-batch gradient descent: {why}. Use 'armijo' (sufficient "
+            f"decrease) or 'fixed' (with a schedule) for mini-batches; {name} is for "
+            "full-batch runs (gdkit.minimize without batch_size, or gdkit minimize).")
+
+
 def _backtrack(v: FloatArray, d: FloatArray, ctx: StepContext, *, eta: float, ref: float,
                slope: float, c: float, shrink: float, tries: int) -> float | None:
     """Try η, η·shrink, … until C(v + ηd) ≤ ref + c·η·(∇C·d); move v there and
@@ -287,13 +296,9 @@ class BoldDriver:
 
     def move(self, v: FloatArray, d: FloatArray, state: BoldDriverState,
              ctx: StepContext) -> tuple[float, BoldDriverState]:
-        if ctx.batch is not None:
-            raise ConfigError(
-                "bold-driver is for full-batch gradient descent: on a mini-batch almost every "
-                "step lowers that batch's cost, so η would grow at every step until the model "
-                "saturates. Use 'armijo' (sufficient decrease) or 'fixed' for mini-batches; "
-                "bold-driver is for full-batch runs (gdkit.minimize without batch_size, or "
-                "gdkit minimize).")
+        _full_batch_only("bold-driver", ctx, "on a mini-batch almost every step lowers that "
+                         "batch's cost, so η would grow at every step until the model "
+                         "saturates")
         eta = state.eta
         if eta < self.eta_min:
             raise StepError(f"bold-driver: η shrank below eta_min = {self.eta_min:g} without "
@@ -410,13 +415,9 @@ class BarzilaiBorwein:
 
     def move(self, v: FloatArray, d: FloatArray, state: BBState,
              ctx: StepContext) -> tuple[float, BBState]:
-        if ctx.batch is not None:
-            raise ConfigError(
-                "barzilai-borwein is for full-batch gradient descent: its η compares the "
-                "gradients of two successive steps, which in mini-batch mode come from "
-                "different mini-batches (the quotient is noise). Use 'fixed' (with a schedule) "
-                "or 'armijo' for mini-batches; barzilai-borwein is for full-batch runs "
-                "(gdkit.minimize without batch_size, or gdkit minimize).")
+        _full_batch_only("barzilai-borwein", ctx, "its η compares the gradients of two "
+                         "successive steps, which in mini-batch mode come from different "
+                         "mini-batches (the quotient is noise)")
         grad = ctx.grad
         if grad is None:
             raise ConfigError("barzilai-borwein: ctx.grad is not set; use it inside "
