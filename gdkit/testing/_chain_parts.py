@@ -362,8 +362,9 @@ def _along(chk: _Checker, factory: Callable[[], Any], ref: Objective, ex: _Point
                         f"{c0:.10g} to {c1:.10g}", where)
 
 
-def _steps(rule: Any, ref: Objective, v: FloatArray, n: int) -> None:
-    for k in range(n):
+def _steps(rule: Any, ref: Objective, v: FloatArray, n: int, start: int = 0) -> None:
+    """``n`` steps of ``rule`` from ``v`` (in place), counting from step ``start``."""
+    for k in range(start, start + n):
         ctx = StepContext(ref.cost, v)
         ctx.begin(k)
         rule.step(v, _grad(ref, v), ctx)
@@ -390,8 +391,8 @@ def _round_trip(chk: _Checker, make: Callable[[], Any], ref: Objective, ex: _Poi
              loaded.rule_state)
     w = v.copy()
     try:
-        _one_step(first, ref, v, 3)
-        _one_step(second, ref, w, 3)
+        _steps(first, ref, v, 1, start=3)
+        _steps(second, ref, w, 1, start=3)
     except StepError as exc:
         raise _Declined(str(exc)) from exc
     except Exception as exc:
@@ -402,11 +403,6 @@ def _round_trip(chk: _Checker, make: Callable[[], Any], ref: Objective, ex: _Poi
                              f"differs{_first_diff(w, v)}: every number the next step needs "
                              "must be in the state", where)
 
-
-def _one_step(rule: Any, ref: Objective, v: FloatArray, k: int) -> None:
-    ctx = StepContext(ref.cost, v)
-    ctx.begin(k)
-    rule.step(v, _grad(ref, v), ctx)
 
 
 def _armijo_along(chk: _Checker, factory: Callable[[], Any], ref: Objective,
