@@ -3,8 +3,8 @@
 A checkpoint holds the parameters, the step rule's state, the shuffling
 generator's state, the position in the run (epoch, iteration, position inside
 the epoch's permutation, and that permutation), the history so far, and the
-run's configuration. Files are written atomically (temporary file in the same
-directory, flush, fsync, rename), so a crash during a write leaves the
+run's configuration. Files are written atomically
+(:func:`gdkit.files.atomic_write`), so a crash during a write leaves the
 previous checkpoint intact. Every reader uses ``allow_pickle=False`` and turns
 any problem into :class:`~gdkit.errors.CheckpointError` naming the file.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import CheckpointError
+from .files import atomic_write
 
 __all__ = ["FORMAT", "MODEL_FORMAT", "VERSION", "Checkpoint", "atomic_savez",
            "load_checkpoint", "load_model", "read_npz", "save_checkpoint", "save_model"]
@@ -67,31 +67,8 @@ def atomic_savez(path: str | os.PathLike[str], arrays: Mapping[str, npt.ArrayLik
     for key, arr in payload.items():
         if arr.dtype == object:
             raise TypeError(f"refusing to write {key!r}: object arrays would need pickle")
-    # The temporary name is chosen before the ``try`` and the file created
-    # inside it, so an exception at any point (a second Ctrl-C included) removes
-    # it: ``mkstemp`` would create the file before returning its name, leaving
-    # a window in which a KeyboardInterrupt strands it.
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **payload)  # type: ignore[arg-type]
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return path
-    try:
-        os.fsync(dfd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(dfd)
+    with atomic_write(path) as fh:
+        np.savez(fh, **payload)  # type: ignore[arg-type]
     return path
 
 

@@ -774,8 +774,8 @@ def test_load_mnist_download_into_cache(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     server, fx, md5s = served
-    monkeypatch.setattr(mnist, "MIRRORS", (server.url,))
-    monkeypatch.setattr(mnist, "FILES", md5s)
+    monkeypatch.setattr(mnist.download, "MIRRORS", (server.url,))
+    monkeypatch.setattr(mnist.download, "FILES", md5s)
     assert find_mnist_dir() is None
     data = load_mnist(download=True, n_validation=N_VAL, progress=False)
     np.testing.assert_array_equal(data.test_labels, fx.test_labels)
@@ -794,8 +794,8 @@ def test_explicit_data_dir_is_never_downloaded_into(
     tmp_path: Path,
 ) -> None:
     server, _, md5s = served
-    monkeypatch.setattr(mnist, "MIRRORS", (server.url,))
-    monkeypatch.setattr(mnist, "FILES", md5s)
+    monkeypatch.setattr(mnist.download, "MIRRORS", (server.url,))
+    monkeypatch.setattr(mnist.download, "FILES", md5s)
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(DataError, match="never downloaded into") as info:
