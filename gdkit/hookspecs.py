@@ -65,6 +65,14 @@ def gdkit_step_sizes() -> Mapping[str, Factory]:
 
 
 @hookspec
+def gdkit_commands() -> Mapping[str, Factory]:
+    """Subcommands of the ``gdkit`` tool this plugin supplies: name → factory of
+    a :class:`gdkit.command.Command` (``configure(parser)`` and ``run(args)``).
+    The shell's own ``plugins`` and ``minimize`` cannot be replaced."""
+    raise NotImplementedError
+
+
+@hookspec
 def gdkit_run_start(run: Mapping[str, Any]) -> None:
     """A run of :func:`gdkit.minimize` starts. ``run`` describes it (parts,
     dimension, batch size, epochs, seed)."""

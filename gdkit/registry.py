@@ -33,6 +33,7 @@ from . import hookspecs
 from .errors import ConfigError, PluginError, PluginLoadWarning, UnknownPluginError
 
 __all__ = [
+    "ALL_KINDS",
     "ENTRY_POINT_GROUP",
     "Kind",
     "LoadFailure",
@@ -45,9 +46,13 @@ __all__ = [
 ENTRY_POINT_GROUP: Final = "gdkit.plugins"
 DISTRIBUTION: Final = "gdkit"
 
-Kind = Literal["objective", "gradient source", "step rule", "transform", "step size"]
+Kind = Literal["objective", "gradient source", "step rule", "transform", "step size",
+               "command"]
 KINDS: Final[tuple[Kind, ...]] = (
     "objective", "gradient source", "step rule", "transform", "step size")
+"""The kinds of parts a run is built from."""
+ALL_KINDS: Final[tuple[Kind, ...]] = (*KINDS, "command")
+"""The parts and the ``gdkit`` tool's commands (``gdkit_commands``)."""
 
 _HOOKS: Final[dict[Kind, str]] = {
     "objective": "gdkit_objectives",
@@ -55,6 +60,7 @@ _HOOKS: Final[dict[Kind, str]] = {
     "step rule": "gdkit_step_rules",
     "transform": "gdkit_transforms",
     "step size": "gdkit_step_sizes",
+    "command": "gdkit_commands",
 }
 # What each kind must have: the members of its protocol (gdkit.protocols).
 REQUIRED: Final[dict[Kind, tuple[str, ...]]] = {
@@ -63,6 +69,7 @@ REQUIRED: Final[dict[Kind, tuple[str, ...]]] = {
     "step rule": ("step",),
     "transform": ("init", "update"),
     "step size": ("init", "move"),
+    "command": ("configure", "run"),
 }
 _IN_CODE: Final = "(registered in code)"
 
@@ -113,7 +120,7 @@ class _Catalogue:
 
 class Registry:
     """The parts (objectives, gradient sources, step rules, transforms and step
-    sizes) known to gdkit.
+    sizes) and the ``gdkit`` tool's commands known to gdkit.
 
     Parameters
     ----------
@@ -226,7 +233,7 @@ class Registry:
         if self._catalogue is not None:
             return self._catalogue
         cat = _Catalogue()
-        for kind in KINDS:
+        for kind in ALL_KINDS:
             parts: dict[str, PartInfo] = {}
             conflicts: dict[str, list[PartInfo]] = {}
             caller = getattr(self.pm.hook, _HOOKS[kind])
@@ -351,7 +358,7 @@ def check_part(kind: Kind, obj: object, what: str, hint: str) -> None:
     if missing:
         raise PluginError(
             f"{what} is a {type(obj).__name__} without {', '.join(missing)}, so it is not a "
-            f"{kind} (see gdkit.protocols). {hint}"
+            f"{kind} (see {'gdkit.command' if kind == 'command' else 'gdkit.protocols'}). {hint}"
         )
 
 

@@ -34,7 +34,9 @@ images).
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Final, final
 
 import numpy as np
@@ -42,16 +44,25 @@ import numpy.typing as npt
 from scipy.special import expit
 
 import gdkit
-from gdkit.errors import ConfigError, ShapeError
+from gdkit.checkpoint import save_model
+from gdkit.errors import CheckpointError, ConfigError, ShapeError
 from gdkit.protocols import Batch, FloatArray
 
 from .mnist import load_mnist
 from .quadratic import quadratic_cost, quadratic_cost_gradient
 
-__all__ = ["MNIST_SIZES", "Network", "mnist_network", "network", "one_hot"]
+__all__ = ["LAYOUT", "MNIST_SIZES", "SAVE_KIND", "Network", "mnist_network", "network", "one_hot",
+           "save_network"]
 
 MNIST_SIZES: Final = (784, 30, 10)
 """The book's MNIST network: 784 input pixels, 30 hidden neurons, 10 digits."""
+
+LAYOUT: Final = ("for each layer l = 1..L: weights (sizes[l], sizes[l-1]) row-major, "
+                 "then biases (sizes[l],)")
+"""Where each weight and bias sits in the flat parameter vector v."""
+
+SAVE_KIND: Final = "gdkit-network"
+"""The ``kind`` of a model file written by :func:`save_network`."""
 
 DEFAULT_CHUNK: Final = 5000
 """Rows per chunk when a cost, gradient or evaluation sweeps many inputs."""
@@ -650,6 +661,31 @@ def mnist_network(
         dtype=dt,
         chunk_size=chunk_size,
     )
+
+
+def save_network(path: str | os.PathLike[str], v: npt.ArrayLike, sizes: Sequence[int],
+                 metadata: Mapping[str, Any]) -> Path:
+    """Write a network's parameters to an ``.npz`` file, atomically and without pickle.
+
+    The file holds ``parameters`` (the flat vector v, in its dtype, laid out
+    as :data:`LAYOUT` says), ``sizes`` (int64) and JSON metadata (``kind``,
+    ``sizes``, ``dtype``, ``layout`` and whatever ``metadata`` adds, such as
+    the run's settings). Read it with :func:`gdkit.checkpoint.load_model`.
+
+    Raises
+    ------
+    gdkit.errors.CheckpointError
+        The file cannot be written; the message names it and the reason.
+    """
+    arr = np.asarray(v)
+    meta = {"kind": SAVE_KIND, "sizes": [int(s) for s in sizes], "dtype": str(arr.dtype),
+            "layout": LAYOUT, "gdkit": gdkit.__version__, **metadata}
+    try:
+        return save_model(Path(path).expanduser(), arr, meta,
+                          sizes=np.asarray(sizes, dtype=np.int64))
+    except OSError as exc:
+        raise CheckpointError(f"cannot write the network to {os.fspath(path)}: "
+                              f"{exc.strerror or exc}.") from None
 
 
 @gdkit.hookimpl

@@ -1,0 +1,96 @@
+"""Commands of the ``gdkit`` tool that plugins contribute: the :class:`Command` protocol.
+
+The ``gdkit`` shell owns ``plugins`` and ``minimize``; every other command
+(``train``, and whatever a third-party distribution adds) comes from a plugin
+through the ``gdkit_commands`` hook, as llm's ``register_commands`` does::
+
+    import gdkit
+
+    class Hello:
+        "Say hello."   # the first docstring line is the --help summary
+
+        def configure(self, parser):
+            parser.add_argument("--name", default="world")
+
+        def run(self, args):
+            print(f"hello, {args.name}")
+            return 0
+
+    @gdkit.hookimpl
+    def gdkit_commands():
+        return {"hello": Hello}
+
+A :class:`~gdkit.errors.GdkitError` raised by ``run`` becomes one line on
+stderr and a non-zero exit (a :class:`~gdkit.errors.ConfigError` exits with
+2, any other with 1); any other exception is reported as a bug of the plugin
+that supplied the command, naming it and its distribution (``--debug`` shows
+the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+from collections.abc import Sequence
+from typing import Any, Final, Protocol, runtime_checkable
+
+from .errors import ConfigError
+
+__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_USAGE", "Command", "parse_options",
+           "summary"]
+
+EXIT_ERROR: Final = 1
+"""Exit status of a run that failed (bad data, a run that did not converge)."""
+EXIT_USAGE: Final = 2
+"""Exit status of a bad command line or configuration (as argparse uses)."""
+EXIT_INTERRUPTED: Final = 130
+"""Exit status after Ctrl-C (128 + SIGINT), as shells report it."""
+
+
+@runtime_checkable
+class Command(Protocol):
+    """A subcommand of the ``gdkit`` tool.
+
+    The factory a plugin registers is called without arguments. The first
+    line of the command's docstring, or a ``help`` attribute, is its summary
+    in ``gdkit --help``.
+    """
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        """Add the command's arguments to its (sub)parser."""
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Run the command; returns the exit status (0 for success).
+
+        ``args`` holds the parsed arguments, the shell's ``debug`` flag, and
+        ``explicit``: the destinations of the options actually given on the
+        command line, so that a command can tell a default from a value
+        the user chose.
+        """
+        ...
+
+
+def summary(command: object) -> str:
+    """The one-line summary of ``command`` for ``gdkit --help``."""
+    text = getattr(command, "help", None) or type(command).__doc__ or ""
+    return str(text).strip().split("\n")[0].rstrip(".")
+
+
+def parse_options(pairs: Sequence[str] | None) -> dict[str, Any]:
+    """``["eta=0.5", "name=valley"]`` → ``{"eta": 0.5, "name": "valley"}``.
+
+    Each value is read as a Python literal (numbers, strings, tuples, True /
+    False / None); a bare word is a string. Raises
+    :class:`~gdkit.errors.ConfigError` for an item without ``=``.
+    """
+    options: dict[str, Any] = {}
+    for text in pairs or ():
+        key, sep, raw = text.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"option {text!r} is not of the form key=value.")
+        try:
+            value: Any = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            value = raw  # a bare word is a string
+        options[key.strip()] = value
+    return options

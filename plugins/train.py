@@ -1,0 +1,343 @@
+"""The ``gdkit train`` command: the book's MNIST network by mini-batch SGD.
+
+A command like any third-party one (``gdkit_commands``): it builds the
+``mnist-network`` objective and the step rule by name, runs
+:func:`gdkit.minimize` with a checkpoint, a progress bar and a per-epoch log,
+and prints the test accuracy after each epoch as the book does::
+
+    gdkit train --data ../shared/data/mnist --epochs 30 --eta 3.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+from pathlib import Path
+from typing import IO, Any, Final
+
+import numpy as np
+
+import gdkit
+from gdkit.checkpoint import load_checkpoint
+from gdkit.command import EXIT_ERROR, EXIT_INTERRUPTED, parse_options
+from gdkit.errors import CheckpointError, ConfigError, Interrupted
+from gdkit.progress import ProgressBar, show_progress
+
+from .network import MNIST_SIZES, save_network
+
+__all__ = ["Train"]
+
+OBJECTIVE: Final = "mnist-network"
+DEFAULT_ETA: Final = 3.0
+
+# The options that define the run; a checkpoint stores them, and a resume
+# takes them from there (explicit flags must agree).
+CONFIG: Final = ("sizes", "epochs", "batch_size", "eta", "step", "step_option", "seed", "data",
+                 "dtype", "n_train")
+
+
+def _int_at_least(low: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is not >= {low}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text} is not a number > 0")
+    return value
+
+
+class Train:
+    """Train the book's MNIST network [784, 30, 10] by mini-batch SGD."""
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        """The ``gdkit train`` options."""
+        parser.description = ("Train Nielsen's sigmoid network on MNIST (the mnist-network "
+                              "objective) by mini-batch SGD, printing the test accuracy after "
+                              "each epoch.")
+        add = parser.add_argument
+        add("--sizes", type=_int_at_least(1), nargs="+", default=list(MNIST_SIZES), metavar="N",
+            help="neurons per layer, 784 first and 10 last (default 784 30 10)")
+        add("--epochs", type=_int_at_least(0), default=30, help="epochs (default 30)")
+        add("--batch-size", type=_int_at_least(1), default=10,
+            help="mini-batch size (default 10)")
+        add("--eta", type=_positive_float, default=None,
+            help=f"the fixed step size's learning rate η (default {DEFAULT_ETA})")
+        add("--step", default="fixed", metavar="PARTS",
+            help="step rule: a step size, or transforms and a step size separated by commas, "
+                 "e.g. momentum,fixed (default fixed)")
+        add("--step-option", action="append", metavar="[PART.]KEY=VALUE",
+            help="option of one part of the step, e.g. --step-option momentum.beta=0.9 or "
+                 "--step-option 'fixed.schedule=cosine(steps=150000)'; an unqualified "
+                 "KEY=VALUE configures the last part (repeatable)")
+        add("--seed", type=int, default=0,
+            help="seed of the start and the shuffles (default 0; same seed, same numbers)")
+        add("--data", metavar="DIR", default=None,
+            help="directory holding the four MNIST IDX files (default: $GDKIT_DATA, then the "
+                 "user cache)")
+        add("--download", action=argparse.BooleanOptionalAction, default=None,
+            help="download MNIST into the user cache if it is not found (default: yes unless "
+                 "--data is given)")
+        add("--dtype", choices=("float64", "float32"), default="float64",
+            help="floating dtype of the data and parameters (default float64)")
+        add("--n-train", type=_int_at_least(1), default=None, metavar="N",
+            help="train on the first N training images only (quick runs)")
+        add("--log", metavar="FILE", default=None,
+            help="write one JSON line per epoch (epoch, cost, accuracy, seconds, ...)")
+        add("--save", metavar="FILE.npz", default=None,
+            help="save the final parameters, sizes and dtype (.npz, no pickle)")
+        add("--progress", action=argparse.BooleanOptionalAction, default=None,
+            help="a progress bar within each epoch on stderr (default: on a terminal)")
+        add("-q", "--quiet", action="store_true", help="no progress bar (--no-progress)")
+        add("--checkpoint", metavar="FILE.npz", default=None,
+            help="save the whole run state after every epoch; Ctrl-C (SIGINT) or SIGTERM then "
+                 "saves mid-epoch and prints the command to resume")
+        add("--resume", metavar="FILE.npz", default=None,
+            help="continue the run saved in this checkpoint with its configuration (and keep "
+                 "checkpointing into it unless --checkpoint is given)")
+        add("--allow-config-change", action="store_true",
+            help="with --resume: let explicit flags differ from the checkpoint's run")
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Train; 0 on success, 1 if the run failed, 128 + signal if interrupted."""
+        return _Run(args).main()
+
+
+class _EpochBar:
+    """:func:`gdkit.minimize`'s ``progress(epoch, done, total)``, one bar an epoch."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.bar: ProgressBar | None = None
+        self.epoch = -1
+
+    def __call__(self, epoch: int, done: int, total: int) -> None:
+        if self.bar is None or epoch != self.epoch:
+            self.close()
+            self.bar, self.epoch = ProgressBar(self.stream, f"Epoch {epoch}", total,
+                                               unit="mini-batches"), epoch
+        self.bar.update(done)
+
+    def close(self) -> None:
+        """Erase the bar (before the epoch's line is printed)."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class _Run:
+    """One ``gdkit train`` run: the checks, the training, the report."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.last: dict[str, Any] = {}
+        self.log: IO[str] | None = None
+        show = show_progress(sys.stderr, False if args.quiet else args.progress)
+        self.bar = _EpochBar(sys.stderr) if show else None
+
+    def main(self) -> int:
+        args = self.args
+        # Everything that can be checked before loading the data is checked first.
+        if args.resume is not None:
+            _take_resumed_config(args)
+        elif args.allow_config_change:
+            raise ConfigError("--allow-config-change only makes sense with --resume PATH.")
+        rule = _step_rule(args)
+        if args.download and args.data is not None:
+            raise ConfigError("--download fetches MNIST into the user cache; with --data DIR the "
+                              "four files must already be in DIR. Drop one of the two options.")
+        _check_save_path(args.save)
+        net = gdkit.objective(OBJECTIVE, **_objective_config(args))
+        self.log = _open_log(args.log, append=args.resume is not None)
+        print(f"Training {net!r}: step {rule!r}, mini-batches of {args.batch_size}, "
+              f"{args.epochs} epochs, seed {args.seed}", flush=True)
+        self.settings = {"epochs": args.epochs, "batch_size": args.batch_size,
+                         "seed": args.seed, "step": repr(rule)}
+        try:
+            res = gdkit.minimize(
+                net, step=rule, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
+                callback=self.on_epoch, progress=self.bar,
+                checkpoint=args.checkpoint if args.checkpoint is not None else args.resume,
+                resume=args.resume, allow_config_change=args.allow_config_change,
+                run_info={"train": {k: _jsonable(getattr(args, k)) for k in CONFIG}})
+        except Interrupted as exc:
+            self._close_bar()
+            print(f"gdkit train: {exc}\nResume it with:\n  {_resume_command(args, exc.checkpoint)}",
+                  file=sys.stderr)
+            return 128 + exc.signum
+        except KeyboardInterrupt:
+            self._close_bar()
+            return self._interrupted()
+        finally:
+            if self.log is not None:
+                self.log.close()
+        return self._report(res)
+
+    def on_epoch(self, intermediate_result: gdkit.Result) -> None:
+        self._close_bar()
+        epoch, record = int(intermediate_result.epoch), dict(intermediate_result.record)
+        self.last.update(epoch=epoch, x=intermediate_result.x, record=_plain_record(record))
+        print(_epoch_line(epoch, record), flush=True)
+        if self.log is not None:
+            self.log.write(json.dumps({"epoch": epoch, **_plain_record(record)}) + "\n")
+            self.log.flush()
+
+    def _close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def _interrupted(self) -> int:
+        """Ctrl-C without a checkpoint: keep the last complete epoch in --save."""
+        args, done = self.args, self.last.get("epoch", 0)
+        msg = f"gdkit train: interrupted after {done} complete epoch(s)"
+        if args.save is not None and done:
+            save_network(args.save, self.last["x"], args.sizes,
+                         {**self.settings, "epochs_done": done, "interrupted": True,
+                          "record": self.last["record"]})
+            msg += f"; saved the parameters after epoch {done} to {args.save}"
+        print(msg + ".", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+    def _report(self, res: gdkit.Result) -> int:
+        args = self.args
+        if args.resume is not None and not self.last and res.epochs >= args.epochs:
+            print(f"gdkit train: the run in {args.resume} is already complete ({res.epochs} of "
+                  f"{args.epochs} epochs): nothing to train. To train further, pass --epochs N "
+                  "(more) with --allow-config-change.", file=sys.stderr)
+        accuracy = res.history["accuracy"] if "accuracy" in res.history else np.empty(0)
+        if np.isfinite(accuracy).any():  # over the whole run, epochs before a resume included
+            i = int(np.nanargmax(accuracy))
+            print(f"Best: epoch {i + 1}, accuracy {100.0 * accuracy[i]:.2f}%", flush=True)
+        if args.save is not None:
+            save_network(args.save, res.x, args.sizes,
+                         {**self.settings, "epochs_done": int(res.epochs), "interrupted": False,
+                          "record": self.last.get("record", {})})
+            print(f"Saved the parameters to {args.save}", flush=True)
+        if not res.success:
+            print(f"gdkit train: {res.message}", file=sys.stderr)
+            return EXIT_ERROR
+        return 0
+
+
+def _objective_config(args: argparse.Namespace) -> dict[str, Any]:
+    download = (args.data is None) if args.download is None else args.download
+    config: dict[str, Any] = {"sizes": tuple(args.sizes), "dtype": args.dtype,
+                              "download": download}
+    if args.data is not None:
+        config["data"] = args.data
+    if args.n_train is not None:
+        config["n_train"] = args.n_train
+    return config
+
+
+def _step_rule(args: argparse.Namespace) -> Any:
+    """The step rule of ``--step`` and ``--step-option``; ``--eta`` is the fixed step's η."""
+    opts = parse_options(args.step_option)
+    last = args.step.split(",")[-1].strip()
+    if last == "fixed":
+        given = [k for k in ("eta", "fixed.eta") if k in opts]
+        if given and args.eta is not None:
+            raise ConfigError("give the fixed step size's η once: --eta or --step-option "
+                              f"{given[0]}=..., not both.")
+        if not given:
+            opts["fixed.eta"] = DEFAULT_ETA if args.eta is None else args.eta
+    elif args.eta is not None:
+        raise ConfigError(f"--eta sets the 'fixed' step size's η; the step {args.step!r} takes "
+                          "its options from --step-option PART.KEY=VALUE (see its "
+                          "documentation).")
+    return gdkit.step_rule(args.step, **opts)
+
+
+def _open_log(path: str | None, *, append: bool = False) -> IO[str] | None:
+    if path is None:
+        return None
+    try:
+        return open(path, "a" if append else "w", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--log: cannot write {path}: {exc.strerror or exc}. "
+                          "Give a file in an existing, writable directory.") from None
+
+
+def _check_save_path(path: str | None) -> None:
+    if path is None:
+        return
+    parent = Path(path).expanduser().resolve().parent
+    if not parent.is_dir():
+        raise ConfigError(f"--save: the directory {parent} does not exist; create it first "
+                          "or give another path.")
+    if Path(path).is_dir():
+        raise ConfigError(f"--save: {path} is a directory; give a file name such as "
+                          "network.npz.")
+
+
+def _plain_record(record: dict[str, float]) -> dict[str, Any]:
+    """An epoch's record for JSON: counts as ints, everything else as floats."""
+    return {k: int(v) if k in ("correct", "total") else float(v) for k, v in record.items()}
+
+
+def _epoch_line(epoch: int, record: dict[str, float]) -> str:
+    head = f"Epoch {epoch}:"
+    if "correct" in record and "total" in record:
+        correct, total = int(record["correct"]), int(record["total"])
+        pct = 100.0 * correct / total if total else math.nan
+        head += f" {correct:,} / {total:,} ({pct:.2f}%)"
+    elif "accuracy" in record:
+        head += f" accuracy {100.0 * record['accuracy']:.2f}%"
+    return f"{head}  cost {record['cost']:.4g}  {record['seconds']:.2f} s"
+
+
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def _take_resumed_config(args: argparse.Namespace) -> None:
+    """Take the run's configuration from the checkpoint ``args.resume``."""
+    ck = load_checkpoint(args.resume)
+    stored = ck.extra.get("train")
+    if not isinstance(stored, dict) or not set(CONFIG) <= set(stored):
+        raise CheckpointError(
+            f"checkpoint {args.resume!r} was not written by gdkit train (it holds no train "
+            "command line); resume it from Python with gdkit.minimize(..., resume=PATH).")
+    explicit: set[str] = getattr(args, "explicit", set())
+    diffs = [f"{_flag(k)}: checkpoint {stored[k]!r}, command line {getattr(args, k)!r}"
+             for k in CONFIG if k in explicit and _jsonable(getattr(args, k)) != stored[k]]
+    if diffs and not args.allow_config_change:
+        raise CheckpointError(
+            f"cannot resume from {args.resume!r} with other settings ({'; '.join(diffs)}). "
+            "Drop those flags to continue the run as it was, or pass --allow-config-change.")
+    for k in CONFIG:
+        if k not in explicit or not args.allow_config_change:
+            setattr(args, k, stored[k])
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+def _resume_command(args: argparse.Namespace, checkpoint: str) -> str:
+    cmd = ["gdkit", "train", "--resume", checkpoint]
+    for key in ("log", "save"):
+        if getattr(args, key) is not None:
+            cmd += [_flag(key), getattr(args, key)]
+    return shlex.join(cmd)
+
+
+@gdkit.hookimpl
+def gdkit_commands() -> dict[str, Any]:
+    return {"train": Train}

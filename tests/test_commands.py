@@ -1,0 +1,135 @@
+"""Commands contributed by plugins (``gdkit_commands``): the built-in ``train``
+and a third-party distribution's, as a user meets them."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+import gdkit
+from gdkit.cli import build_parser, main
+from gdkit.errors import PluginLoadWarning
+
+from .conftest import MakeDist
+from .test_cli import gdkit_cmd
+
+HELLO = '''
+import gdkit
+from gdkit.errors import ConfigError
+
+class Hello:
+    """Say hello to someone."""
+
+    def configure(self, parser):
+        parser.add_argument("--name", default="world")
+        parser.add_argument("--fail", choices=("config", "bug"))
+
+    def run(self, args):
+        if args.fail == "config":
+            raise ConfigError("hello: --name must not be empty.")
+        if args.fail == "bug":
+            return 1 / 0
+        print(f"hello, {args.name}; explicit: {sorted(args.explicit)}")
+        return 0
+
+@gdkit.hookimpl
+def gdkit_commands():
+    return {"hello": Hello}
+'''
+
+
+def run(*args: str, site: pathlib.Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GDKIT_DISABLE_PLUGIN_AUTOLOAD", "GDKIT_STRICT_PLUGINS")}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
+    return subprocess.run([*gdkit_cmd(), *args], capture_output=True, text=True, env=env,
+                          timeout=300, check=False)
+
+
+def test_a_third_party_command_runs_as_the_user_types_it(make_dist: MakeDist) -> None:
+    site = make_dist("gdkit-hello", "gdkit_hello", HELLO, version="0.3")
+    out = run("hello", "--name", "Nielsen", site=site)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "hello, Nielsen; explicit: ['name']\n"
+    helped = run("--help", site=site)
+    assert "hello" in helped.stdout and "Say hello to someone" in helped.stdout
+    assert "train" in helped.stdout  # the built-in command is there too
+    listed = run("plugins", site=site)
+    assert "commands:" in listed.stdout
+    row = next(line for line in listed.stdout.splitlines() if line.split()[:1] == ["hello"])
+    assert "gdkit_hello" in row and "gdkit-hello 0.3" in row
+
+
+def test_a_commands_errors_are_one_line_and_name_the_plugin(make_dist: MakeDist) -> None:
+    site = make_dist("gdkit-hello", "gdkit_hello", HELLO, version="0.3")
+    config = run("hello", "--fail", "config", site=site)
+    assert config.returncode == 2
+    assert config.stderr == "gdkit hello: error: hello: --name must not be empty.\n"
+    bug = run("hello", "--fail", "bug", site=site)
+    assert bug.returncode == 1
+    assert "Traceback" not in bug.stderr and len(bug.stderr.splitlines()) == 1
+    for words in ("'hello'", "gdkit_hello", "gdkit-hello 0.3", "ZeroDivisionError",
+                  "--debug"):
+        assert words in bug.stderr, bug.stderr
+    debug = run("--debug", "hello", "--fail", "bug", site=site)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+@pytest.mark.filterwarnings("default::gdkit.errors.PluginLoadWarning")
+def test_the_shells_own_commands_cannot_be_replaced(make_dist: MakeDist,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    make_dist("gdkit-evil", "gdkit_evil", HELLO.replace('{"hello": Hello}',
+                                                        '{"minimize": Hello}'))
+    assert main(["minimize", "valley", "--max-iter", "3"]) == 0
+    out, err = capsys.readouterr()
+    assert "hello" not in out
+    assert err == ("gdkit: warning: plugin 'gdkit_evil' (distribution 'gdkit-evil 1.0') "
+                   "supplies a command 'minimize', which is the shell's own; it is ignored. "
+                   "Ask its author to rename it.\n")
+    with pytest.warns(PluginLoadWarning, match="'minimize', which is the shell's own"):
+        build_parser()
+
+
+def test_a_command_registered_twice_names_both(make_dist: MakeDist,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    make_dist("gdkit-hello", "gdkit_hello", HELLO)
+    make_dist("gdkit-hi", "gdkit_hi", HELLO)
+    assert main(["hello"]) == 1
+    err = capsys.readouterr().err
+    assert "registered twice" in err and "gdkit-hello" in err and "gdkit-hi" in err
+    assert main(["minimize", "valley", "--max-iter", "2"]) == 0  # the rest still works
+
+
+def test_a_command_that_cannot_be_set_up_breaks_only_itself(
+        make_dist: MakeDist, capsys: pytest.CaptureFixture[str]) -> None:
+    make_dist("gdkit-broken", "gdkit_broken", HELLO.replace(
+        'parser.add_argument("--name", default="world")', 'raise RuntimeError("no parser")'))
+    assert main(["minimize", "valley", "--max-iter", "2"]) == 0
+    assert main(["hello", "--name", "x"]) == 1
+    err = capsys.readouterr().err
+    assert "could not be set up: RuntimeError: no parser" in err and "gdkit_broken" in err
+
+
+def test_a_command_that_is_not_one_is_refused(make_dist: MakeDist,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    make_dist("gdkit-odd", "gdkit_odd", HELLO.replace("def run(self, args):",
+                                                      "def walk(self, args):"))
+    assert main(["hello"]) == 1
+    assert "without run, so it is not a command" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("fresh_registry")
+def test_train_comes_from_the_network_plugin() -> None:
+    info = gdkit.get_registry().lookup("command", "train")
+    assert (info.plugin, info.distribution) == ("train", "gdkit")
+
+
+def test_the_core_knows_no_command_but_its_own() -> None:
+    core = pathlib.Path(gdkit.__file__).parent
+    for path in core.glob("*.py"):
+        text = path.read_text()
+        for word in ("mnist", "train", "accuracy"):
+            assert f'"{word}"' not in text and f"'{word}'" not in text, (path, word)
