@@ -28,6 +28,7 @@ from .errors import ConfigError, GdkitError, PluginError, PluginLoadWarning
 from .parts import gradient_source, objective, step_rule
 from .registry import ALL_KINDS, PartInfo, Registry, check_part, get_registry
 from .result import Result
+from .validate import argument, integer, number
 
 __all__ = ["build_parser", "main"]
 
@@ -115,9 +116,12 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     p.add_argument("--step", default="armijo", metavar="PARTS",
                    help="step rule: a step size, or transforms and a step size separated by "
                         "commas, e.g. momentum,fixed (default armijo)")
-    p.add_argument("--max-iter", type=int, default=None, help="most steps (default 1000)")
-    p.add_argument("--gtol", type=float, default=None, help="stop when ‖∇C‖ <= GTOL")
-    p.add_argument("--seed", type=int, default=None, help="seed of the starting point")
+    p.add_argument("--max-iter", type=argument(integer, minimum=0), default=None,
+                   help="most steps (default 1000)")
+    p.add_argument("--gtol", type=argument(number, low=0.0, low_closed=True), default=None,
+                   help="stop when ‖∇C‖ <= GTOL")
+    p.add_argument("--seed", type=argument(integer, minimum=0), default=None,
+                   help="seed of the starting point")
     p.add_argument("-o", "--option", action="append", metavar="KEY=VALUE",
                    help="objective option, e.g. -o dim=10 (repeatable)")
     p.add_argument("--step-option", action="append", metavar="[PART.]KEY=VALUE",

@@ -35,6 +35,7 @@ from .protocols import (
 from .registry import check_part, get_registry
 from .result import CONVERGED, EPOCHS_DONE, MAX_ITER, STEP_FAILED, STOPPED, History, Result
 from .resume import RunControl, check_config, check_probe, probe_of, trap_signals
+from .validate import float_dtype, integer, number
 
 __all__ = ["minimize"]
 
@@ -244,9 +245,8 @@ def _mode(obj: Objective, batch_size: Any, epochs: Any, max_iter: Any,
             raise ConfigError("epochs= needs batch_size= (mini-batch SGD); for full-batch "
                               "gradient descent bound the run with max_iter=.")
         n_iter = DEFAULT_MAX_ITER if max_iter is None else _nonneg_int("max_iter", max_iter)
-        if not gtol >= 0:
-            raise ConfigError(f"gtol must be a number >= 0, got {gtol!r}.")
-        return _full_batch, {"max_iter": n_iter, "gtol": float(gtol)}
+        return _full_batch, {"max_iter": n_iter,
+                             "gtol": number("minimize", "gtol", gtol, low=0.0, low_closed=True)}
     if not isinstance(obj, Sampled):
         raise ConfigError(
             f"batch_size= needs a sampled objective (one with n_samples, a mean over "
@@ -267,14 +267,12 @@ def _saved_point(saved: Checkpoint, v0: Any, dtype: Any) -> FloatArray:
     if v0 is not None:
         raise ConfigError("pass either v0 or resume=, not both: a resumed run continues "
                           "from the checkpoint's parameters.")
-    return np.array(saved.v, dtype=saved.v.dtype if dtype is None else dtype, order="C")
+    dt = saved.v.dtype if dtype is None else float_dtype("minimize", "dtype", dtype, options=None)
+    return np.array(saved.v, dtype=dt, order="C")
 
 
 def _positive_int(name: str, value: Any) -> int:
-    n = _nonneg_int(name, value)
-    if n == 0:
-        raise ConfigError(f"{name} must be >= 1.")
-    return n
+    return integer("minimize", name, value, minimum=1)
 
 
 def _wants_result(callback: Callable[..., Any]) -> bool:
@@ -286,9 +284,7 @@ def _wants_result(callback: Callable[..., Any]) -> bool:
 
 
 def _nonneg_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ConfigError(f"{name} must be an integer >= 0, got {value!r}.")
-    return int(value)
+    return integer("minimize", name, value, minimum=0)
 
 
 def _starting_point(obj: Objective, v0: Any, rng: np.random.Generator, dtype: Any) -> FloatArray:
@@ -299,8 +295,7 @@ def _starting_point(obj: Objective, v0: Any, rng: np.random.Generator, dtype: An
     arr = np.asarray(v0)
     if dtype is None:
         dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.float64
-    if not np.issubdtype(np.dtype(dtype), np.floating):
-        raise ConfigError(f"dtype must be a floating dtype (float32 or float64), got {dtype!r}.")
+    dtype = float_dtype("minimize", "dtype", dtype, options=None)
     v = np.array(arr, dtype=dtype, order="C", copy=True)
     if v.shape != (obj.dim,):
         raise ShapeError(f"v0 has shape {arr.shape}, but {obj!r} has dim {obj.dim}: "

@@ -1,4 +1,4 @@
-"""Argument validators for parts' constructors: each names the part and the argument.
+"""Argument validators: each names the part and the argument it checks.
 
 A plugin's constructor checks its configuration once, where it is given, so a
 bad value is one clear :class:`~gdkit.errors.ConfigError` (``"armijo: c must
@@ -9,18 +9,33 @@ be a number in (0, 1), got 2."``) instead of a NaN many steps later::
     class Halving:
         def __init__(self, eta=1.0):
             self.eta = number("halving", "eta", eta, low=0.0)
+
+The same checks serve a command's options: :func:`argument` turns one into an
+``argparse`` type (``type=argument(integer, minimum=1)``), so ``--epochs -1``
+and ``epochs=-1`` are refused by one rule in the same words.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["choice", "flag", "integer", "number"]
+__all__ = ["argument", "choice", "flag", "float_dtype", "integer", "number"]
+
+T = TypeVar("T")
+
+
+def _fail(part: str, name: str, expected: str, value: Any) -> ConfigError:
+    """``"part: name must be EXPECTED, got VALUE."``, or without the ``part:
+    name`` when both are empty (a command-line option: argparse names it)."""
+    head = f"{part}: {name} must be" if part or name else "must be"
+    return ConfigError(f"{head} {expected}, got {value!r}.")
 
 
 def _is_real(value: Any) -> bool:
@@ -36,8 +51,8 @@ def number(part: str, name: str, value: Any, *, low: float = -math.inf,
     ok = (math.isfinite(x) and (x >= low if low_closed else x > low)
           and (x <= high if high_closed else x < high))
     if not ok:
-        where = _interval(low, high, low_closed, high_closed)
-        raise ConfigError(f"{part}: {name} must be a number {where}, got {value!r}.")
+        raise _fail(part, name, f"a number {_interval(low, high, low_closed, high_closed)}",
+                    value)
     return x
 
 
@@ -53,20 +68,56 @@ def integer(part: str, name: str, value: Any, *, minimum: int = 0, note: str = "
     """``value`` as an int >= ``minimum`` (bools refused), else ConfigError."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
             or value < minimum:
-        raise ConfigError(f"{part}: {name} must be an integer >= {minimum}{note}, got {value!r}.")
+        raise _fail(part, name, f"an integer >= {minimum}{note}", value)
     return int(value)
 
 
 def flag(part: str, name: str, value: Any) -> bool:
     """``value`` as a bool (True/False only), else ConfigError."""
     if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"{part}: {name} must be True or False, got {value!r}.")
+        raise _fail(part, name, "True or False", value)
     return bool(value)
 
 
 def choice(part: str, name: str, value: Any, options: tuple[str, ...]) -> str:
     """``value`` if it is one of ``options``, else ConfigError listing them."""
     if value not in options:
-        raise ConfigError(f"{part}: {name} must be one of {', '.join(map(repr, options))}, "
-                          f"got {value!r}.")
+        raise _fail(part, name, f"one of {', '.join(map(repr, options))}", value)
     return str(value)
+
+
+def float_dtype(part: str, name: str, value: Any,
+                options: tuple[str, ...] | None = ("float64", "float32")) -> np.dtype[Any]:
+    """``value`` as a floating numpy dtype, one of ``options`` (names; None:
+    any floating dtype), else ConfigError."""
+    dt: np.dtype[Any] | None
+    try:
+        dt = np.dtype(value)
+    except (TypeError, ValueError):
+        dt = None
+    if dt is None or dt.kind != "f" or (options is not None and dt.name not in options):
+        expected = ("a floating dtype" if options is None
+                    else " or ".join(repr(o) for o in options))
+        raise _fail(part, name, expected, value)
+    return dt
+
+
+def argument(check: Callable[..., T], **bounds: Any) -> Callable[[str], T]:
+    """An ``argparse`` type that reads the text as :func:`check` expects
+    (an int for :func:`integer`, a float for :func:`number`) and applies it
+    with ``bounds``; a bad value is argparse's usage error in the check's words.
+    """
+    read: Callable[[str], Any] = int if check is integer else float if check is number else str
+
+    def parse(text: str) -> T:
+        try:
+            value = read(text)
+        except ValueError:
+            value = text
+        try:
+            return check("", "", value, **bounds)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = check.__name__  # argparse says "invalid integer value" on other errors
+    return parse

@@ -18,7 +18,6 @@ variant.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Final
 
 import numpy as np
@@ -26,6 +25,7 @@ import numpy as np
 import gdkit
 from gdkit.errors import ConfigError
 from gdkit.protocols import Batch, ComplexCost, FloatArray, Objective
+from gdkit.validate import number
 
 __all__ = ["Central", "ComplexStep", "Forward", "fd_steps"]
 
@@ -54,9 +54,8 @@ class _FiniteDifference:
     order: int = 1
 
     def __init__(self, rel_step: float | None = None) -> None:
-        if rel_step is not None and not (math.isfinite(rel_step) and rel_step > 0):
-            raise ConfigError(f"rel_step must be a positive finite number, got {rel_step!r}.")
-        self.rel_step = rel_step
+        self.rel_step = None if rel_step is None else number(
+            type(self).__name__.lower(), "rel_step", rel_step, low=0.0)
 
     def __repr__(self) -> str:
         arg = "" if self.rel_step is None else f"rel_step={self.rel_step!r}"

@@ -11,6 +11,7 @@ from scipy.optimize import rosen, rosen_der
 import gdkit
 from gdkit.errors import ConfigError
 from gdkit.protocols import Batch, FloatArray
+from gdkit.validate import integer
 
 __all__ = ["Rosenbrock", "Valley"]
 
@@ -66,9 +67,7 @@ class Rosenbrock:
     """
 
     def __init__(self, dim: int = 2) -> None:
-        if not isinstance(dim, (int, np.integer)) or dim < 2:
-            raise ConfigError(f"rosenbrock: dim must be an integer >= 2, got {dim!r}.")
-        self.dim = int(dim)
+        self.dim = integer("rosenbrock", "dim", dim, minimum=2)
 
     def __repr__(self) -> str:
         return f"Rosenbrock(dim={self.dim})"

@@ -47,6 +47,7 @@ import gdkit
 from gdkit.checkpoint import save_model
 from gdkit.errors import CheckpointError, ConfigError, ShapeError
 from gdkit.protocols import Batch, FloatArray
+from gdkit.validate import float_dtype, integer
 
 from .mnist import load_mnist
 from .quadratic import quadratic_cost, quadratic_cost_gradient
@@ -73,16 +74,6 @@ _MAX_WORK: Final = 8  # distinct batch sizes whose work buffers are kept
 _MAX_VIEWS: Final = 3  # parameter (and gradient) vectors whose views are kept
 
 IntArray = npt.NDArray[np.integer[Any]]
-
-
-def _float_dtype(dtype: Any, who: str) -> np.dtype[np.floating[Any]]:
-    for dt in _DTYPES:
-        try:
-            if np.dtype(dtype) == dt:
-                return dt
-        except TypeError:
-            break
-    raise ConfigError(f"{who}: dtype must be 'float64' or 'float32', got {dtype!r}.")
 
 
 def _check_sizes(sizes: Any, who: str) -> tuple[int, ...]:
@@ -235,11 +226,8 @@ class Network:
         if dtype is None:
             in_dtype = getattr(inputs, "dtype", None)
             dtype = in_dtype if in_dtype in _DTYPES else np.float64
-        self.dtype = _float_dtype(dtype, "network")
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
-                or chunk_size < 1:
-            raise ConfigError(f"network: chunk_size must be an integer >= 1, got {chunk_size!r}.")
-        self.chunk_size = int(chunk_size)
+        self.dtype: np.dtype[Any] = float_dtype("network", "dtype", dtype)
+        self.chunk_size = integer("network", "chunk_size", chunk_size, minimum=1)
 
         n_in, n_out = self.sizes[0], self.sizes[-1]
         x = np.ascontiguousarray(inputs, dtype=self.dtype)
@@ -580,10 +568,8 @@ def network(
     """
     if inputs is None and targets is None:
         shape = _check_sizes(sizes, "network")
-        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
-                or n_samples < 1:
-            raise ConfigError(f"network: n_samples must be an integer >= 1, got {n_samples!r}.")
-        dt = np.float64 if dtype is None else _float_dtype(dtype, "network")
+        integer("network", "n_samples", n_samples, minimum=1)
+        dt = np.float64 if dtype is None else float_dtype("network", "dtype", dtype)
         rng = np.random.default_rng(seed)
         x = rng.random((int(n_samples), shape[0]))
         teacher = rng.standard_normal((shape[0], shape[-1]))
@@ -642,10 +628,9 @@ def mnist_network(
     if shape[0] != MNIST_SIZES[0] or shape[-1] != MNIST_SIZES[-1]:
         raise ConfigError(f"mnist-network: sizes must start with 784 (28 x 28 pixels) and end "
                           f"with 10 (one output neuron per digit), got {list(shape)}.")
-    dt = _float_dtype(dtype, "mnist-network")
-    if n_train is not None and (isinstance(n_train, bool)
-                                or not isinstance(n_train, (int, np.integer)) or n_train < 1):
-        raise ConfigError(f"mnist-network: n_train must be an integer >= 1, got {n_train!r}.")
+    dt = float_dtype("mnist-network", "dtype", dtype)
+    if n_train is not None:
+        integer("mnist-network", "n_train", n_train, minimum=1)
     mnist = load_mnist(data, download=bool(download), dtype=dt)
     n_avail = mnist.train_images.shape[0]
     if n_train is not None and n_train > n_avail:

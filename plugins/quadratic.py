@@ -18,6 +18,7 @@ import scipy.linalg
 import gdkit
 from gdkit.errors import ConfigError, ShapeError
 from gdkit.protocols import Batch, FloatArray
+from gdkit.validate import integer, number
 
 __all__ = ["Quadratic", "quadratic_cost", "quadratic_cost_gradient"]
 
@@ -95,10 +96,8 @@ class Quadratic:
         if inputs is None:
             for name, val in (("n_samples", n_samples), ("n_features", n_features),
                               ("n_outputs", n_outputs)):
-                if not isinstance(val, (int, np.integer)) or val < 1:
-                    raise ConfigError(f"quadratic: {name} must be an integer >= 1, got {val!r}.")
-            if not noise >= 0:
-                raise ConfigError(f"quadratic: noise must be >= 0, got {noise!r}.")
+                integer("quadratic", name, val, minimum=1)
+            number("quadratic", "noise", noise, low=0.0, low_closed=True)
             rng = np.random.default_rng(seed)
             x = rng.standard_normal((n_samples, n_features))
             w = rng.standard_normal((n_outputs, n_features))

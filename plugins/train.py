@@ -25,6 +25,7 @@ from gdkit.checkpoint import load_checkpoint
 from gdkit.command import EXIT_ERROR, EXIT_INTERRUPTED, parse_options
 from gdkit.errors import CheckpointError, ConfigError, Interrupted
 from gdkit.progress import ProgressBar, show_progress
+from gdkit.validate import argument, integer, number
 
 from .network import MNIST_SIZES, save_network
 
@@ -39,30 +40,6 @@ CONFIG: Final = ("sizes", "epochs", "batch_size", "eta", "step", "step_option", 
                  "dtype", "n_train")
 
 
-def _int_at_least(low: int) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{value} is not >= {low}")
-        return value
-
-    parse.__name__ = f"integer >= {low}"
-    return parse
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text} is not a number > 0")
-    return value
-
-
 class Train:
     """Train the book's MNIST network [784, 30, 10] by mini-batch SGD."""
 
@@ -72,12 +49,12 @@ class Train:
                               "objective) by mini-batch SGD, printing the test accuracy after "
                               "each epoch.")
         add = parser.add_argument
-        add("--sizes", type=_int_at_least(1), nargs="+", default=list(MNIST_SIZES), metavar="N",
-            help="neurons per layer, 784 first and 10 last (default 784 30 10)")
-        add("--epochs", type=_int_at_least(0), default=30, help="epochs (default 30)")
-        add("--batch-size", type=_int_at_least(1), default=10,
+        add("--sizes", type=argument(integer, minimum=1), nargs="+", default=list(MNIST_SIZES),
+            metavar="N", help="neurons per layer, 784 first and 10 last (default 784 30 10)")
+        add("--epochs", type=argument(integer, minimum=0), default=30, help="epochs (default 30)")
+        add("--batch-size", type=argument(integer, minimum=1), default=10,
             help="mini-batch size (default 10)")
-        add("--eta", type=_positive_float, default=None,
+        add("--eta", type=argument(number, low=0.0), default=None,
             help=f"the fixed step size's learning rate η (default {DEFAULT_ETA})")
         add("--step", default="fixed", metavar="PARTS",
             help="step rule: a step size, or transforms and a step size separated by commas, "
@@ -86,7 +63,7 @@ class Train:
             help="option of one part of the step, e.g. --step-option momentum.beta=0.9 or "
                  "--step-option 'fixed.schedule=cosine(steps=150000)'; an unqualified "
                  "KEY=VALUE configures the last part (repeatable)")
-        add("--seed", type=int, default=0,
+        add("--seed", type=argument(integer, minimum=0), default=0,
             help="seed of the start and the shuffles (default 0; same seed, same numbers)")
         add("--data", metavar="DIR", default=None,
             help="directory holding the four MNIST IDX files (default: $GDKIT_DATA, then the "
@@ -96,7 +73,7 @@ class Train:
                  "--data is given)")
         add("--dtype", choices=("float64", "float32"), default="float64",
             help="floating dtype of the data and parameters (default float64)")
-        add("--n-train", type=_int_at_least(1), default=None, metavar="N",
+        add("--n-train", type=argument(integer, minimum=1), default=None, metavar="N",
             help="train on the first N training images only (quick runs)")
         add("--log", metavar="FILE", default=None,
             help="write one JSON line per epoch (epoch, cost, accuracy, seconds, ...)")

@@ -74,6 +74,11 @@ def test_minimize_options_reach_the_parts() -> None:
     (("minimize", "valley", "--step", "fixed", "--step-option", "eta=50"),
      "became inf at iteration", 1),
     (("minimize", "valley", "-o", "curvature"), "not of the form key=value", 2),
+    (("minimize", "valley", "--seed", "-5"), "--seed: must be an integer >= 0, got -5.", 2),
+    (("minimize", "valley", "--max-iter", "ten"), "--max-iter: must be an integer >= 0, got "
+                                                   "'ten'.", 2),
+    (("minimize", "valley", "--gtol", "nan"), "--gtol: must be a number >= 0, got nan.", 2),
+    (("train", "--seed", "-5"), "--seed: must be an integer >= 0, got -5.", 2),
 ])
 def test_errors_are_one_paragraph_without_traceback(args: tuple[str, ...], message: str,
                                                     status: int) -> None:

@@ -39,7 +39,7 @@ from gdkit_plugins.mnist import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gdkit.errors import DataError
+from gdkit.errors import ConfigError, DataError
 
 N_TRAIN = 12
 N_TEST = 5
@@ -204,7 +204,7 @@ def test_load_mnist_rejects_bad_arguments(tmp_path: Path) -> None:
     fx = Fixture(tmp_path / "d", gz=False)
     with pytest.raises(TypeError, match="floating"):
         load_mnist(fx.dir, dtype=np.int32)
-    with pytest.raises(ValueError, match="n_validation"):
+    with pytest.raises(ConfigError, match="n_validation must be an integer >= 0"):
         load_mnist(fx.dir, n_validation=-1)
 
 

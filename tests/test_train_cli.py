@@ -179,7 +179,7 @@ def test_missing_data_is_a_clear_error_without_traceback(tmp_path: Path) -> None
     (("--step", "momentum,fixed", "--step-option", "momentm.beta=0.5"), "names the part"),
     (("--download",), "--download fetches"),
     (("--sizes", "784", "30", "9"), "start with 784"),
-    (("--batch-size", "0"), "--batch-size: 0 is not >= 1"),
+    (("--batch-size", "0"), "--batch-size: must be an integer >= 1, got 0."),
     (("--save", "/nonexistent-dir/x.npz"), "does not exist"),
 ])
 def test_bad_options_fail_fast_with_a_message(args: tuple[str, ...], match: str,

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gdkit.errors import DataError
+from gdkit.validate import float_dtype, integer
 
 from . import download as _download
 from .download import Progress
@@ -81,16 +82,6 @@ class MnistData:
             f"test={self.test_images.shape[0]}, "
             f"dtype={self.train_images.dtype})"
         )
-
-
-def _float_dtype(dtype: npt.DTypeLike) -> np.dtype[np.floating[Any]]:
-    dt = np.dtype(dtype)
-    if dt.kind != "f":
-        raise TypeError(
-            f"load_mnist: dtype must be a floating dtype such as numpy.float32 "
-            f"or numpy.float64, not {dt}"
-        )
-    return dt  # type: ignore[return-value]
 
 
 def _load_labels(path: Path) -> npt.NDArray[np.int64]:
@@ -175,10 +166,9 @@ def load_mnist(
         count, if the images are not 28 x 28, if a label is not 0-9, if the
         training set does not hold more than ``n_validation`` images, or if
         the download fails.
-    TypeError
-        If ``dtype`` is not a floating dtype.
-    ValueError
-        If ``n_validation`` is negative.
+    gdkit.errors.ConfigError
+        If ``dtype`` is not a floating dtype or ``n_validation`` is not an
+        integer >= 0 (a :class:`TypeError` too).
 
     Notes
     -----
@@ -191,12 +181,8 @@ def load_mnist(
     (47 MB): each file is converted with one ufunc pass into a preallocated
     array.
     """
-    fdtype = _float_dtype(dtype)
-    if isinstance(n_validation, bool) or not isinstance(n_validation, (int, np.integer)):
-        raise TypeError(f"load_mnist: n_validation must be an int, not {n_validation!r}")
-    if n_validation < 0:
-        raise ValueError(f"load_mnist: n_validation must be >= 0, not {n_validation}")
-    n_validation = int(n_validation)
+    fdtype = float_dtype("load_mnist", "dtype", dtype, options=None)
+    n_validation = integer("load_mnist", "n_validation", n_validation, minimum=0)
 
     found = find_mnist_dir(data_dir)
     if found is None:
