@@ -3,8 +3,9 @@ on each objective (as optimistix's tests/helpers.py does)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 import gdkit
 from gdkit.protocols import ComplexCost, Objective
@@ -24,6 +25,18 @@ EXEMPT: dict[str, str] = {
 }
 
 FD_SOURCES = ("forward", "central", "complex-step")
+
+
+def wait_for_output(stream: IO[str], pattern: str) -> str:
+    """Read ``stream`` (a child's pipe) until ``pattern`` appears in it; the
+    text read. A condition, not a sleep: it holds however slow the machine."""
+    seen = ""
+    while not re.search(pattern, seen[-300:]):
+        char = stream.read(1)
+        if not char:
+            raise AssertionError(f"the output ended before {pattern!r} appeared:\n{seen[-2000:]}")
+        seen += char
+    return seen
 
 
 def small(name: str) -> Objective:

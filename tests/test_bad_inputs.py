@@ -13,13 +13,13 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from .conftest import MakeDist
+from .helpers import wait_for_output
 from .test_cli import gdkit_cmd
 from .test_registry import HALVING
 
@@ -128,12 +128,10 @@ def sigint_mid_epoch(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProces
     ck = tmp / "ck.npz"
     proc = subprocess.Popen(
         [*gdkit_cmd(), "train", "--data", str(MNIST), "--epochs", "2", "--n-train", "30000",
-         "--sizes", "784", "16", "10", "--batch-size", "1", "--eta", "0.3", "-q",
+         "--sizes", "784", "16", "10", "--batch-size", "1", "--eta", "0.3", "--progress",
          "--checkpoint", str(ck)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    while not proc.stdout.readline().startswith("Training"):  # the data is loaded
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-    time.sleep(0.5)  # the first epoch (over a second long) under way
+    assert proc.stderr is not None
+    wait_for_output(proc.stderr, r"Epoch 1:\s+[1-9]\d*%")  # the first epoch under way
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=300)
     assert ck.exists()

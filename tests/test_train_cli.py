@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,8 @@ from gdkit_plugins.network import Network
 
 import gdkit
 from gdkit.checkpoint import load_checkpoint, load_model
+
+from .helpers import wait_for_output
 
 MNIST_DIR = Path(os.environ.get(
     "GDKIT_TEST_MNIST", Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
@@ -230,19 +231,19 @@ def test_sigint_mid_epoch_then_resume_matches_an_uninterrupted_run(mnist_dir: st
     # Batch size 1: an epoch of 30,000 steps lasts over a second, so the signal
     # lands mid-epoch.
     run = ("--data", mnist_dir, "--epochs", "3", "--n-train", "30000", "--sizes", "784", "16",
-           "10", "--seed", "4", "--batch-size", "1", "--eta", "0.3", "-q")
-    full = train(*run, "--save", str(tmp_path / "full.npz"), "--log", str(tmp_path / "full.log"))
+           "10", "--seed", "4", "--batch-size", "1", "--eta", "0.3")
+    full = train(*run, "-q", "--save", str(tmp_path / "full.npz"),
+                 "--log", str(tmp_path / "full.log"))
     assert full.returncode == 0, full.stderr
 
     ck, log, save = tmp_path / "ck.npz", tmp_path / "part.log", tmp_path / "part.npz"
     env = {k: v for k, v in os.environ.items() if k != "GDKIT_DISABLE_PLUGIN_AUTOLOAD"}
-    proc = subprocess.Popen([*gdkit_cmd(), "train", *run, "--checkpoint", str(ck), "--log",
-                             str(log), "--save", str(save)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*gdkit_cmd(), "train", *run, "--progress", "--checkpoint", str(ck),
+                             "--log", str(log), "--save", str(save)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout is not None
-    while not proc.stdout.readline().startswith("Epoch 1:"):  # epoch 1 done and saved
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-    time.sleep(0.3)  # into epoch 2
+    assert proc.stderr is not None
+    # Epoch 1 done and saved, and epoch 2's bar past 1% (tqdm's or the plain one)
+    wait_for_output(proc.stderr, r"Epoch 2:\s+[1-9]\d*%")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err
