@@ -10,13 +10,17 @@ import pytest
 
 import gdkit
 import gdkit.compose
+import gdkit.files
 import gdkit.parts
+import gdkit.progress
+from gdkit.cli import main
 from gdkit.testing import check_plugin
 
 from .conftest import MakeDist
 
 
-@pytest.mark.parametrize("module", [gdkit, gdkit.compose, gdkit.parts], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [gdkit, gdkit.compose, gdkit.parts, gdkit.files,
+                                    gdkit.progress], ids=lambda m: m.__name__)
 def test_docstring_examples(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)  # type: ignore[arg-type]
     assert result.attempted > 0
@@ -38,3 +42,18 @@ def test_the_readme_plugin_passes_the_kit(make_dist: MakeDist) -> None:
     assert [p.part.split("'")[1] for p in report.parts] == ["halving"]
     res = gdkit.minimize("valley", [1.0, 1.0], step="momentum,halving", max_iter=4)
     assert res.history["eta"][:3].tolist() == [1.0, 0.5, 0.25]
+
+
+def test_the_plugin_guides_command_runs(make_dist: MakeDist,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "plugins.rst").read_text()
+    block = re.search(r"in ``gdkit --help``\. The hook ``gdkit_commands\(\)`` returns name → "
+                      r"factory::\n\n(.*?)\n\nInstalled", guide, re.S)
+    assert block, "the plugin guide's command example is missing"
+    make_dist("gdkit-countdown", "gdkit_countdown", block[1])
+    assert main(["countdown", "--from", "2"]) == 0
+    assert capsys.readouterr().out == "2\n1\nlift-off\n"
+    with pytest.raises(SystemExit) as info:  # argparse's usage error
+        main(["countdown", "--from", "0"])
+    assert info.value.code == 2
+    assert "--from: must be an integer >= 1, got 0." in capsys.readouterr().err
