@@ -22,7 +22,15 @@ from typing import Any, Final, TextIO
 import numpy as np
 
 from . import __version__
-from .command import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, parse_options, summary
+from .command import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_PIPE,
+    EXIT_USAGE,
+    parse_options,
+    silence_stdout,
+    summary,
+)
 from .descent import minimize
 from .errors import ConfigError, GdkitError, PluginError, PluginLoadWarning
 from .parts import gradient_source, objective, step_rule
@@ -54,6 +62,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"parts": rows, "failures": failures}, indent=2))
         return 0
+    print(f"  {'NAME':<20} {'PLUGIN':<20} {'DISTRIBUTION':<24} FACTORY")
     for kind in ALL_KINDS:
         print(f"{kind}s:")
         for r in (r for r in rows if r["kind"] == kind):
@@ -69,16 +78,18 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
     src = gradient_source(args.gradient, **parse_options(args.gradient_option))
     rule = step_rule(args.step, **parse_options(args.step_option))
     kwargs: dict[str, Any] = {"gradient": src, "step": rule, "seed": args.seed}
-    if args.max_iter is not None:
-        kwargs["max_iter"] = args.max_iter
-    if args.gtol is not None:
-        kwargs["gtol"] = args.gtol
+    for key in ("max_iter", "gtol", "batch_size", "epochs"):
+        if getattr(args, key) is not None:
+            kwargs[key] = getattr(args, key)
     res = minimize(obj, **kwargs)
     if args.json:
         print(json.dumps(_result_json(res), indent=2))
     else:
         _print_result(args.objective, obj, src, rule, res)
-    return 0 if res.success else EXIT_ERROR if args.check else 0
+    if res.success:
+        return 0
+    print(f"gdkit minimize: no success: {res.message}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 def _result_json(res: Result) -> dict[str, Any]:
@@ -120,8 +131,13 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
                    help="most steps (default 1000)")
     p.add_argument("--gtol", type=argument(number, low=0.0, low_closed=True), default=None,
                    help="stop when ‖∇C‖ <= GTOL")
-    p.add_argument("--seed", type=argument(integer, minimum=0), default=None,
-                   help="seed of the starting point")
+    p.add_argument("--seed", type=argument(integer, minimum=0), default=0,
+                   help="seed of the starting point and of the mini-batches (default 0; same "
+                        "seed, same numbers)")
+    p.add_argument("--batch-size", type=argument(integer, minimum=1), default=None,
+                   help="mini-batch SGD on a sampled objective (default: full batch)")
+    p.add_argument("--epochs", type=argument(integer, minimum=1), default=None,
+                   help="epochs of mini-batch SGD (with --batch-size; default 1)")
     p.add_argument("-o", "--option", action="append", metavar="KEY=VALUE",
                    help="objective option, e.g. -o dim=10 (repeatable)")
     p.add_argument("--step-option", action="append", metavar="[PART.]KEY=VALUE",
@@ -131,7 +147,8 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
                    help="gradient-source option")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--check", action="store_true",
-                   help="exit with status 1 if the run did not converge")
+                   help="(kept for old scripts: a run that does not converge always exits with "
+                        "status 1)")
     p.set_defaults(func=_cmd_minimize)
 
     _add_plugin_commands(sub, registry)
@@ -156,7 +173,7 @@ def _add_plugin_commands(sub: Any, registry: Registry | None) -> None:
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the tool
             _placeholder(sub, name, "(broken)", _broken(info, exc))
             continue
-        p.set_defaults(func=_guarded(info, cmd.run))
+        p.set_defaults(func=cmd.run)
     for name, infos in sorted(reg.conflicts("command").items()):
         who = " and ".join(i.supplier for i in infos)
         _placeholder(sub, name, "(registered twice)", _broken(infos[0], PluginError(
@@ -181,25 +198,6 @@ def _broken(info: PartInfo, exc: Exception) -> Callable[[argparse.Namespace], in
                           f"up: {type(exc).__name__}: {exc}. Fix or uninstall the plugin, "
                           "or report it to its author.") from exc
     return fail
-
-
-def _guarded(info: PartInfo, run: Callable[[argparse.Namespace], int]
-             ) -> Callable[[argparse.Namespace], int]:
-    """``run``, with an unexpected exception reported as the plugin's bug."""
-    def call(args: argparse.Namespace) -> int:
-        try:
-            status = run(args)
-        except (GdkitError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            if args.debug:
-                raise
-            raise PluginError(
-                f"the command {info.name!r} of {info.supplier} failed with "
-                f"{type(exc).__name__}: {exc}. This is a bug in that plugin: rerun with "
-                "--debug for the traceback and report it to its author.") from exc
-        return int(status or 0)
-    return call
 
 
 def _explicit_options(parser: argparse.ArgumentParser, command: str,
@@ -244,7 +242,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"{command}: interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return status
+    except BrokenPipeError:  # the reader went away (| head): end quietly
+        silence_stdout()
+        return EXIT_PIPE
+    except Exception as exc:
+        if debug:
+            raise
+        print(f"{command}: error: {_unexpected(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+    return int(status or 0)
+
+
+def _unexpected(exc: Exception) -> str:
+    """One line for an exception nobody meant to raise, naming whose bug it is."""
+    what = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, MemoryError):
+        return ("not enough memory for what was asked. Ask for less (smaller --sizes, dim, "
+                "--n-train or --batch-size), or rerun with --debug to see where.")
+    try:
+        who = get_registry().supplier_of(exc)
+    except Exception:  # noqa: BLE001 - the registry itself is broken: say so below
+        who = None
+    if who is None:
+        return (f"internal error {what}. This is a bug in gdkit: rerun with --debug for the "
+                "traceback and report it.")
+    return (f"{who} raised {what}. This is a bug in that plugin: rerun with --debug for the "
+            "traceback and report it to its author.")
 
 
 _default_showwarning = warnings.showwarning

@@ -31,13 +31,15 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
+import sys
 from collections.abc import Sequence
 from typing import Any, Final, Protocol, runtime_checkable
 
 from .errors import ConfigError
 
-__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_USAGE", "Command", "parse_options",
-           "summary"]
+__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_PIPE", "EXIT_USAGE", "Command",
+           "parse_options", "silence_stdout", "summary"]
 
 EXIT_ERROR: Final = 1
 """Exit status of a run that failed (bad data, a run that did not converge)."""
@@ -45,6 +47,19 @@ EXIT_USAGE: Final = 2
 """Exit status of a bad command line or configuration (as argparse uses)."""
 EXIT_INTERRUPTED: Final = 130
 """Exit status after Ctrl-C (128 + SIGINT), as shells report it."""
+EXIT_PIPE: Final = 141
+"""Exit status when the reader of stdout went away (128 + SIGPIPE), as a Unix
+tool killed by SIGPIPE reports it (``gdkit plugins | head -1``)."""
+
+
+def silence_stdout() -> None:
+    """Point stdout at the null device after a :class:`BrokenPipeError`, so
+    that nothing more (not even Python's flush at exit) complains about it."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout: nothing to silence
+        pass
 
 
 @runtime_checkable

@@ -312,6 +312,33 @@ class Registry:
             msg += " (GDKIT_DISABLE_PLUGIN_AUTOLOAD is set: only gdkit's built-ins are loaded.)"
         raise UnknownPluginError(msg)
 
+    def supplier_of(self, exc: BaseException) -> str | None:
+        """Which plugin raised ``exc``: the innermost frame of its traceback in
+        a registered plugin's module or package, as ``plugin 'x'
+        (distribution 'y 1.0')``; None if no plugin code is on the traceback."""
+        owners: dict[str, set[tuple[str, str, str | None]]] = {}
+        cat = self._build()
+        infos = [i for k in ALL_KINDS for i in cat.parts[k].values()]
+        for name, plugin in self.pm.list_name_plugin():
+            dist, version = self._origin.get(name, (_IN_CODE, None))
+            modules = {getattr(plugin, "__name__", None)} | {
+                i.factory.__module__ for i in infos if i.plugin == name}
+            for module in filter(None, modules):
+                for prefix in {module, module.split(".")[0]}:
+                    owners.setdefault(prefix, set()).add((name, dist, version))
+        tb, frames = exc.__traceback__, []
+        while tb is not None:
+            frames.append(str(tb.tb_frame.f_globals.get("__name__", "")))
+            tb = tb.tb_next
+        for module in reversed(frames):
+            for prefix in (module, module.split(".")[0]):
+                found = owners.get(prefix, set())
+                if len(found) == 1:
+                    plugin, dist, version = next(iter(found))
+                    shown = dist + (f" {version}" if version else "")
+                    return f"plugin {plugin!r} (distribution {shown!r})"
+        return None
+
     def create(self, kind: Kind, name: str, /, **config: Any) -> Any:
         """Build the part ``name`` of ``kind`` with keyword configuration."""
         info = self.lookup(kind, name)

@@ -42,6 +42,24 @@ def gdkit_gradient_sources():
 """
 
 
+OOPS = """
+import gdkit
+
+class Oops:
+    dim = 2
+
+    def cost(self, v, batch=None):
+        return 1 / 0
+
+    def initial_point(self, rng):
+        return rng.standard_normal(2)
+
+@gdkit.hookimpl
+def gdkit_objectives():
+    return {"oops": Oops}
+"""
+
+
 def mnist_copy(tmp_path: Path) -> Path:
     if not MNIST.is_dir():
         pytest.fail(f"the MNIST test data is missing: {MNIST} (set GDKIT_TEST_MNIST)")
@@ -162,6 +180,17 @@ def missing_data(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[st
     return out, 1, "--download"
 
 
+def bad_number(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    return run("train", "--seed", "-5"), 2, "argument --seed: must be an integer >= 0, got -5."
+
+
+def plugin_raises(tmp: Path, make: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    site = make("gdkit-oops", "gdkit_oops", OOPS, version="0.1")
+    out = run("minimize", "oops", "--gradient", "central", env_extra={"PYTHONPATH": str(site)})
+    return out, 1, ("error: plugin 'gdkit_oops' (distribution 'gdkit-oops 0.1') raised "
+                    "ZeroDivisionError: division by zero. This is a bug in that plugin")
+
+
 CASES: dict[str, Case] = {
     "corrupt-idx": corrupt_idx,
     "truncated-gz": truncated_gz,
@@ -176,6 +205,8 @@ CASES: dict[str, Case] = {
     "corrupt-checkpoint": corrupt_checkpoint,
     "resume-changed-config": changed_config,
     "missing-data": missing_data,
+    "bad-number-option": bad_number,
+    "plugin-raises": plugin_raises,
 }
 
 

@@ -49,7 +49,7 @@ def test_third_party_plugin_is_listed_and_usable(make_dist: MakeDist) -> None:
     assert "gdkit-halving 2.5" in line
     out = run("minimize", "valley", "--step", "halving", "--max-iter", "3", "--json",
               pythonpath=site)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 1, out.stderr  # stopped at max_iter, not converged
     assert json.loads(out.stdout)["nit"] == 3
 
 
@@ -115,3 +115,36 @@ def test_a_bad_chain_is_one_line_without_traceback() -> None:
     assert out.stderr.startswith("gdkit minimize: error: step 'fixed,momentum': 'fixed' is a "
                                  "step size, but only the last part may be one")
     assert "Traceback" not in out.stderr
+
+
+def test_minimize_is_seeded_by_default_and_takes_mini_batches() -> None:
+    first, second = (run("minimize", "quadratic", "--step", "fixed", "--step-option", "eta=0.1",
+                         "--batch-size", "10", "--epochs", "2", "--json") for _ in range(2))
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["x"] == json.loads(second.stdout)["x"]
+    assert json.loads(first.stdout)["nit"] == 20  # 2 epochs of 100 samples in batches of 10
+
+
+def test_minimize_without_convergence_exits_1_and_says_why() -> None:
+    out = run("minimize", "valley", "--max-iter", "3")
+    assert out.returncode == 1
+    assert out.stderr == "gdkit minimize: no success: stopped: max_iter = 3 steps taken " \
+                         "(‖∇C‖ = 0.778)\n"
+
+
+def test_plugins_has_column_headers() -> None:
+    first = run("plugins").stdout.splitlines()[0].split()
+    assert first == ["NAME", "PLUGIN", "DISTRIBUTION", "FACTORY"]
+
+
+@pytest.mark.parametrize("args", [("plugins",), ("minimize", "valley", "--max-iter", "3")])
+def test_a_closed_pipe_ends_quietly(args: tuple[str, ...]) -> None:
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first write, as after `| head -c 5`
+    try:
+        out = subprocess.run([*gdkit_cmd(), *args], stdout=write, stderr=subprocess.PIPE,
+                             text=True, timeout=120, check=False)
+    finally:
+        os.close(write)
+    assert out.returncode == 141, out.stderr
+    assert out.stderr == ""

@@ -71,8 +71,8 @@ def test_a_commands_errors_are_one_line_and_name_the_plugin(make_dist: MakeDist)
     bug = run("hello", "--fail", "bug", site=site)
     assert bug.returncode == 1
     assert "Traceback" not in bug.stderr and len(bug.stderr.splitlines()) == 1
-    for words in ("'hello'", "gdkit_hello", "gdkit-hello 0.3", "ZeroDivisionError",
-                  "--debug"):
+    for words in ("plugin 'gdkit_hello'", "gdkit-hello 0.3", "ZeroDivisionError",
+                  "bug in that plugin", "--debug"):
         assert words in bug.stderr, bug.stderr
     debug = run("--debug", "hello", "--fail", "bug", site=site)
     assert debug.returncode == 1 and "Traceback" in debug.stderr
@@ -83,12 +83,12 @@ def test_the_shells_own_commands_cannot_be_replaced(make_dist: MakeDist,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     make_dist("gdkit-evil", "gdkit_evil", HELLO.replace('{"hello": Hello}',
                                                         '{"minimize": Hello}'))
-    assert main(["minimize", "valley", "--max-iter", "3"]) == 0
+    assert main(["minimize", "valley", "--max-iter", "3"]) == 1  # ran, not converged
     out, err = capsys.readouterr()
     assert "hello" not in out
-    assert err == ("gdkit: warning: plugin 'gdkit_evil' (distribution 'gdkit-evil 1.0') "
-                   "supplies a command 'minimize', which is the shell's own; it is ignored. "
-                   "Ask its author to rename it.\n")
+    assert err.splitlines()[0] == (
+        "gdkit: warning: plugin 'gdkit_evil' (distribution 'gdkit-evil 1.0') supplies a command "
+        "'minimize', which is the shell's own; it is ignored. Ask its author to rename it.")
     with pytest.warns(PluginLoadWarning, match="'minimize', which is the shell's own"):
         build_parser()
 
@@ -100,14 +100,14 @@ def test_a_command_registered_twice_names_both(make_dist: MakeDist,
     assert main(["hello"]) == 1
     err = capsys.readouterr().err
     assert "registered twice" in err and "gdkit-hello" in err and "gdkit-hi" in err
-    assert main(["minimize", "valley", "--max-iter", "2"]) == 0  # the rest still works
+    assert main(["minimize", "valley", "--max-iter", "2"]) == 1  # the rest still runs
 
 
 def test_a_command_that_cannot_be_set_up_breaks_only_itself(
         make_dist: MakeDist, capsys: pytest.CaptureFixture[str]) -> None:
     make_dist("gdkit-broken", "gdkit_broken", HELLO.replace(
         'parser.add_argument("--name", default="world")', 'raise RuntimeError("no parser")'))
-    assert main(["minimize", "valley", "--max-iter", "2"]) == 0
+    assert main(["minimize", "valley", "--max-iter", "2"]) == 1  # it runs (not converged)
     assert main(["hello", "--name", "x"]) == 1
     err = capsys.readouterr().err
     assert "could not be set up: RuntimeError: no parser" in err and "gdkit_broken" in err
