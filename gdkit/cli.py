@@ -32,7 +32,7 @@ from .command import (
     summary,
 )
 from .descent import minimize
-from .errors import ConfigError, GdkitError, PluginError, PluginLoadWarning
+from .errors import ConfigError, GdkitError, PluginError, PluginLoadWarning, StaleLockWarning
 from .parts import gradient_source, objective, step_rule
 from .registry import ALL_KINDS, PartInfo, Registry, check_part, get_registry
 from .result import Result
@@ -78,7 +78,7 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
     src = gradient_source(args.gradient, **parse_options(args.gradient_option))
     rule = step_rule(args.step, **parse_options(args.step_option))
     kwargs: dict[str, Any] = {"gradient": src, "step": rule, "seed": args.seed}
-    for key in ("max_iter", "gtol", "batch_size", "epochs"):
+    for key in ("max_iter", "gtol", "batch_size", "epochs", "checkpoint", "resume"):
         if getattr(args, key) is not None:
             kwargs[key] = getattr(args, key)
     res = minimize(obj, **kwargs)
@@ -145,6 +145,11 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
                         "an unqualified KEY=VALUE configures the last part (repeatable)")
     p.add_argument("--gradient-option", action="append", metavar="KEY=VALUE",
                    help="gradient-source option")
+    p.add_argument("--checkpoint", metavar="FILE.npz", default=None,
+                   help="save the run's state as it goes (and at the end); SIGINT/SIGTERM "
+                        "save and stop")
+    p.add_argument("--resume", metavar="FILE.npz", default=None,
+                   help="continue the run saved in this checkpoint (same parts and options)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--check", action="store_true",
                    help="(kept for old scripts: a run that does not converge always exits with "
@@ -276,8 +281,9 @@ _default_showwarning = warnings.showwarning
 def _show_plugin_warning(message: Warning | str, category: type[Warning], filename: str,
                          lineno: int, file: TextIO | None = None,
                          line: str | None = None) -> None:
-    """A plugin that failed to load is one line for the user, not a source location."""
-    if issubclass(category, PluginLoadWarning):
+    """gdkit's own warnings (a plugin that failed to load, a stale lock taken
+    over) are one line for the user, not a source location."""
+    if issubclass(category, (PluginLoadWarning, StaleLockWarning)):
         print(f"gdkit: warning: {message}", file=sys.stderr)
     else:
         _default_showwarning(message, category, filename, lineno, file, line)

@@ -6,6 +6,7 @@ mini-batches), applies a resume, and runs one of the two loops below.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import os
@@ -19,6 +20,7 @@ from .adapters import FunctionObjective
 from .checkpoint import Checkpoint, load_checkpoint
 from .compose import Chain
 from .errors import CheckpointError, ConfigError, DivergenceError, ShapeError, StepError
+from .files import check_target, claim
 from .parts import resolve
 from .protocols import (
     Evaluates,
@@ -176,6 +178,8 @@ def minimize(
     M. Nielsen, *Neural Networks and Deep Learning*, ch. 1, "Learning with
     gradient descent".
     """
+    if checkpoint is not None:
+        check_target(checkpoint, "checkpoint")
     saved = None if resume is None else load_checkpoint(resume)
     obj = _objective(objective, v0, jac, saved)
     src: GradientSource = resolve("gradient source", gradient)
@@ -213,7 +217,8 @@ def minimize(
     })
     notify = None if callback is None else _callback_caller(callback)
     ctx = StepContext(obj.cost, v)
-    with trap_signals(control, enabled=handle_signals and checkpoint is not None):
+    with (claim(checkpoint) if checkpoint is not None else contextlib.nullcontext()), \
+            trap_signals(control, enabled=handle_signals and checkpoint is not None):
         result: Result = loop(obj, src, rule, v, np.empty_like(v), ctx, notify, hook,
                               control=control, start=saved, **config)
     hook.gdkit_run_finish(result=result)
@@ -391,6 +396,9 @@ def _full_batch(obj: Objective, src: GradientSource, rule: StepRule, v: FloatArr
                          history={"cost": costs, "grad_norm": norms, "eta": etas})
             if control.requested:
                 raise control.interrupted(epoch=0, iteration=it, where=f"after step {it}")
+    if every and (it % every or it == 0):  # the final state too
+        control.save(v, "iteration", epoch=0, iteration=it,
+                     history={"cost": costs[:it], "grad_norm": norms[:it], "eta": etas[:it]})
     etas.extend([math.nan] * (len(costs) - len(etas)))
     history_out = History("iteration", {"cost": costs, "grad_norm": norms, "eta": etas})
     return Result(x=v, fun=f, jac=g.copy(), grad_norm=gnorm, nit=it, nfev=nfev + ctx.nfev,

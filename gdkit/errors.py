@@ -17,6 +17,7 @@ __all__ = [
     "PluginError",
     "PluginLoadWarning",
     "ShapeError",
+    "StaleLockWarning",
     "StepError",
     "UnknownPluginError",
 ]
@@ -50,6 +51,10 @@ class PluginLoadWarning(UserWarning):
     Set ``GDKIT_STRICT_PLUGINS=1`` to turn this warning into a
     :class:`PluginError` (recommended in CI).
     """
+
+
+class StaleLockWarning(UserWarning):
+    """A lock left by a killed run was found and taken over (:func:`gdkit.files.claim`)."""
 
 
 class ShapeError(GdkitError, ValueError):

@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import socket
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_write", "fsync_dir"]
+from .errors import CheckpointError, ConfigError, StaleLockWarning
+
+__all__ = ["atomic_write", "check_target", "claim", "fsync_dir", "leftovers"]
+
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{12}\.(tmp|part)$")
 
 
 @contextlib.contextmanager
@@ -82,3 +89,130 @@ def fsync_dir(directory: str | os.PathLike[str]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def check_target(path: str | os.PathLike[str], what: str, *, stream: bool = False) -> Path:
+    """Refuse, before any work is done, an output file that cannot be written.
+
+    ``path`` must name a file (not a directory) in an existing, writable
+    directory: a file is created there and removed again to make sure, which
+    also catches a read-only file system. ``what`` names the file in the
+    message (``"--checkpoint"``, ``"checkpoint"``). A file written as a
+    ``stream`` (a log) may also be an existing device or pipe, such as
+    ``/dev/stderr``; a file replaced atomically may not.
+
+    Raises
+    ------
+    gdkit.errors.ConfigError
+        What is wrong with the path, and what to do.
+    """
+    target = Path(path).expanduser()
+    where = f"{what}: {os.fspath(path)}"
+    if target.is_dir():
+        raise ConfigError(f"{where} is a directory; give a file name in it, such as "
+                          f"{target / 'run.npz'}.")
+    parent = target.parent
+    if not parent.is_dir():
+        blocker = next((p for p in (parent, *parent.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise ConfigError(f"{where} lies under {blocker}, which is a file, not a "
+                              "directory; give a path in a directory.")
+        raise ConfigError(f"{where}: the directory {parent} does not exist; create it first "
+                          "or give another path.")
+    if target.exists() and not target.is_file():
+        if stream:
+            return target
+        raise ConfigError(f"{where} exists and is not a regular file; give another path.")
+    probe = parent / f".{target.name}.{secrets.token_hex(6)}.probe"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot write in the directory {parent} "
+                          f"({exc.strerror or exc}); give a path in a writable directory."
+                          ) from None
+    return target
+
+
+def leftovers(path: str | os.PathLike[str]) -> list[Path]:
+    """Temporary files that :func:`atomic_write` left beside ``path`` when its
+    process was killed mid-write (``.<name>.<random>.tmp`` or ``.part``)."""
+    target = Path(path)
+    try:
+        siblings = list(target.parent.iterdir())
+    except OSError:
+        return []
+    return sorted(p for p in siblings
+                  if (m := _LEFTOVER.match(p.name)) and m["name"] == target.name)
+
+
+@contextlib.contextmanager
+def claim(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold ``path`` for this process alone while the block runs.
+
+    A lock file ``.<name>.lock`` beside it, created with ``O_EXCL``, records
+    the process and host. A second run that claims the same path is refused
+    while the first lives; a lock left by a killed process (no such process
+    on this host) is taken over with a :class:`~gdkit.errors.StaleLockWarning`.
+    Once claimed, temporary files an earlier killed write left behind are
+    removed.
+
+    Raises
+    ------
+    gdkit.errors.CheckpointError
+        Another live process holds the path, or the lock cannot be created.
+    """
+    target = Path(path)
+    lock = target.parent / f".{target.name}.lock"
+    me = f"{os.getpid()} {socket.gethostname()}\n"
+    for _attempt in range(2):
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            _take_over_if_stale(lock, target)
+            continue
+        except OSError as exc:
+            raise CheckpointError(f"cannot lock {os.fspath(target)!r} ({lock}: "
+                                  f"{exc.strerror or exc}).") from None
+        with os.fdopen(fd, "w") as fh:
+            fh.write(me)
+        break
+    else:  # pragma: no cover - another process took the stale lock first
+        raise CheckpointError(f"another run just claimed {os.fspath(target)!r}; give this run "
+                              "another path.")
+    try:
+        for leftover in leftovers(target):
+            leftover.unlink(missing_ok=True)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            if lock.read_text() == me:
+                lock.unlink()
+
+
+def _take_over_if_stale(lock: Path, target: Path) -> None:
+    try:
+        pid_text, _, host = lock.read_text().partition(" ")
+        pid, host = int(pid_text), host.strip()
+    except (OSError, ValueError):
+        pid, host = -1, ""
+    if host == socket.gethostname() and pid > 0 and not _alive(pid):
+        warnings.warn(f"{lock} was left by process {pid}, which no longer runs (killed?); "
+                      f"taking over {target}.", StaleLockWarning, stacklevel=4)
+        lock.unlink(missing_ok=True)
+        return
+    who = f"process {pid} on {host}" if pid > 0 else "another process"
+    raise CheckpointError(
+        f"{os.fspath(target)!r} is in use by {who} (lock {lock}): two runs must not write "
+        "one checkpoint. Wait for the other run, give this one another path, or, if no "
+        f"run uses it any more, delete {lock}.")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -105,12 +105,18 @@ class RunControl:
         if self.path is None:
             return
         rule_state = self.rule.get_state() if isinstance(self.rule, Stateful) else {}
-        save_checkpoint(self.path, Checkpoint(
-            v=v, mode=mode, epoch=epoch, iteration=iteration, position=position, perm=perm,
-            rng_state=dict(self.rng.bit_generator.state), history=dict(history),
-            rule_state=rule_state, config={**self.config, _PROBE_KEY: self.probe(v)},
-            extra=self.extra,
-            epoch_seconds=epoch_seconds))
+        try:
+            save_checkpoint(self.path, Checkpoint(
+                v=v, mode=mode, epoch=epoch, iteration=iteration, position=position, perm=perm,
+                rng_state=dict(self.rng.bit_generator.state), history=dict(history),
+                rule_state=rule_state, config={**self.config, _PROBE_KEY: self.probe(v)},
+                extra=self.extra,
+                epoch_seconds=epoch_seconds))
+        except OSError as exc:
+            raise CheckpointError(
+                f"cannot write the checkpoint {self.path!r} ({exc.strerror or exc}) at "
+                f"iteration {iteration}; the previous checkpoint, if any, is intact. Free some "
+                "space, or give another path and resume from the last one.") from None
 
     def interrupted(self, *, epoch: int, iteration: int, where: str) -> Interrupted:
         name = signal.Signals(self.requested).name

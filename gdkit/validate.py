@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,7 +27,8 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["argument", "choice", "flag", "float_dtype", "integer", "number"]
+__all__ = ["argument", "available_memory", "choice", "flag", "float_dtype", "integer", "memory",
+           "number"]
 
 T = TypeVar("T")
 
@@ -121,3 +123,35 @@ def argument(check: Callable[..., T], **bounds: Any) -> Callable[[str], T]:
 
     parse.__name__ = check.__name__  # argparse says "invalid integer value" on other errors
     return parse
+
+
+def available_memory() -> int:
+    """Bytes of memory this process may still allocate: the kernel's
+    ``MemAvailable`` estimate on Linux, else the physical memory."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - no way to know
+        return 1 << 62
+
+
+def memory(part: str, what: str, nbytes: float) -> None:
+    """Refuse, before allocating, ``nbytes`` for ``what`` when the machine
+    does not have them (ConfigError naming the part, the need and the supply)."""
+    have = available_memory()
+    if nbytes > have:
+        raise ConfigError(f"{part}: {what} would need {_size(nbytes)} of memory, but this "
+                          f"machine has {_size(have)} available. Ask for less.")
+
+
+def _size(nbytes: float) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{int(nbytes):,} bytes"

@@ -11,10 +11,14 @@ and prints the test accuracy after each epoch as the book does::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import shlex
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -22,8 +26,9 @@ import numpy as np
 
 import gdkit
 from gdkit.checkpoint import load_checkpoint
-from gdkit.command import EXIT_ERROR, EXIT_INTERRUPTED, parse_options
-from gdkit.errors import CheckpointError, ConfigError, Interrupted
+from gdkit.command import EXIT_ERROR, EXIT_PIPE, parse_options, silence_stdout
+from gdkit.errors import CheckpointError, ConfigError, GdkitError, Interrupted
+from gdkit.files import check_target
 from gdkit.progress import ProgressBar, show_progress
 from gdkit.validate import argument, integer, number
 
@@ -51,7 +56,7 @@ class Train:
         add = parser.add_argument
         add("--sizes", type=argument(integer, minimum=1), nargs="+", default=list(MNIST_SIZES),
             metavar="N", help="neurons per layer, 784 first and 10 last (default 784 30 10)")
-        add("--epochs", type=argument(integer, minimum=0), default=30, help="epochs (default 30)")
+        add("--epochs", type=argument(integer, minimum=1), default=30, help="epochs (default 30)")
         add("--batch-size", type=argument(integer, minimum=1), default=10,
             help="mini-batch size (default 10)")
         add("--eta", type=argument(number, low=0.0), default=None,
@@ -139,57 +144,74 @@ class _Run:
         if args.download and args.data is not None:
             raise ConfigError("--download fetches MNIST into the user cache; with --data DIR the "
                               "four files must already be in DIR. Drop one of the two options.")
-        _check_save_path(args.save)
+        _check_outputs(args)
         net = gdkit.objective(OBJECTIVE, **_objective_config(args))
         self.log = _open_log(args.log, append=args.resume is not None)
         print(f"Training {net!r}: step {rule!r}, mini-batches of {args.batch_size}, "
               f"{args.epochs} epochs, seed {args.seed}", flush=True)
         self.settings = {"epochs": args.epochs, "batch_size": args.batch_size,
                          "seed": args.seed, "step": repr(rule)}
+        checkpoint = args.checkpoint if args.checkpoint is not None else args.resume
         try:
-            res = gdkit.minimize(
-                net, step=rule, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
-                callback=self.on_epoch, progress=self.bar,
-                checkpoint=args.checkpoint if args.checkpoint is not None else args.resume,
-                resume=args.resume, allow_config_change=args.allow_config_change,
-                run_info={"train": {k: _jsonable(getattr(args, k)) for k in CONFIG}})
+            with _signals_stop_the_run(checkpoint):
+                res = gdkit.minimize(
+                    net, step=rule, batch_size=args.batch_size, epochs=args.epochs,
+                    seed=args.seed, callback=self.on_epoch, progress=self.bar,
+                    checkpoint=checkpoint, resume=args.resume,
+                    allow_config_change=args.allow_config_change,
+                    run_info={"train": {k: _jsonable(getattr(args, k)) for k in CONFIG}})
         except Interrupted as exc:
             self._close_bar()
             print(f"gdkit train: {exc}\nResume it with:\n  {_resume_command(args, exc.checkpoint)}",
                   file=sys.stderr)
             return 128 + exc.signum
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             self._close_bar()
-            return self._interrupted()
+            return self._interrupted(getattr(exc, "signum", signal.SIGINT))
         finally:
             if self.log is not None:
-                self.log.close()
+                with contextlib.suppress(OSError):  # each line was flushed, or its error told
+                    self.log.close()
         return self._report(res)
 
     def on_epoch(self, intermediate_result: gdkit.Result) -> None:
         self._close_bar()
         epoch, record = int(intermediate_result.epoch), dict(intermediate_result.record)
         self.last.update(epoch=epoch, x=intermediate_result.x, record=_plain_record(record))
-        print(_epoch_line(epoch, record), flush=True)
+        try:
+            print(_epoch_line(epoch, record), flush=True)
+        except BrokenPipeError:  # the reader went away (| head): stop, keeping the work
+            silence_stdout()
+            raise _Stopped(signal.SIGPIPE) from None
         if self.log is not None:
-            self.log.write(json.dumps({"epoch": epoch, **_plain_record(record)}) + "\n")
-            self.log.flush()
+            try:
+                self.log.write(json.dumps({"epoch": epoch, **_plain_record(record)}) + "\n")
+                self.log.flush()
+            except OSError as exc:
+                kept = self.args.checkpoint or self.args.resume
+                raise GdkitError(
+                    f"--log: cannot write {self.args.log} ({exc.strerror or exc}) after epoch "
+                    f"{epoch}; the run stopped"
+                    + (f", its state after epoch {epoch} is in {kept}." if kept else ".")
+                ) from None
 
     def _close_bar(self) -> None:
         if self.bar is not None:
             self.bar.close()
 
-    def _interrupted(self) -> int:
-        """Ctrl-C without a checkpoint: keep the last complete epoch in --save."""
+    def _interrupted(self, signum: int) -> int:
+        """Ctrl-C, SIGTERM or a closed pipe without a checkpoint: keep the last
+        complete epoch in --save."""
         args, done = self.args, self.last.get("epoch", 0)
-        msg = f"gdkit train: interrupted after {done} complete epoch(s)"
+        why = "stdout closed" if signum == signal.SIGPIPE else signal.Signals(signum).name
+        msg = f"gdkit train: stopped ({why}) after {done} complete epoch(s)"
         if args.save is not None and done:
             save_network(args.save, self.last["x"], args.sizes,
                          {**self.settings, "epochs_done": done, "interrupted": True,
                           "record": self.last["record"]})
             msg += f"; saved the parameters after epoch {done} to {args.save}"
         print(msg + ".", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return EXIT_PIPE if signum == signal.SIGPIPE else 128 + signum
 
     def _report(self, res: gdkit.Result) -> int:
         args = self.args
@@ -251,16 +273,45 @@ def _open_log(path: str | None, *, append: bool = False) -> IO[str] | None:
                           "Give a file in an existing, writable directory.") from None
 
 
-def _check_save_path(path: str | None) -> None:
-    if path is None:
+class _Stopped(KeyboardInterrupt):
+    """A signal (or a closed stdout) that ends the run like Ctrl-C does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_stop_the_run(checkpoint: str | None) -> Iterator[None]:
+    """Without a checkpoint, SIGTERM ends the run as Ctrl-C does (the last
+    complete epoch goes to --save); with one, gdkit.minimize saves mid-epoch."""
+    if checkpoint is not None or threading.current_thread() is not threading.main_thread():
+        yield
         return
-    parent = Path(path).expanduser().resolve().parent
-    if not parent.is_dir():
-        raise ConfigError(f"--save: the directory {parent} does not exist; create it first "
-                          "or give another path.")
-    if Path(path).is_dir():
-        raise ConfigError(f"--save: {path} is a directory; give a file name such as "
-                          "network.npz.")
+
+    def stop(signum: int, frame: Any) -> None:
+        raise _Stopped(signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output path is writable, and no two name one file, before any work."""
+    outputs = {"--save": args.save, "--checkpoint": args.checkpoint or args.resume,
+               "--log": args.log}
+    seen: dict[Path, str] = {}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        real = check_target(path, flag, stream=flag == "--log").resolve()
+        if real in seen:
+            raise ConfigError(f"{seen[real]} and {flag} both name {path}; one would overwrite "
+                              "the other. Give each its own file.")
+        seen[real] = flag
 
 
 def _plain_record(record: dict[str, float]) -> dict[str, Any]:

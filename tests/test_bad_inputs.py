@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -191,6 +192,21 @@ def plugin_raises(tmp: Path, make: MakeDist) -> tuple[subprocess.CompletedProces
                     "ZeroDivisionError: division by zero. This is a bug in that plugin")
 
 
+def unwritable_output(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int,
+                                                       str]:
+    (tmp / "a-file").write_text("not a directory")
+    return run("train", *QUICK, "--checkpoint", str(tmp / "a-file" / "ck.npz")), 2, \
+        f"--checkpoint: {tmp}/a-file/ck.npz lies under {tmp}/a-file, which is a file"
+
+
+def checkpoint_in_use(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int,
+                                                       str]:
+    (tmp / ".ck.npz.lock").write_text(f"{os.getpid()} {socket.gethostname()}\n")  # a live run
+    out = run("minimize", "valley", "--gradient", "central", "--json", "--checkpoint",
+              str(tmp / "ck.npz"))
+    return out, 1, f"is in use by process {os.getpid()} on {socket.gethostname()}"
+
+
 CASES: dict[str, Case] = {
     "corrupt-idx": corrupt_idx,
     "truncated-gz": truncated_gz,
@@ -207,6 +223,8 @@ CASES: dict[str, Case] = {
     "missing-data": missing_data,
     "bad-number-option": bad_number,
     "plugin-raises": plugin_raises,
+    "unwritable-output": unwritable_output,
+    "checkpoint-in-use": checkpoint_in_use,
 }
 
 

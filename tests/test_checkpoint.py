@@ -83,6 +83,17 @@ def test_resume_keeps_an_adaptive_rules_state(tmp_path: Path, rule: str,
     assert forgetful.x.tobytes() != full.x.tobytes()
 
 
+def test_a_run_shorter_than_checkpoint_every_still_leaves_its_final_state(
+        tmp_path: Path) -> None:
+    path = tmp_path / "short.npz"
+    res = gdkit.minimize("valley", step="armijo", max_iter=7, checkpoint=path,
+                         checkpoint_every=100)
+    saved = load_checkpoint(path)
+    assert saved.iteration == res.nit == 7
+    np.testing.assert_array_equal(saved.v, res.x)
+    assert len(saved.history["cost"]) == 7  # rows of v_0 .. v_6; v_7's is recomputed
+
+
 def test_full_batch_resume_is_bit_for_bit(tmp_path: Path) -> None:
     def run(**kw: object) -> gdkit.Result:
         return gdkit.minimize("rosenbrock", step=gdkit.step_rule("armijo"), gtol=0.0,
@@ -91,7 +102,7 @@ def test_full_batch_resume_is_bit_for_bit(tmp_path: Path) -> None:
     full = run(max_iter=250)
     path = tmp_path / "fb.npz"
     run(max_iter=137, checkpoint=path, checkpoint_every=20)
-    assert load_checkpoint(path).iteration == 120
+    assert load_checkpoint(path).iteration == 137  # the final state, not the last multiple
     resumed = run(max_iter=250, resume=path)
     np.testing.assert_array_equal(full.x, resumed.x)
     for key in ("cost", "grad_norm", "eta"):

@@ -300,3 +300,60 @@ def test_resuming_a_finished_run_says_so_and_reports_the_best_epoch_of_the_whole
         in again.stderr
     assert "--allow-config-change" in again.stderr
     assert [ln for ln in again.stdout.splitlines() if ln.startswith("Best: ")] == best
+
+
+@pytest.mark.parametrize(("extra", "said"), [
+    (("--checkpoint", "{d}"), "--checkpoint: {d} is a directory"),
+    (("--checkpoint", "{d}/file.txt/ck.npz"), "lies under {d}/file.txt, which is a file"),
+    (("--log", "{d}/nowhere/run.log"), "the directory {d}/nowhere does not exist"),
+    (("--save", "{d}/same.npz", "--checkpoint", "{d}/same.npz"),
+     "--save and --checkpoint both name {d}/same.npz"),
+    (("--save", "{d}/same.npz", "--log", "{d}/./same.npz"), "--save and --log both name"),
+    (("--epochs", "0"), "argument --epochs: must be an integer >= 1, got 0."),
+])
+def test_outputs_are_checked_before_the_data_is_even_read(extra: tuple[str, ...], said: str,
+                                                          tmp_path: Path) -> None:
+    (tmp_path / "file.txt").write_text("a file")
+    missing = tmp_path / "no-mnist-here"  # reading the data would fail: it is never reached
+    out = train("--data", str(missing), *(e.format(d=tmp_path) for e in extra))
+    assert out.returncode == 2, out.stderr
+    assert said.format(d=tmp_path) in out.stderr and "Traceback" not in out.stderr
+    assert out.stderr.splitlines()[-1].startswith("gdkit train: error: ")  # after argparse's usage
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]  # nothing written
+
+
+def test_a_log_on_a_full_disk_stops_the_run_with_one_line(mnist_dir: str,
+                                                          tmp_path: Path) -> None:
+    if not Path("/dev/full").exists():
+        pytest.fail("this test needs /dev/full (Linux)")
+    ck = tmp_path / "ck.npz"
+    out = train("--data", mnist_dir, *QUICK, "--checkpoint", str(ck), "--log", "/dev/full", "-q")
+    assert out.returncode == 1, out.stderr
+    assert out.stderr == (f"gdkit train: error: --log: cannot write /dev/full (No space left on "
+                          f"device) after epoch 1; the run stopped, its state after epoch 1 is "
+                          f"in {ck}.\n")
+    assert load_checkpoint(ck).epoch == 1
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "closed stdout"])
+def test_sigterm_or_a_closed_pipe_keeps_the_last_epoch_in_save(how: str, mnist_dir: str,
+                                                               tmp_path: Path) -> None:
+    save = tmp_path / "net.npz"
+    args = [*gdkit_cmd(), "train", "--data", mnist_dir, "--epochs", "30", "--n-train", "3000",
+            "--sizes", "784", "8", "10", "--save", str(save), "-q"]
+    env = {k: v for k, v in os.environ.items() if k != "GDKIT_DISABLE_PLUGIN_AUTOLOAD"}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    assert proc.stdout is not None
+    wait_for_output(proc.stdout, r"Epoch 1: ")
+    if how == "SIGTERM":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        proc.stdout.close()  # as `gdkit train ... | head -2` does after the first epoch
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == (143 if how == "SIGTERM" else 141), err
+    done = re.fullmatch(r"gdkit train: stopped \((SIGTERM|stdout closed)\) after (\d+) complete "
+                        r"epoch\(s\); saved the parameters after epoch \2 to .*\.\n", err)
+    assert done, err
+    _, meta, _ = load_model(save)
+    assert meta["epochs_done"] == int(done[2]) >= 1 and meta["interrupted"] is True
