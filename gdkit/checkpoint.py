@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from .errors import CheckpointError
 from .files import atomic_write
+from .validate import available_memory
 
 __all__ = ["FORMAT", "MODEL_FORMAT", "VERSION", "Checkpoint", "atomic_savez",
            "load_checkpoint", "load_model", "read_npz", "save_checkpoint", "save_model"]
@@ -72,9 +73,16 @@ def atomic_savez(path: str | os.PathLike[str], arrays: Mapping[str, npt.ArrayLik
     return path
 
 
-def read_npz(path: str | os.PathLike[str], fmt: str,
-             what: str = "checkpoint") -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
-    """Read a gdkit ``.npz`` of format ``fmt``: (meta, arrays), or CheckpointError."""
+def read_npz(path: str | os.PathLike[str], fmt: str, what: str = "checkpoint",
+             members: Callable[[dict[str, Any], list[str]], Iterable[str]] | None = None,
+             ) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+    """Read a gdkit ``.npz`` of format ``fmt``: (meta, arrays), or CheckpointError.
+
+    Only the metadata and the arrays ``members(meta, names)`` names (default:
+    every array) are read, and each only after its declared size has been
+    checked against the memory available: a file padded with a huge extra
+    member costs nothing, and a forged size is refused before it is allocated.
+    """
     path = Path(path)
 
     def fail(problem: str) -> CheckpointError:
@@ -87,6 +95,9 @@ def read_npz(path: str | os.PathLike[str], fmt: str,
             names = list(npz.files)
             if _META not in names:
                 raise fail(f"not a gdkit {what} (no metadata; a foreign .npz?)")
+            if _declared_size(npz, _META) > _MAX_META + 4096:
+                raise fail(f"its metadata declares {_declared_size(npz, _META):,} bytes, more "
+                           f"than the {_MAX_META:,} any gdkit {what} holds")
             raw = npz[_META]
             if raw.dtype.kind != "U" or raw.ndim != 0 or raw.nbytes > _MAX_META:
                 raise fail("its metadata is not a JSON string")
@@ -98,14 +109,59 @@ def read_npz(path: str | os.PathLike[str], fmt: str,
             if meta.get("version") != VERSION:
                 raise fail(f"format version {meta.get('version')!r}; this gdkit reads "
                            f"version {VERSION}. Use the gdkit version that wrote it.")
-            arrays = {k: npz[k] for k in names if k != _META}
+            others = [k for k in names if k != _META]
+            wanted = list(others if members is None else members(meta, others))
+            missing = [k for k in wanted if k not in others]
+            if missing:
+                raise fail(f"the array(s) {', '.join(missing)} named by its metadata are "
+                           "missing: the file is damaged")
+            budget = available_memory()
+            for k in wanted:
+                budget -= _declared_size(npz, k)
+                if budget < 0:
+                    raise fail(f"its array {k!r} declares {_declared_size(npz, k):,} bytes, "
+                               "more than this machine's available memory: the file is damaged "
+                               "or not a gdkit file")
+            arrays = {k: npz[k] for k in wanted}
     except CheckpointError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, RuntimeError,
             UnicodeDecodeError, NotImplementedError, MemoryError, OverflowError) as exc:
+        if "pickle" in str(exc):  # numpy's advice to allow_pickle is not for gdkit users
+            raise fail("it holds pickled Python objects, which gdkit never writes and never "
+                       "loads: it is damaged or not a gdkit file. Use an earlier copy or start "
+                       "afresh.") from exc
         raise fail(f"unreadable or corrupt ({type(exc).__name__}: {exc}). "
                    "It may be truncated; use an earlier copy or start afresh.") from exc
     return meta, arrays
+
+
+def _declared_size(npz: Any, key: str) -> int:
+    """The uncompressed size the zip directory declares for member ``key``."""
+    return int(npz.zip.getinfo(f"{key}.npy").file_size)
+
+
+def _checkpoint_members(meta: dict[str, Any], names: list[str]) -> list[str]:
+    known = ["v", *(["perm"] if "perm" in names else [])]
+    known += [f"history/{k}" for k in meta.get("history", [])]
+    known += [f"rule/{k}" for k in meta.get("rule_state", [])]
+    return known
+
+
+def _model_members(meta: dict[str, Any], names: list[str]) -> list[str]:
+    listed = meta.get("arrays")
+    if isinstance(listed, list) and all(isinstance(k, str) for k in listed):
+        return ["parameters", *listed]
+    return names  # written before models listed their arrays: every member, size-checked
+
+
+def _finite(path: Any, what: str, v: npt.NDArray[Any]) -> None:
+    if not np.all(np.isfinite(v)):
+        bad = int(np.count_nonzero(~np.isfinite(v)))
+        raise CheckpointError(
+            f"{what} {os.fspath(path)!r}: {bad:,} of its {v.size:,} parameters are NaN or "
+            "infinite (saved from a run that diverged, or damaged); it cannot be resumed or "
+            "used. Use an earlier copy or start afresh.")
 
 
 def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> Path:
@@ -134,7 +190,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         The file is missing, truncated, corrupt, of another format or version,
         or inconsistent; the message names the file and the problem.
     """
-    meta, arrays = read_npz(path, FORMAT)
+    meta, arrays = read_npz(path, FORMAT, members=_checkpoint_members)
 
     def fail(problem: str) -> CheckpointError:
         return CheckpointError(f"checkpoint {str(path)!r}: {problem}")
@@ -159,6 +215,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             raise ValueError("bad configuration")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise fail(f"inconsistent contents ({type(exc).__name__}: {exc})") from exc
+    _finite(path, "checkpoint", v)
     return Checkpoint(v=v, mode=mode, epoch=epoch, iteration=iteration, position=position,
                       perm=None if perm is None else perm.astype(np.int64), rng_state=rng_state,
                       history=history, rule_state=rule_state, config=config, extra=extra,
@@ -170,7 +227,7 @@ def save_model(path: str | os.PathLike[str], parameters: npt.ArrayLike,
                meta: Mapping[str, Any], **arrays: npt.ArrayLike) -> Path:
     """Save trained ``parameters`` (the flat v), JSON-able ``meta`` and any
     further named arrays to ``path`` atomically, without pickle."""
-    full = {"format": MODEL_FORMAT, "version": VERSION, **meta}
+    full = {"format": MODEL_FORMAT, "version": VERSION, **meta, "arrays": sorted(arrays)}
     return atomic_savez(path, {"parameters": parameters, **arrays}, full)
 
 
@@ -183,9 +240,10 @@ def load_model(path: str | os.PathLike[str]) -> tuple[npt.NDArray[Any], dict[str
     CheckpointError
         Missing, truncated, corrupt, foreign or of another version.
     """
-    meta, arrays = read_npz(path, MODEL_FORMAT, what="saved model")
+    meta, arrays = read_npz(path, MODEL_FORMAT, what="saved model", members=_model_members)
     params = arrays.pop("parameters", None)
     if params is None or params.ndim != 1 or params.dtype.kind != "f":
         raise CheckpointError(f"saved model {os.fspath(path)!r}: no 1-D floating 'parameters' "
                               "array; the file is damaged or not a gdkit model.")
+    _finite(path, "saved model", params)
     return params, meta, arrays

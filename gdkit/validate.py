@@ -27,8 +27,8 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["argument", "available_memory", "choice", "flag", "float_dtype", "integer", "memory",
-           "number"]
+__all__ = ["COPIES", "argument", "available_memory", "choice", "flag", "float_dtype", "integer",
+           "memory", "number"]
 
 T = TypeVar("T")
 
@@ -141,9 +141,20 @@ def available_memory() -> int:
         return 1 << 62
 
 
+COPIES = 4
+"""Vectors of the parameters' size a run holds at once (v, ∇C, the step
+rule's state, a checkpoint's copy): what :func:`memory` checks a model's
+size against, times the dtype's bytes."""
+
+
 def memory(part: str, what: str, nbytes: float) -> None:
     """Refuse, before allocating, ``nbytes`` for ``what`` when the machine
-    does not have them (ConfigError naming the part, the need and the supply)."""
+    does not have them (ConfigError naming the part, the need and the supply).
+
+    Examples
+    --------
+    >>> memory("rosenbrock", "dim = 10", 10 * 8 * COPIES)  # 320 bytes: fine
+    """
     have = available_memory()
     if nbytes > have:
         raise ConfigError(f"{part}: {what} would need {_size(nbytes)} of memory, but this "

@@ -11,7 +11,7 @@ from scipy.optimize import rosen, rosen_der
 import gdkit
 from gdkit.errors import ConfigError
 from gdkit.protocols import Batch, FloatArray
-from gdkit.validate import integer
+from gdkit.validate import COPIES, integer, memory, number
 
 __all__ = ["Rosenbrock", "Valley"]
 
@@ -31,10 +31,10 @@ class Valley:
     dim = 2
 
     def __init__(self, curvature: tuple[float, float] = (1.0, 5.0)) -> None:
-        c = np.asarray(curvature, dtype=float)
-        if c.shape != (2,) or not np.all(c > 0) or not np.all(np.isfinite(c)):
+        if isinstance(curvature, (str, bytes)) or np.ndim(curvature) != 1 \
+                or len(curvature) != 2:
             raise ConfigError(f"valley: curvature must be two positive numbers, got {curvature!r}.")
-        self.curvature = c
+        self.curvature = np.array([number("valley", "curvature", c, low=0.0) for c in curvature])
 
     def __repr__(self) -> str:
         return f"Valley(curvature={tuple(self.curvature.tolist())})"
@@ -68,6 +68,7 @@ class Rosenbrock:
 
     def __init__(self, dim: int = 2) -> None:
         self.dim = integer("rosenbrock", "dim", dim, minimum=2)
+        memory("rosenbrock", f"dim = {self.dim:,}", self.dim * 8 * COPIES)
 
     def __repr__(self) -> str:
         return f"Rosenbrock(dim={self.dim})"

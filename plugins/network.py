@@ -33,6 +33,7 @@ images).
 
 from __future__ import annotations
 
+import itertools
 import operator
 import os
 from collections.abc import Mapping, Sequence
@@ -47,7 +48,7 @@ import gdkit
 from gdkit.checkpoint import save_model
 from gdkit.errors import CheckpointError, ConfigError, ShapeError
 from gdkit.protocols import Batch, FloatArray
-from gdkit.validate import float_dtype, integer
+from gdkit.validate import COPIES, float_dtype, integer, memory
 
 from .mnist import load_mnist
 from .quadratic import quadratic_cost, quadratic_cost_gradient
@@ -84,6 +85,8 @@ def _check_sizes(sizes: Any, who: str) -> tuple[int, ...]:
     if len(out) < 2 or min(out) < 1 or isinstance(sizes, (str, bytes)):
         raise ConfigError(f"{who}: sizes must be a sequence of at least two integers >= 1 "
                           f"(neurons per layer, input first), got {sizes!r}.")
+    params = sum((a + 1) * b for a, b in itertools.pairwise(out))
+    memory(who, f"sizes {list(out)} ({params:,} weights and biases)", params * 8 * COPIES)
     return out
 
 
@@ -631,7 +634,7 @@ def mnist_network(
     dt = float_dtype("mnist-network", "dtype", dtype)
     if n_train is not None:
         integer("mnist-network", "n_train", n_train, minimum=1)
-    mnist = load_mnist(data, download=bool(download), dtype=dt)
+    mnist = load_mnist(data, download=bool(download), dtype=dt, max_train=n_train)
     n_avail = mnist.train_images.shape[0]
     if n_train is not None and n_train > n_avail:
         raise ConfigError(f"mnist-network: n_train = {n_train} but only {n_avail:,} training "

@@ -18,7 +18,7 @@ import scipy.linalg
 import gdkit
 from gdkit.errors import ConfigError, ShapeError
 from gdkit.protocols import Batch, FloatArray
-from gdkit.validate import integer, number
+from gdkit.validate import COPIES, integer, memory, number
 
 __all__ = ["Quadratic", "quadratic_cost", "quadratic_cost_gradient"]
 
@@ -97,6 +97,9 @@ class Quadratic:
             for name, val in (("n_samples", n_samples), ("n_features", n_features),
                               ("n_outputs", n_outputs)):
                 integer("quadratic", name, val, minimum=1)
+            memory("quadratic", f"{n_samples:,} samples of {n_features:,} features and "
+                   f"{n_outputs:,} outputs", 8 * n_samples * (n_features + n_outputs)
+                   + 8 * COPIES * n_outputs * (n_features + 1))
             number("quadratic", "noise", noise, low=0.0, low_closed=True)
             rng = np.random.default_rng(seed)
             x = rng.standard_normal((n_samples, n_features))

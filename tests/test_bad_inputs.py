@@ -207,6 +207,12 @@ def checkpoint_in_use(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProce
     return out, 1, f"is in use by process {os.getpid()} on {socket.gethostname()}"
 
 
+def too_much_memory(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    return run("train", "--sizes", "784", "1000000000", "10"), 2, \
+        "mnist-network: sizes [784, 1000000000, 10] (795,000,000,010 weights and biases) would " \
+        "need 25.4 TB of memory, but this machine has"
+
+
 CASES: dict[str, Case] = {
     "corrupt-idx": corrupt_idx,
     "truncated-gz": truncated_gz,
@@ -225,6 +231,7 @@ CASES: dict[str, Case] = {
     "plugin-raises": plugin_raises,
     "unwritable-output": unwritable_output,
     "checkpoint-in-use": checkpoint_in_use,
+    "too-much-memory": too_much_memory,
 }
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gdkit
+import gdkit.checkpoint
 from gdkit.checkpoint import atomic_savez, load_checkpoint
 from gdkit.errors import CheckpointError, ConfigError
 
@@ -263,6 +265,7 @@ def test_fuzzed_checkpoints_only_raise_checkpoint_error(tmp_path_factory: pytest
 SCRIPT = """
 import sys
 import gdkit
+import gdkit.checkpoint
 q = gdkit.objective("quadratic", n_samples=200_000, n_features=20, seed=3)
 step = gdkit.step_rule("fixed", eta=0.01)
 
@@ -395,3 +398,48 @@ def test_a_third_party_stateful_step_rule_still_resumes(tmp_path: Path) -> None:
     resumed = run(max_iter=80, resume=path)
     assert resumed.x.tobytes() == full.x.tobytes()
     np.testing.assert_array_equal(resumed.history["eta"], full.history["eta"])
+
+
+def _small_checkpoint(tmp_path: Path) -> Path:
+    path = tmp_path / "ck.npz"
+    gdkit.minimize("valley", step="momentum,fixed", max_iter=5, checkpoint=path)
+    return path
+
+
+def test_members_gdkit_does_not_know_are_never_read(tmp_path: Path) -> None:
+    path = _small_checkpoint(tmp_path)
+    with zipfile.ZipFile(path, "a") as zf:  # not even a valid .npy: reading it would fail
+        zf.writestr("junk.npy", b"\x93NUMPY garbage" * 1000)
+    assert load_checkpoint(path).iteration == 5
+
+
+def test_a_member_larger_than_the_memory_is_refused_before_reading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _small_checkpoint(tmp_path)
+    monkeypatch.setattr(gdkit.checkpoint, "available_memory", lambda: 64)
+    with pytest.raises(CheckpointError, match=r"its array 'v' declares \d+ bytes, more than "
+                                              r"this machine's available memory"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nonfinite_parameters_are_refused_at_load(tmp_path: Path, bad: float) -> None:
+    path = tmp_path / "net.npz"
+    gdkit.checkpoint.save_model(path, np.array([1.0, bad, 3.0]), {"kind": "test"})
+    with pytest.raises(CheckpointError, match=r"1 of its 3 parameters are NaN or infinite"):
+        gdkit.checkpoint.load_model(path)
+    ck = _small_checkpoint(tmp_path)
+    saved = load_checkpoint(ck)
+    saved.v[0] = bad
+    gdkit.checkpoint.save_checkpoint(ck, saved)
+    with pytest.raises(CheckpointError, match=f"checkpoint '{ck}': 1 of its 2 parameters"):
+        gdkit.minimize("valley", step="momentum,fixed", max_iter=9, resume=ck)
+
+
+def test_pickled_data_gets_gdkits_advice_not_numpys(tmp_path: Path) -> None:
+    path = tmp_path / "evil.npz"
+    np.savez(path, __meta__=np.array([{"format": "gdkit.checkpoint"}], dtype=object))
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    assert "pickled Python objects, which gdkit never writes and never loads" in str(info.value)
+    assert "allow_pickle" not in str(info.value)

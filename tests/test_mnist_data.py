@@ -18,7 +18,7 @@ import struct
 import sys
 import threading
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ import pytest
 from gdkit_plugins import mnist
 from gdkit_plugins.mnist import (
     FILES,
+    IMAGE_MAGIC,
     MIRRORS,
     MnistData,
     cache_dir,
@@ -845,3 +846,57 @@ def test_real_mnist(mnist_dir: Path) -> None:
     total = data.train_images.sum() + data.validation_images.sum()
     assert total / (60_000 * 784) == pytest.approx(0.1307, abs=1e-3)
     assert data.test_labels[:5].tolist() == [7, 2, 1, 0, 4]
+
+
+# --------------------------------------------------------------------------
+# Memory follows what is asked for
+# --------------------------------------------------------------------------
+
+
+def _inflating(directory: Path, n_images: int, n_labels: int) -> Path:
+    """Gzipped files whose headers declare ``n_images`` zero images (small on
+    disk, large when inflated) and ``n_labels`` labels; a tiny test set."""
+    directory.mkdir()
+    zero = struct.pack(">IIII", IMAGE_MAGIC, n_images, 28, 28)
+    with gzip.open(directory / (mnist.TRAIN_IMAGES + ".gz"), "wb", compresslevel=1) as fh:
+        fh.write(zero)
+        block = bytes(784 * 1000)
+        for start in range(0, n_images, 1000):
+            fh.write(block[: 784 * min(1000, n_images - start)])
+    labels = (np.arange(n_labels) % 10).astype(np.uint8)
+    (directory / (mnist.TRAIN_LABELS + ".gz")).write_bytes(gzip.compress(idx_bytes(labels)))
+    (directory / mnist.TEST_IMAGES).write_bytes(idx_bytes(make_images(5, 3)))
+    (directory / mnist.TEST_LABELS).write_bytes(idx_bytes(make_labels(5, 4)))
+    return directory
+
+
+def _peak_bytes(fn: Callable[[], object]) -> tuple[object, int]:
+    tracemalloc.start()  # numpy reports its array allocations to tracemalloc
+    try:
+        out = fn()
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_max_train_keeps_memory_to_the_rows_used(tmp_path: Path) -> None:
+    d = _inflating(tmp_path / "big", 200_000, 200_000)  # 157 MB of pixels inflated
+    data, peak = _peak_bytes(lambda: load_mnist(d, max_train=100, n_validation=1000))
+    assert isinstance(data, MnistData)
+    assert data.train_images.shape == (100, 784) and data.validation_images.shape == (1000, 784)
+    np.testing.assert_array_equal(data.validation_labels, np.arange(199_000, 200_000) % 10)
+    assert peak < 20e6, peak  # float64 of all rows would be 1.25 GB, the raw bytes 157 MB
+
+
+def test_an_image_count_that_disagrees_is_refused_before_the_data_is_read(
+        tmp_path: Path) -> None:
+    d = _inflating(tmp_path / "bomb", 200_000, 60)
+
+    def refused() -> str:
+        with pytest.raises(DataError) as info:
+            load_mnist(d, n_validation=10)
+        return str(info.value)
+
+    message, peak = _peak_bytes(refused)
+    assert "holds 200000 images but" in str(message) and "holds 60 labels" in str(message)
+    assert peak < 5e6, peak  # the header was enough: 157 MB were never allocated

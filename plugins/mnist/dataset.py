@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -11,11 +12,19 @@ import numpy as np
 import numpy.typing as npt
 
 from gdkit.errors import DataError
-from gdkit.validate import float_dtype, integer
+from gdkit.validate import float_dtype, integer, memory
 
 from . import download as _download
 from .download import Progress
-from .idx import _FIX_CORRUPT, _IMAGE_FORMAT, _LABEL_FORMAT, IMAGE_MAGIC, LABEL_MAGIC, read_idx
+from .idx import (
+    _FIX_CORRUPT,
+    _IMAGE_FORMAT,
+    _LABEL_FORMAT,
+    IMAGE_MAGIC,
+    LABEL_MAGIC,
+    CountMismatch,
+    read_idx,
+)
 from .lookup import (
     TEST_IMAGES,
     TEST_LABELS,
@@ -95,26 +104,56 @@ def _load_labels(path: Path) -> npt.NDArray[np.int64]:
     return raw.astype(np.int64)
 
 
+def _image_count(path: Path) -> int:
+    """How many images the header of ``path`` declares (nothing else is read)."""
+
+    def stop(n: int) -> Sequence[range]:
+        raise CountMismatch(n)
+
+    try:
+        read_idx(path, expected_magic=IMAGE_MAGIC, rows=stop)
+    except CountMismatch as exc:
+        return exc.found
+    raise AssertionError("unreachable: read_idx asks for the rows to keep")  # pragma: no cover
+
+
+def _mismatch(path: Path, n: int, labels_path: Path, n_labels: int) -> DataError:
+    return DataError(
+        f"{path} holds {n} images but {labels_path} holds {n_labels} "
+        "labels; an image file and its label file must hold the same "
+        f"count. Expected an {_IMAGE_FORMAT}, and an {_LABEL_FORMAT}. "
+        "One of them is truncated or from another data set: "
+        f"{_FIX_CORRUPT}"
+    )
+
+
 def _load_images(
-    path: Path, n_labels: int, labels_path: Path, dtype: np.dtype[np.floating[Any]]
+    path: Path, n_labels: int, labels_path: Path, dtype: np.dtype[np.floating[Any]],
+    keep: Sequence[range] | None = None,
 ) -> npt.NDArray[np.floating[Any]]:
-    raw = read_idx(path, expected_magic=IMAGE_MAGIC)
-    n = raw.shape[0]
+    """The images of ``path`` scaled to [0, 1] in ``dtype``: only the rows of
+    ``keep`` (default all), each converted once into a preallocated array. The
+    count is checked against the labels' from the header, before the data is
+    read, and the memory before it is allocated."""
+
+    def rows(n: int) -> Sequence[range]:
+        if n != n_labels:
+            raise CountMismatch(n)
+        return [range(n)] if keep is None else keep
+
+    try:
+        raw = read_idx(path, expected_magic=IMAGE_MAGIC, rows=rows)
+    except CountMismatch as exc:
+        raise _mismatch(path, exc.found, labels_path, n_labels) from None
     if raw.shape[1:] != (ROWS, COLS):
         raise DataError(
             f"Cannot read {path}: images of {raw.shape[1]} x {raw.shape[2]} "
             f"pixels, not 28 x 28. Expected an {_IMAGE_FORMAT}. {_FIX_CORRUPT}"
         )
-    if n != n_labels:
-        raise DataError(
-            f"{path} holds {n} images but {labels_path} holds {n_labels} "
-            "labels; an image file and its label file must hold the same "
-            f"count. Expected an {_IMAGE_FORMAT}, and an {_LABEL_FORMAT}. "
-            "One of them is truncated or from another data set: "
-            f"{_FIX_CORRUPT}"
-        )
-    if n == 0:
+    if n_labels == 0:
         raise DataError(f"{path} holds no images. Expected an {_IMAGE_FORMAT}. {_FIX_CORRUPT}")
+    n = raw.shape[0]
+    memory("load_mnist", f"{n:,} images as {dtype}", n * PIXELS * dtype.itemsize)
     out = np.empty((n, PIXELS), dtype=dtype)
     # One pass, no full-size temporary: the ufunc casts in small buffers.
     np.divide(raw.reshape(n, PIXELS), 255, out=out, dtype=dtype)
@@ -128,6 +167,7 @@ def load_mnist(
     dtype: npt.DTypeLike = np.float64,
     n_validation: int = 10_000,
     progress: Progress = None,
+    max_train: int | None = None,
 ) -> MnistData:
     """Load MNIST with the book's split (50,000 / 10,000 / 10,000).
 
@@ -152,6 +192,10 @@ def load_mnist(
         validation (default 10,000; 0 gives empty validation arrays).
     progress : bool or callable or None, optional
         Download progress display; see :data:`Progress`.
+    max_train : int or None, optional
+        Keep only the first ``max_train`` images of the training split (quick
+        runs): the others are read, to check the file, but never stored or
+        converted, so memory follows what is used.
 
     Returns
     -------
@@ -183,6 +227,8 @@ def load_mnist(
     """
     fdtype = float_dtype("load_mnist", "dtype", dtype, options=None)
     n_validation = integer("load_mnist", "n_validation", n_validation, minimum=0)
+    if max_train is not None:
+        max_train = integer("load_mnist", "max_train", max_train, minimum=1)
 
     found = find_mnist_dir(data_dir)
     if found is None:
@@ -195,8 +241,9 @@ def load_mnist(
     paths, _ = _locate(found)
 
     train_labels = _load_labels(paths[TRAIN_LABELS])
-    train_images = _load_images(paths[TRAIN_IMAGES], len(train_labels), paths[TRAIN_LABELS], fdtype)
-    n_train_total = train_images.shape[0]
+    n_train_total = len(train_labels)
+    if (n := _image_count(paths[TRAIN_IMAGES])) != n_train_total:
+        raise _mismatch(paths[TRAIN_IMAGES], n, paths[TRAIN_LABELS], n_train_total)
     if n_train_total <= n_validation:
         raise DataError(
             f"{paths[TRAIN_IMAGES]} holds {n_train_total} training images, "
@@ -204,13 +251,16 @@ def load_mnist(
             "end (MNIST holds 60,000): the file is truncated or n_validation "
             f"is too large. Pass a smaller n_validation. {_FIX_CORRUPT}"
         )
+    cut = n_train_total - n_validation
+    used = cut if max_train is None else min(cut, max_train)
+    train_images = _load_images(paths[TRAIN_IMAGES], n_train_total, paths[TRAIN_LABELS], fdtype,
+                                keep=[range(used), range(cut, n_train_total)])
     test_labels = _load_labels(paths[TEST_LABELS])
     test_images = _load_images(paths[TEST_IMAGES], len(test_labels), paths[TEST_LABELS], fdtype)
-    cut = n_train_total - n_validation
     return MnistData(
-        train_images=train_images[:cut],
-        train_labels=train_labels[:cut],
-        validation_images=train_images[cut:],
+        train_images=train_images[:used],
+        train_labels=train_labels[:used],
+        validation_images=train_images[used:],
         validation_labels=train_labels[cut:],
         test_images=test_images,
         test_labels=test_labels,

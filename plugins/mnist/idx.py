@@ -15,6 +15,7 @@ import io
 import os
 import stat
 import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -80,13 +81,24 @@ class _Problem(Exception):
     """Internal: what is wrong with a file, turned into DataError by read_idx."""
 
 
+class CountMismatch(Exception):
+    """Internal: the file holds another count of items than the caller expects
+    (found from the header, before any data is read)."""
+
+    def __init__(self, found: int) -> None:
+        super().__init__(found)
+        self.found = found
+
+
 class _IdxReader:
     """Reads one IDX file; remembers the magic seen so errors can describe
     the format the file claims to be."""
 
-    def __init__(self, path: Path, expected_magic: int | None) -> None:
+    def __init__(self, path: Path, expected_magic: int | None,
+                 rows: Callable[[int], Sequence[range]] | None = None) -> None:
         self.path = path
         self.expected_magic = expected_magic
+        self.rows = rows
         self.magic: int | None = None
         self.compressed = False
 
@@ -163,11 +175,32 @@ class _IdxReader:
                     f"bytes, more than a {file_size}-byte gzip file can hold "
                     "(corrupt header)"
                 )
-        out = np.empty(n_bytes, dtype=np.uint8)
-        view = out.data
-        pos = 0
-        while pos < n_bytes:
-            got = stream.readinto(view[pos : pos + _CHUNK])
+        row = n_bytes // dims[0] if dims[0] else 0
+        keep = list(self.rows(dims[0])) if self.rows is not None else [range(dims[0])]
+        out = np.empty((sum(len(r) for r in keep) * row,), dtype=np.uint8)
+        pos = done = 0  # bytes of the data read, and of out filled
+        for wanted in keep:  # rows outside every range are read and dropped
+            pos = self._copy(stream, None, pos, wanted.start * row, n_bytes, shape_text)
+            pos = self._copy(stream, out.data[done : done + len(wanted) * row], pos,
+                             wanted.stop * row, n_bytes, shape_text)
+            done += len(wanted) * row
+        self._copy(stream, None, pos, n_bytes, n_bytes, shape_text)
+        if stream.read(1):
+            raise _Problem(
+                f"trailing bytes after the {n_bytes} data bytes declared by "
+                f"the header (dims {shape_text})"
+            )
+        return out.reshape((-1, *dims[1:]))
+
+    def _copy(self, stream: io.BufferedIOBase, into: memoryview | None, pos: int, stop: int,
+              n_bytes: int, shape_text: str) -> int:
+        """Read the data from byte ``pos`` to ``stop`` into ``into`` (or drop it)."""
+        scratch = memoryview(bytearray(min(_CHUNK, max(stop - pos, 0))))
+        start = pos
+        while pos < stop:
+            size = min(_CHUNK, stop - pos)
+            buf = into[pos - start : pos - start + size] if into is not None else scratch[:size]
+            got = stream.readinto(buf)
             if not got:
                 where = "decompressed data" if self.compressed else "file"
                 raise _Problem(
@@ -175,12 +208,7 @@ class _IdxReader:
                     f"{n_bytes} data bytes but the {where} ends after {pos}"
                 )
             pos += got
-        if stream.read(1):
-            raise _Problem(
-                f"trailing bytes after the {n_bytes} data bytes declared by "
-                f"the header (dims {shape_text})"
-            )
-        return out.reshape(dims)
+        return pos
 
 
 def _kind(magic: int) -> str:
@@ -205,7 +233,8 @@ def _read_exact(stream: io.BufferedIOBase, n: int) -> bytes:
 
 
 def read_idx(
-    path: str | os.PathLike[str], *, expected_magic: int | None = None
+    path: str | os.PathLike[str], *, expected_magic: int | None = None,
+    rows: Callable[[int], Sequence[range]] | None = None,
 ) -> npt.NDArray[np.uint8]:
     """Read an IDX file of unsigned bytes, gzipped or not.
 
@@ -225,6 +254,11 @@ def read_idx(
         If given, the magic number the file must have, e.g. 2051
         (:data:`IMAGE_MAGIC`, 3-D images) or 2049 (:data:`LABEL_MAGIC`,
         1-D labels). If None, any unsigned-byte IDX file is accepted.
+    rows : callable, optional
+        Given the number of items n the header declares (before anything is
+        allocated), returns the ranges of items to keep, in order; the others
+        are read (and so still checked for truncation) but not kept. Default:
+        all n. The caller may raise here to refuse a count it did not expect.
 
     Returns
     -------
@@ -240,7 +274,7 @@ def read_idx(
         format and what to do. No other exception escapes for bad data.
     """
     p = Path(path)
-    reader = _IdxReader(p, expected_magic)
+    reader = _IdxReader(p, expected_magic, rows=rows)
     try:
         return reader.read()
     except _Problem as exc:
