@@ -68,7 +68,11 @@ class FunctionObjective:
         return f"FunctionObjective({name}, dim={self.dim})"
 
     def cost(self, v: FloatArray, batch: Batch | None = None) -> float:
-        return float(self.fun(v))
+        # As fun returns it: a numpy scalar keeps its dtype, so finite
+        # differences see a float32 cost's precision, and a value that is no
+        # number at all is named by minimize's first check, not float()'s.
+        value: Any = self.fun(v)
+        return value  # type: ignore[no-any-return]
 
 
 class _WithGradient(FunctionObjective):
@@ -94,7 +98,8 @@ class _WithComplex(FunctionObjective):
     __slots__ = ()
 
     def complex_cost(self, v: Any, batch: Batch | None = None) -> complex:
-        return complex(self.fun(v))
+        value: Any = self.fun(v)
+        return value  # type: ignore[no-any-return]  # as it is: a real one is refused
 
 
 class _WithBoth(_WithGradient, _WithComplex):

@@ -86,6 +86,7 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
         print(json.dumps(_result_json(res), indent=2))
     else:
         _print_result(args.objective, obj, src, rule, res)
+    sys.stdout.flush()  # the result first (and a closed pipe noticed before the verdict)
     if res.success:
         return 0
     print(f"gdkit minimize: no success: {res.message}", file=sys.stderr)
@@ -230,6 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             if not debug:
                 warnings.showwarning = _show_plugin_warning
+                # numpy's overflow warnings would come before gdkit's own report of the
+                # divergence, which names the iteration and what to do
+                np.seterr(over="ignore", invalid="ignore", divide="ignore")
             parser = build_parser()
             args, unknown = parser.parse_known_args(argv)
             if unknown and not getattr(args, "takes_anything", False):
@@ -237,10 +241,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             command, debug = f"gdkit {args.command}", args.debug
             args.explicit = _explicit_options(parser, args.command, argv)
             status: int = args.func(args)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
     except GdkitError as exc:
         if debug:
             traceback.print_exc()
-        print(f"{command}: error: {exc}", file=sys.stderr)
+        print(f"{command}: error: {exc.cli or exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_ERROR
     except KeyboardInterrupt:
         if debug:

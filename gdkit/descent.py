@@ -19,7 +19,14 @@ import numpy as np
 from .adapters import FunctionObjective
 from .checkpoint import Checkpoint, load_checkpoint
 from .compose import Chain
-from .errors import CheckpointError, ConfigError, DivergenceError, ShapeError, StepError
+from .errors import (
+    CheckpointError,
+    ConfigError,
+    DivergenceError,
+    PluginError,
+    ShapeError,
+    StepError,
+)
 from .files import check_target, claim
 from .parts import resolve
 from .protocols import (
@@ -35,7 +42,16 @@ from .protocols import (
     ValidatesObjective,
 )
 from .registry import check_part, get_registry
-from .result import CONVERGED, EPOCHS_DONE, MAX_ITER, STEP_FAILED, STOPPED, History, Result
+from .result import (
+    CONVERGED,
+    EPOCHS_DONE,
+    MAX_ITER,
+    STEP_FAILED,
+    STOPPED,
+    History,
+    Result,
+    honest,
+)
 from .resume import RunControl, check_config, check_probe, probe_of, trap_signals
 from .validate import float_dtype, integer, number
 
@@ -217,10 +233,13 @@ def minimize(
     })
     notify = None if callback is None else _callback_caller(callback)
     ctx = StepContext(obj.cost, v)
+    probes = getattr(src, "nfev", None)  # a finite-difference source counts its evaluations
     with (claim(checkpoint) if checkpoint is not None else contextlib.nullcontext()), \
             trap_signals(control, enabled=handle_signals and checkpoint is not None):
         result: Result = loop(obj, src, rule, v, np.empty_like(v), ctx, notify, hook,
                               control=control, start=saved, **config)
+    if isinstance(probes, int):
+        result.nfev += src.nfev - probes  # type: ignore[attr-defined]
     hook.gdkit_run_finish(result=result)
     return result
 
@@ -334,13 +353,35 @@ def _check_gradient(g: Any, v: FloatArray, src: GradientSource) -> FloatArray:
     return g
 
 
+def _first_cost(obj: Objective, v: FloatArray) -> float:
+    """C(v) at a run's start, checked once: one real number, and v left as it
+    was (gdkit passes v to the cost without copying; later calls are trusted,
+    so the hot path stays a call and a float())."""
+    w = v.copy()
+    value: Any = obj.cost(w)
+    if not np.array_equal(w, v, equal_nan=True):
+        raise PluginError(f"the cost of {obj!r} modified v, its argument: gdkit passes v "
+                          "without copying, so a cost must only read it. Fix the objective "
+                          "(work on v.copy() inside it).")
+    real = isinstance(value, (int, float, np.integer, np.floating)) or (
+        isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iuf")
+    if not real or isinstance(value, (bool, np.bool_)):
+        shown = (f"an array of shape {value.shape}" if isinstance(value, np.ndarray)
+                 else f"{type(value).__name__} {value!r}"[:120])
+        raise ShapeError(f"the cost of {obj!r} returned {shown}, not a number: cost(v, batch) "
+                         "must return C(v) as one float. Fix the objective.")
+    return float(value)
+
+
 def _diverged(what: str, value: float, it: int, last: float | None) -> DivergenceError:
     last_txt = "none" if last is None else f"{last:.6g}"
+    head = (f"the {what} became {value} at iteration {it} (last finite cost: {last_txt}). "
+            "The steps are too large for this objective: try a smaller η ")
     return DivergenceError(
-        f"the {what} became {value} at iteration {it} (last finite cost: {last_txt}). "
-        "The steps are too large for this objective: try a smaller η "
-        "(gdkit.step_rule('fixed', eta=...)) or an adaptive rule such as 'armijo'.",
-        iteration=it, last_finite_cost=last)
+        head + "(gdkit.step_rule('fixed', eta=...)) or an adaptive rule such as 'armijo'.",
+        iteration=it, last_finite_cost=last,
+        cli=head + "(--step-option eta=..., or --eta with gdkit train) or an adaptive rule "
+                   "such as --step armijo.")
 
 
 def _full_batch(obj: Objective, src: GradientSource, rule: StepRule, v: FloatArray,
@@ -356,7 +397,7 @@ def _full_batch(obj: Objective, src: GradientSource, rule: StepRule, v: FloatArr
         obj.cost, src.gradient, rule.step, np.dot, math.isfinite, math.sqrt)
     every = control.every if control.saving else 0
     nfev, last = 1, None
-    f = cost(v)
+    f = _first_cost(obj, v)
     status, message, g, gnorm = MAX_ITER, "", g_buf, math.nan
     while True:
         if not isfinite(f):
@@ -401,6 +442,7 @@ def _full_batch(obj: Objective, src: GradientSource, rule: StepRule, v: FloatArr
                      history={"cost": costs[:it], "grad_norm": norms[:it], "eta": etas[:it]})
     etas.extend([math.nan] * (len(costs) - len(etas)))
     history_out = History("iteration", {"cost": costs, "grad_norm": norms, "eta": etas})
+    status, message = honest(status, message, costs[0], f)
     return Result(x=v, fun=f, jac=g.copy(), grad_norm=gnorm, nit=it, nfev=nfev + ctx.nfev,
                   ngev=len(costs), epochs=0, success=status == CONVERGED, status=status,
                   message=message, history=history_out)
@@ -426,6 +468,12 @@ def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
             raise CheckpointError(f"the checkpoint's permutation covers {perm.size} samples but "
                                   f"the objective has {n}: it is from another run.")
     run.last = records["cost"][-1] if records.get("cost") else None
+    if start is None:  # the cost at the start, which success must not exceed
+        control.config["start_cost"] = _first_cost(obj, v)
+        run.nfev += 1
+    else:  # kept in every checkpoint of the run
+        control.config["start_cost"] = float(start.config.get("start_cost", math.inf))
+    start_cost = control.config["start_cost"]
     status, message, f = EPOCHS_DONE, f"done: {epochs} epochs", math.nan
     while epoch < epochs:
         if perm is None:
@@ -457,6 +505,7 @@ def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
             break
     g = run.g
     gnorm = math.sqrt(float(np.dot(g, g))) if run.it else math.nan
+    status, message = honest(status, message, start_cost, f)
     return Result(x=v, fun=f, jac=g.copy(), grad_norm=gnorm, nit=run.it,
                   nfev=run.nfev + ctx.nfev, ngev=run.it, epochs=epoch,
                   success=status == EPOCHS_DONE, status=status, message=message,

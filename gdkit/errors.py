@@ -24,7 +24,19 @@ __all__ = [
 
 
 class GdkitError(Exception):
-    """Base class of every error gdkit raises on purpose."""
+    """Base class of every error gdkit raises on purpose.
+
+    Attributes
+    ----------
+    cli : str or None
+        The same message in the command line's terms (``--gradient central``
+        where the message says ``gradient='central'``), when they differ; the
+        ``gdkit`` command prints it instead of the message.
+    """
+
+    def __init__(self, *args: object, cli: str | None = None) -> None:
+        super().__init__(*args)
+        self.cli = cli
 
 
 class ConfigError(GdkitError, TypeError):
@@ -74,9 +86,10 @@ class DivergenceError(GdkitError, FloatingPointError):
     """
 
     def __init__(
-        self, message: str, *, iteration: int, last_finite_cost: float | None
+        self, message: str, *, iteration: int, last_finite_cost: float | None,
+        cli: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, cli=cli)
         self.iteration = iteration
         self.last_finite_cost = last_finite_cost
 

@@ -10,11 +10,23 @@ from scipy.optimize import OptimizeResult
 
 from .protocols import FloatArray
 
-__all__ = ["CONVERGED", "EPOCHS_DONE", "MAX_ITER", "STEP_FAILED", "STOPPED", "History",
-           "Result"]
+__all__ = ["CONVERGED", "COST_ROSE", "EPOCHS_DONE", "MAX_ITER", "STEP_FAILED", "STOPPED",
+           "History", "Result", "honest"]
 
 # Result.status values, as in scipy.optimize.
-CONVERGED, MAX_ITER, STOPPED, STEP_FAILED, EPOCHS_DONE = 0, 1, 2, 3, 4
+CONVERGED, MAX_ITER, STOPPED, STEP_FAILED, EPOCHS_DONE, COST_ROSE = 0, 1, 2, 3, 4, 5
+
+
+def honest(status: int, message: str, start: float, end: float) -> tuple[int, str]:
+    """A run that would claim success (converged, or all its epochs done) at a
+    cost above its starting cost gets :data:`COST_ROSE` instead: a gradient
+    that underflows at a worse point, or sigmoids saturated by a huge η, is
+    not convergence."""
+    if status in (CONVERGED, EPOCHS_DONE) and end > start:
+        return COST_ROSE, (f"no success: the cost rose from {start:.6g} at the start to "
+                           f"{end:.6g} ({message}). The steps were too large for this "
+                           "objective: try a smaller η or the 'armijo' step size.")
+    return status, message
 
 
 class Result(OptimizeResult):  # type: ignore[misc]
@@ -38,10 +50,11 @@ class Result(OptimizeResult):  # type: ignore[misc]
         Epochs completed (0 in full-batch mode).
     success : bool
         Whether the run met its goal: ‖∇C‖ ≤ gtol (full batch) or all its
-        epochs (mini-batch).
+        epochs (mini-batch), at a cost no higher than the starting cost.
     status : int
         0 converged, 1 max_iter reached, 2 stopped by the callback, 3 the step
-        rule failed, 4 all epochs done.
+        rule failed, 4 all epochs done, 5 the cost ended above its start
+        (:func:`honest`).
     message : str
         Why the run stopped, in words.
     history : History

@@ -23,11 +23,11 @@ class Analytic:
     def validate(self, objective: Objective) -> None:
         """Refuse an objective without a ``gradient`` method."""
         if not isinstance(objective, HasGradient):
+            head = f"{objective!r} has no analytic gradient (no gradient(v, batch, out) method). "
             raise ConfigError(
-                f"{objective!r} has no analytic gradient (no gradient(v, batch, out) method). "
-                "Use a finite-difference source, gradient='central', or give it a gradient "
-                "(jac= for a callable)."
-            )
+                head + "Use a finite-difference source, gradient='central', or give it a "
+                "gradient (jac= for a callable).",
+                cli=head + "Use a finite-difference source: --gradient central.")
 
     def gradient(self, objective: Objective, v: FloatArray, batch: Batch | None = None,
                  out: FloatArray | None = None) -> FloatArray:

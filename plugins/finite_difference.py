@@ -18,19 +18,21 @@ variant.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Final
 
 import numpy as np
 
 import gdkit
-from gdkit.errors import ConfigError
+from gdkit.errors import ConfigError, DivergenceError
 from gdkit.protocols import Batch, ComplexCost, FloatArray, Objective
 from gdkit.validate import number
 
 __all__ = ["Central", "ComplexStep", "Forward", "fd_steps"]
 
 
-def fd_steps(v: FloatArray, order: int, rel_step: float | None = None) -> FloatArray:
+def fd_steps(v: FloatArray, order: int, rel_step: float | None = None,
+             cost_dtype: Any = None) -> FloatArray:
     """The finite-difference step h for each coordinate of v.
 
     Parameters
@@ -41,8 +43,13 @@ def fd_steps(v: FloatArray, order: int, rel_step: float | None = None) -> FloatA
         1 for forward differences (r = EPS^½), 2 for central (r = EPS^⅓).
     rel_step : float, optional
         Override r.
+    cost_dtype : dtype, optional
+        The dtype of the cost's values. EPS is the coarser of v's and the
+        cost's, as in :func:`scipy.optimize.approx_derivative`: a float32 cost
+        of float64 parameters needs float32's steps.
     """
-    eps = np.finfo(v.dtype).eps
+    eps = max(np.finfo(v.dtype).eps,
+              np.finfo(cost_dtype).eps if cost_dtype is not None else 0.0)
     r = rel_step if rel_step is not None else float(eps) ** (1.0 / (order + 1))
     sign = np.where(v >= 0, 1.0, -1.0).astype(v.dtype)
     h = (r * sign * np.maximum(1.0, np.abs(v))).astype(v.dtype)
@@ -54,6 +61,7 @@ class _FiniteDifference:
     order: int = 1
 
     def __init__(self, rel_step: float | None = None) -> None:
+        self.nfev = 0  # cost evaluations made, for Result.nfev
         self.rel_step = None if rel_step is None else number(
             type(self).__name__.lower(), "rel_step", rel_step, low=0.0)
 
@@ -65,10 +73,12 @@ class _FiniteDifference:
                  out: FloatArray | None = None) -> FloatArray:
         if out is None:
             out = np.empty_like(v)
-        h = fd_steps(v, self.order, self.rel_step)
-        w = v.copy()
         cost = objective.cost
-        f0 = cost(v, batch) if self.order == 1 else 0.0
+        f0 = cost(v, batch)  # as scipy does: its dtype sets the step, and C(v) is finite
+        self.nfev += 1 + self.order * v.size
+        h = fd_steps(v, self.order, self.rel_step, _dtype_of(f0))
+        w = v.copy()
+        isfinite = math.isfinite
         for i in range(v.size):
             vi, hi = w[i], h[i]
             w[i] = vi + hi
@@ -77,9 +87,30 @@ class _FiniteDifference:
                 out[i] = (fp - f0) / hi
             else:
                 w[i] = vi - hi
-                out[i] = (fp - cost(w, batch)) / (2 * hi)
+                fm = cost(w, batch)
+                out[i] = (fp - fm) / (2 * hi)
+                fp = fp if not isfinite(fp) else fm
+            if not isfinite(fp):
+                raise _probe_failed(objective, fp, f0, i, hi, self.order)
             w[i] = vi
         return out
+
+
+def _dtype_of(value: Any) -> Any:
+    """The dtype of a cost's value when it is a numpy scalar (a float32 cost),
+    else None (a Python float: float64)."""
+    return value.dtype if isinstance(value, (np.floating, np.ndarray)) else None
+
+
+def _probe_failed(objective: Objective, value: float, f0: float, i: int, h: float,
+                  order: int) -> DivergenceError:
+    where = f"v + h·e_{i}" if order == 1 else f"v ± h·e_{i}"
+    return DivergenceError(
+        f"the cost of {objective!r} is {value} at the finite-difference probe {where} "
+        f"(coordinate {i}, h = {h:.3g}) although C(v) = {f0:.6g} is finite: C is not defined "
+        "or not finite right next to v (a log or a square root at the edge of its domain?). "
+        "Start farther from the edge, or give the objective an analytic gradient.",
+        iteration=-1, last_finite_cost=float(f0))
 
 
 class Forward(_FiniteDifference):
@@ -115,6 +146,9 @@ class ComplexStep:
 
     H: Final = 1e-20
 
+    def __init__(self) -> None:
+        self.nfev = 0  # cost evaluations made, for Result.nfev
+
     def __repr__(self) -> str:
         return "ComplexStep()"
 
@@ -137,10 +171,21 @@ class ComplexStep:
             out = np.empty_like(v)
         w = v.astype(np.complex128)
         h = self.H
+        self.nfev += v.size
         for i in range(v.size):
             vi = w[i]
             w[i] = vi + 1j * h
-            out[i] = complex(complex_cost(w, batch)).imag / h
+            value = complex_cost(w, batch)
+            if i == 0 and not np.iscomplexobj(value):
+                raise ConfigError(
+                    f"the complex_cost of {objective!r} returned {type(value).__name__} "
+                    f"{value!r} for a complex v: it drops the imaginary part (abs, real, "
+                    "float() or a comparison on v), which would make every complex-step "
+                    "derivative 0. Make it holomorphic in v, or use gradient='central'.",
+                    cli=f"the cost of {objective!r} returned {type(value).__name__} {value!r} "
+                    "for a complex v: it drops the imaginary part, which would make every "
+                    "complex-step derivative 0. Use --gradient central.")
+            out[i] = complex(value).imag / h
             w[i] = vi
         return out
 

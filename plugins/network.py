@@ -401,13 +401,26 @@ class Network:
         -------
         dict
             ``accuracy`` (fraction correct), ``correct`` and ``total``
-            (counts, as floats); empty when the network has no evaluation data.
+            (counts, as floats), and ``saturated``: the fraction of the
+            neurons' activations on those inputs that are exactly 0 or 1, where
+            σ'(z) = σ(z)(1 − σ(z)) is 0 and no gradient flows back (a network
+            driven there by too large an η no longer learns). Empty when the
+            network has no evaluation data.
         """
         if self.eval_inputs is None or self.eval_labels is None:
             return {}
-        correct = int(np.count_nonzero(self.predict(v, self.eval_inputs) == self.eval_labels))
+        pv = self._views(v, self._param_views, "v")
+        correct = flat = 0
+        for i in range(0, self.eval_inputs.shape[0], self.chunk_size):
+            x = self.eval_inputs[i:i + self.chunk_size]
+            acts = self._buffers(x.shape[0]).a
+            out = self._forward(pv, x, acts)
+            labels = self.eval_labels[i:i + self.chunk_size]
+            correct += int(np.count_nonzero(np.argmax(out, axis=1) == labels))
+            flat += sum(int(np.count_nonzero((a == 0.0) | (a == 1.0))) for a in acts)
         total = int(self.eval_labels.shape[0])
-        return {"accuracy": correct / total, "correct": float(correct), "total": float(total)}
+        return {"accuracy": correct / total, "correct": float(correct), "total": float(total),
+                "saturated": flat / (total * sum(self.sizes[1:]))}
 
     # -- helpers ---------------------------------------------------------------
     def unpack(self, v: FloatArray) -> tuple[list[FloatArray], list[FloatArray]]:

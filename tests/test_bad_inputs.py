@@ -111,7 +111,11 @@ def count_mismatch(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[
 
 def nonfinite_cost(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
     out = run("minimize", "valley", "--step", "fixed", "--step-option", "eta=50")
-    return out, 1, "became inf at iteration"
+    assert "RuntimeWarning" not in out.stderr and len(out.stderr.splitlines()) == 1
+    assert "gdkit.step_rule" not in out.stderr  # advice in the command line's terms
+    return out, 1, "became inf at iteration 65 (last finite cost: 6.9762e+306). The steps " \
+        "are too large for this objective: try a smaller η (--step-option eta=..., or --eta " \
+        "with gdkit train) or an adaptive rule such as --step armijo."
 
 
 def wrong_shape(tmp: Path, make: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
@@ -213,6 +217,11 @@ def too_much_memory(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess
         "need 25.4 TB of memory, but this machine has"
 
 
+def no_success(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    return run("train", "--data", str(MNIST), "--eta", "1e308", *QUICK), 1, \
+        "gdkit train: no success: the network saturated. 100% of its neurons' activations"
+
+
 CASES: dict[str, Case] = {
     "corrupt-idx": corrupt_idx,
     "truncated-gz": truncated_gz,
@@ -232,6 +241,7 @@ CASES: dict[str, Case] = {
     "unwritable-output": unwritable_output,
     "checkpoint-in-use": checkpoint_in_use,
     "too-much-memory": too_much_memory,
+    "no-success": no_success,
 }
 
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.optimize import rosen
 
 import gdkit
+import gdkit.result
 from gdkit.errors import ConfigError, DivergenceError, PluginError, ShapeError
 
 
@@ -243,3 +248,88 @@ def test_callable_capabilities_are_visible_to_protocol_checks() -> None:
     assert isinstance(both, HasGradient) and isinstance(both, ComplexCost)
     assert isinstance(both, gdkit.FunctionObjective)
     np.testing.assert_array_equal(both.gradient(np.array([1.0, 2.0])), [2.0, 4.0])
+
+
+def test_a_vanished_gradient_at_a_worse_point_is_no_success() -> None:
+    def upside_down_bell(v: np.ndarray) -> float:  # far out, ∇C underflows to exactly 0
+        return float(1 - np.exp(-0.5 * v @ v))
+
+    res = gdkit.minimize(upside_down_bell, [0.5, 0.0], gradient="central",
+                         step=gdkit.step_rule("fixed", eta=1e6), max_iter=50)
+    assert res.grad_norm == 0.0  # what used to be reported as converged
+    assert (res.status, res.success) == (gdkit.result.COST_ROSE, False)
+    assert res.message.startswith("no success: the cost rose from 0.117503 at the start to 1 ")
+    assert "try a smaller η" in res.message
+
+
+def test_mini_batches_that_end_above_the_start_are_no_success(tmp_path: Path) -> None:
+    def run(**kw: object) -> gdkit.Result:
+        return gdkit.minimize("network", step=gdkit.step_rule("fixed", eta=1e300), batch_size=5,
+                              seed=1, **kw)  # type: ignore[arg-type]
+
+    res = run(epochs=2)
+    assert (res.status, res.success) == (gdkit.result.COST_ROSE, False)
+    assert "the cost rose from 0.258091 at the start to 0.85" in res.message
+    ck = tmp_path / "ck.npz"
+    run(epochs=1, checkpoint=ck)
+    resumed = run(epochs=2, resume=ck)  # the start's cost travels in the checkpoint
+    assert (resumed.status, resumed.message) == (res.status, res.message)
+    assert gdkit.minimize("network", step=gdkit.step_rule("fixed", eta=3.0), batch_size=5,
+                          epochs=2, seed=1).success
+
+
+@pytest.mark.parametrize(("returned", "shown"), [
+    (lambda v: v * v, "an array of shape (2,)"), (lambda v: "0.5", "str '0.5'"),
+    (lambda v: None, "NoneType None"), (lambda v: True, "bool True"),
+])
+def test_a_cost_that_is_not_one_number_is_named(returned: Callable[[np.ndarray], object],
+                                                shown: str) -> None:
+    with pytest.raises(ShapeError, match=rf"returned {re.escape(shown)}, not a number"):
+        gdkit.minimize(returned, [1.0, 2.0], gradient="central")  # type: ignore[arg-type]
+
+
+def test_a_cost_that_writes_into_v_is_caught() -> None:
+    def sloppy(v: np.ndarray) -> float:
+        v *= 2.0
+        return float(v @ v)
+
+    with pytest.raises(PluginError, match="modified v, its argument"):
+        gdkit.minimize(sloppy, [1.0, 2.0], gradient="central")
+
+
+def test_nfev_counts_every_finite_difference_probe() -> None:
+    calls = []
+
+    def cost(v: np.ndarray) -> float:
+        calls.append(1)
+        return float(rosen(v))
+
+    for source, per_gradient in (("forward", 1 + 2), ("central", 1 + 2 * 2)):
+        calls.clear()
+        res = gdkit.minimize(cost, [-1.2, 1.0], gradient=source, step="fixed", max_iter=3)
+        assert res.nfev == len(calls) == 4 + 4 * per_gradient  # C(v_0..v_3), 4 gradients
+
+
+def test_a_nan_at_a_probe_names_the_probe_and_the_coordinate() -> None:
+    def edge(v: np.ndarray) -> float:  # defined for v_1 <= 1 only
+        return float(v[0] ** 2 + np.sqrt(1.0 - v[1]))
+
+    with np.errstate(invalid="ignore"), pytest.raises(
+            DivergenceError, match=r"is nan at the finite-difference probe v \+ h·e_1 "
+                                   r"\(coordinate 1, h = 1\.49e-08\) although C\(v\) = 1 is"):
+        gdkit.minimize(edge, [1.0, 1.0], gradient="forward")
+
+
+def test_a_float32_cost_gets_float32_steps() -> None:
+    def f32(v: np.ndarray) -> np.float32:
+        return np.float32(np.sum(v.astype(np.float32) ** 2))
+
+    v = np.array([1.3, -0.7, 2.1])
+    g = gdkit.gradient_source("forward").gradient(gdkit.as_objective(f32, 3), v)
+    assert np.max(np.abs(g - 2 * v) / np.abs(2 * v)) < 1e-2  # float64's steps: error 1.0
+
+
+def test_complex_step_refuses_a_cost_that_drops_the_imaginary_part() -> None:
+    obj = gdkit.as_objective(lambda v: np.real(v @ v), 2, complex_safe=True)
+    with pytest.raises(ConfigError, match="drops the imaginary part"):
+        gdkit.minimize(obj, [1.0, 2.0], gradient="complex-step")

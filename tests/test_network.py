@@ -256,9 +256,19 @@ def test_evaluate_counts_the_most_active_output_neuron() -> None:
     v = net.initial_point(np.random.default_rng(10))
     assert net.eval_labels is not None
     expected = int(np.sum(book_forward(net, v, net.inputs).argmax(axis=1) == net.eval_labels))
-    assert net.evaluate(v) == {"accuracy": expected / 40, "correct": expected, "total": 40.0}
+    assert net.evaluate(v) == {"accuracy": expected / 40, "correct": expected, "total": 40.0,
+                               "saturated": 0.0}
     no_eval = Network([5, 6, 4], net.inputs, net.targets)
     assert no_eval.evaluate(v) == {}
+
+
+def test_saturated_counts_the_activations_stuck_at_0_or_1() -> None:
+    net = small_net(n=40, sizes=(5, 6, 4))
+    v = net.initial_point(np.random.default_rng(10))
+    weights, biases = net.unpack(v)
+    biases[0][:3] = 1e3  # 3 of the 6 hidden neurons at exactly 1 for every input
+    biases[1][:] = -1e3  # every output at exactly 0
+    assert net.evaluate(v)["saturated"] == (3 + 4) / (6 + 4)
 
 
 def test_same_seed_same_numbers_bit_for_bit() -> None:
