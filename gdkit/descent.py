@@ -222,7 +222,7 @@ def minimize(
         if isinstance(rule, Stateful):
             rule.set_state(saved.rule_state)
         if saved.rng_state is not None:
-            shuffle_rng.bit_generator.state = saved.rng_state
+            _restore_rng(shuffle_rng, saved.rng_state, resume)
     control = RunControl(checkpoint, _positive_int("checkpoint_every", checkpoint_every),
                          run_config, dict(run_info or {}), rule, shuffle_rng, probe)
     hook = get_registry().pm.hook
@@ -295,6 +295,16 @@ def _saved_point(saved: Checkpoint, v0: Any, dtype: Any) -> FloatArray:
     return np.array(saved.v, dtype=dt, order="C")
 
 
+def _restore_rng(rng: np.random.Generator, state: Any, path: Any) -> None:
+    try:
+        rng.bit_generator.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise CheckpointError(
+            f"checkpoint {os.fspath(path)!r}: the shuffling generator's state (rng_state) is "
+            f"damaged ({type(exc).__name__}: {exc}); the run cannot continue as it was. Use an "
+            "earlier copy, or start afresh.") from None
+
+
 def _positive_int(name: str, value: Any) -> int:
     return integer("minimize", name, value, minimum=1)
 
@@ -312,11 +322,16 @@ def _nonneg_int(name: str, value: Any) -> int:
 
 
 def _starting_point(obj: Objective, v0: Any, rng: np.random.Generator, dtype: Any) -> FloatArray:
+    given = v0 is not None
     if v0 is None:
         if not isinstance(obj, HasInitialPoint):
             raise ConfigError(f"{obj!r} has no initial_point: pass v0.")
         v0 = obj.initial_point(rng)
     arr = np.asarray(v0)
+    if arr.dtype.kind not in "biuf":
+        who = "v0" if given else f"the initial_point of {obj!r}"
+        raise ShapeError(f"{who} is an array of {arr.dtype} ({arr!r}"[:200] + "), not numbers: "
+                         f"give {obj.dim} floats.")
     if dtype is None:
         dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.float64
     dtype = float_dtype("minimize", "dtype", dtype, options=None)
@@ -351,6 +366,15 @@ def _check_gradient(g: Any, v: FloatArray, src: GradientSource) -> FloatArray:
             f"dtype {gdt}, but v has shape {v.shape} and dtype {v.dtype}. A gradient must "
             "have v's shape and dtype: fix the plugin (or the objective's gradient).")
     return g
+
+
+def _as_eta(value: Any, rule: StepRule) -> float:
+    """The η a step rule returned, as a float, or an error naming the rule."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+            value, (bool, np.bool_)):
+        return float(value)
+    raise PluginError(f"the step rule {rule!r} returned η = {value!r}"[:200] + ", not a number: "
+                      "step(v, g, ctx) must return the step size it used. Fix the step rule.")
 
 
 def _first_cost(obj: Objective, v: FloatArray) -> float:
@@ -426,7 +450,7 @@ def _full_batch(obj: Objective, src: GradientSource, rule: StepRule, v: FloatArr
         except StepError as exc:
             status, message = STEP_FAILED, f"step rule failed at iteration {it}: {exc}"
             break
-        etas.append(eta)
+        etas.append(eta if type(eta) is float else _as_eta(eta, rule))
         it += 1
         f = cost(v)
         nfev += 1
@@ -467,6 +491,13 @@ def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
         if perm is not None and perm.shape != (n,):
             raise CheckpointError(f"the checkpoint's permutation covers {perm.size} samples but "
                                   f"the objective has {n}: it is from another run.")
+        if perm is not None and not (np.bincount(perm.clip(0, n), minlength=n + 1)[:n] == 1).all():
+            raise CheckpointError("the checkpoint's permutation of the training samples is "
+                                  f"damaged (not each of 0..{n - 1} exactly once); use an "
+                                  "earlier copy, or start afresh.")
+        if not 0 <= position <= n:
+            raise CheckpointError(f"the checkpoint's position {position} in its epoch is "
+                                  f"outside 0..{n}: it is damaged.")
     run.last = records["cost"][-1] if records.get("cost") else None
     if start is None:  # the cost at the start, which success must not exceed
         control.config["start_cost"] = _first_cost(obj, v)
@@ -487,7 +518,7 @@ def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
         if not math.isfinite(f):
             raise _diverged("cost", f, run.it, run.last)
         run.last = f
-        record = {"cost": f, "eta": float(run.eta), "seconds": seconds}
+        record = {"cost": f, "eta": _as_eta(run.eta, rule), "seconds": seconds}
         if evaluate is not None:
             record.update(evaluate(v))
         for k, val in record.items():

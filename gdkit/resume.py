@@ -14,7 +14,7 @@ from typing import Any, Final, final
 import numpy as np
 
 from .checkpoint import Checkpoint, save_checkpoint
-from .errors import CheckpointError, Interrupted
+from .errors import CheckpointError, Interrupted, PluginError
 from .protocols import FloatArray, Objective, Sampled, Stateful, StepRule
 
 __all__ = ["RunControl", "check_config", "check_probe", "probe_of", "trap_signals"]
@@ -105,6 +105,12 @@ class RunControl:
         if self.path is None:
             return
         rule_state = self.rule.get_state() if isinstance(self.rule, Stateful) else {}
+        for key, value in rule_state.items():
+            if np.asarray(value).dtype.kind not in "biufc":
+                raise PluginError(
+                    f"the step rule {self.rule!r}'s get_state() holds {key!r} = "
+                    f"{type(value).__name__}: a state must hold only numbers and arrays of "
+                    "numbers, which a checkpoint saves without pickle. Fix the step rule.")
         try:
             save_checkpoint(self.path, Checkpoint(
                 v=v, mode=mode, epoch=epoch, iteration=iteration, position=position, perm=perm,

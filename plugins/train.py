@@ -28,9 +28,9 @@ import gdkit
 from gdkit.checkpoint import load_checkpoint
 from gdkit.command import EXIT_ERROR, EXIT_PIPE, parse_options, silence_stdout
 from gdkit.errors import CheckpointError, ConfigError, GdkitError, Interrupted
-from gdkit.files import check_target
+from gdkit.files import check_target, leftovers
 from gdkit.progress import ProgressBar, show_progress
-from gdkit.validate import argument, integer, number
+from gdkit.validate import argument, choice, integer, number
 
 from .network import MNIST_SIZES, save_network
 
@@ -319,6 +319,9 @@ def _check_outputs(args: argparse.Namespace) -> None:
         if path is None:
             continue
         real = check_target(path, flag, stream=flag == "--log").resolve()
+        if flag == "--save":  # a killed run's half-written model (checkpoints: on claim)
+            for leftover in leftovers(real):
+                leftover.unlink(missing_ok=True)
         if real in seen:
             raise ConfigError(f"{seen[real]} and {flag} both name {path}; one would overwrite "
                               "the other. Give each its own file.")
@@ -353,6 +356,7 @@ def _take_resumed_config(args: argparse.Namespace) -> None:
         raise CheckpointError(
             f"checkpoint {args.resume!r} was not written by gdkit train (it holds no train "
             "command line); resume it from Python with gdkit.minimize(..., resume=PATH).")
+    _check_stored(args.resume, stored)
     explicit: set[str] = getattr(args, "explicit", set())
     diffs = [f"{_flag(k)}: checkpoint {stored[k]!r}, command line {getattr(args, k)!r}"
              for k in CONFIG if k in explicit and _jsonable(getattr(args, k)) != stored[k]]
@@ -363,6 +367,32 @@ def _take_resumed_config(args: argparse.Namespace) -> None:
     for k in CONFIG:
         if k not in explicit or not args.allow_config_change:
             setattr(args, k, stored[k])
+
+
+def _check_stored(path: str, stored: dict[str, Any]) -> None:
+    """The train settings a checkpoint holds pass the command line's own checks."""
+    try:
+        for key in ("epochs", "batch_size"):
+            integer("checkpoint", key, stored[key], minimum=1)
+        integer("checkpoint", "seed", stored["seed"], minimum=0)
+        if not isinstance(stored["sizes"], list) or len(stored["sizes"]) < 2:
+            raise ConfigError(f"sizes must be a list of layer sizes, got {stored['sizes']!r}.")
+        for size in stored["sizes"]:
+            integer("checkpoint", "sizes", size, minimum=1)
+        if stored["eta"] is not None:
+            number("checkpoint", "eta", stored["eta"], low=0.0)
+        if stored["n_train"] is not None:
+            integer("checkpoint", "n_train", stored["n_train"], minimum=1)
+        choice("checkpoint", "dtype", stored["dtype"], ("float64", "float32"))
+        texts = [stored["step"], *(stored["step_option"] or [])]
+        if stored["data"] is not None:
+            texts.append(stored["data"])
+        if not all(isinstance(t, str) for t in texts) or not isinstance(
+                stored["step_option"], (list, type(None))):
+            raise ConfigError("step, step_option and data must be text.")
+    except ConfigError as exc:
+        raise CheckpointError(f"checkpoint {path!r} holds a damaged train setting ({exc}) Use "
+                              "an earlier copy, or start afresh.") from None
 
 
 def _jsonable(value: Any) -> Any:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from gdkit.checkpoint import load_checkpoint, save_checkpoint
+
 from .conftest import MakeDist
 from .helpers import wait_for_output
 from .test_cli import gdkit_cmd
@@ -222,6 +224,18 @@ def no_success(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str]
         "gdkit train: no success: the network saturated. 100% of its neurons' activations"
 
 
+def edited_checkpoint(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int,
+                                                       str]:
+    ck = tmp / "ck.npz"
+    first = run("train", "--data", str(MNIST), *QUICK, "--checkpoint", str(ck))
+    assert first.returncode == 0, first.stderr
+    saved = load_checkpoint(ck)
+    saved.rng_state = {"bit_generator": "PCG64", "state": "edited"}
+    save_checkpoint(ck, saved)
+    return run("train", "--resume", str(ck)), 1, "the shuffling generator's state (rng_state) " \
+        "is damaged"
+
+
 CASES: dict[str, Case] = {
     "corrupt-idx": corrupt_idx,
     "truncated-gz": truncated_gz,
@@ -242,6 +256,7 @@ CASES: dict[str, Case] = {
     "checkpoint-in-use": checkpoint_in_use,
     "too-much-memory": too_much_memory,
     "no-success": no_success,
+    "edited-checkpoint": edited_checkpoint,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -443,3 +444,33 @@ def test_pickled_data_gets_gdkits_advice_not_numpys(tmp_path: Path) -> None:
         load_checkpoint(path)
     assert "pickled Python objects, which gdkit never writes and never loads" in str(info.value)
     assert "allow_pickle" not in str(info.value)
+
+
+def _mini_batch_checkpoint(tmp_path: Path) -> tuple[Path, Any]:
+    path = tmp_path / "mb.npz"
+
+    def run(**kw: Any) -> gdkit.Result:
+        return gdkit.minimize("network", step=gdkit.step_rule("fixed", eta=3.0), batch_size=5,
+                              seed=1, **kw)
+
+    run(epochs=1, checkpoint=path)
+    return path, run
+
+
+@pytest.mark.parametrize(("edit", "said"), [
+    (lambda ck: ck.rng_state.update(state="garbage"), "rng_state) is damaged"),
+    (lambda ck: ck.rng_state.update(bit_generator="MT19937"), "rng_state) is damaged"),
+    (lambda ck: setattr(ck, "perm", np.zeros(20, dtype=np.int64)), "permutation of the training"),
+    (lambda ck: setattr(ck, "perm", np.arange(20) + 5), "permutation of the training"),
+    (lambda ck: setattr(ck, "position", 999), "position 999 in its epoch is outside 0..20"),
+])
+def test_an_edited_checkpoint_is_refused_with_what_was_edited(
+        tmp_path: Path, edit: Any, said: str) -> None:
+    path, run = _mini_batch_checkpoint(tmp_path)
+    saved = load_checkpoint(path)
+    if saved.perm is None:  # saved at an epoch's end: give it a mid-epoch permutation
+        saved.perm, saved.position = np.arange(20, dtype=np.int64)[::-1].copy(), 5
+    edit(saved)
+    gdkit.checkpoint.save_checkpoint(path, saved)
+    with pytest.raises(CheckpointError, match=re.escape(said)):
+        run(epochs=2, resume=path)

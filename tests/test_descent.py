@@ -333,3 +333,49 @@ def test_complex_step_refuses_a_cost_that_drops_the_imaginary_part() -> None:
     obj = gdkit.as_objective(lambda v: np.real(v @ v), 2, complex_safe=True)
     with pytest.raises(ConfigError, match="drops the imaginary part"):
         gdkit.minimize(obj, [1.0, 2.0], gradient="complex-step")
+
+
+def test_a_step_rule_returning_no_number_is_named() -> None:
+    class Vague:
+        def step(self, v: np.ndarray, g: np.ndarray, ctx: object) -> object:
+            v -= 0.1 * g
+            return "small"
+
+    with pytest.raises(PluginError, match=r"the step rule .*Vague.* returned η = 'small', not a "
+                                          r"number"):
+        gdkit.minimize("valley", step=Vague(), max_iter=3)  # type: ignore[arg-type]
+
+
+def test_an_initial_point_of_strings_is_named() -> None:
+    class Wordy:
+        dim = 2
+
+        def cost(self, v: np.ndarray, batch: object = None) -> float:
+            return float(v @ v)
+
+        def initial_point(self, rng: np.random.Generator) -> list[str]:
+            return ["one", "two"]
+
+    with pytest.raises(ShapeError, match=r"the initial_point of .*Wordy.* is an array of <U3"):
+        gdkit.minimize(Wordy(), gradient="central")
+
+
+def test_a_state_holding_an_object_is_named_before_the_checkpoint(tmp_path: Path) -> None:
+    class Hoarder:
+        def step(self, v: np.ndarray, g: np.ndarray, ctx: object) -> float:
+            v -= 0.1 * g
+            return 0.1
+
+        def get_state(self) -> dict[str, object]:
+            return {"memo": {"a": 1}}
+
+        def set_state(self, state: object) -> None:
+            pass
+
+        def reset(self) -> None:
+            pass
+
+    with pytest.raises(PluginError, match=r"get_state\(\) holds 'memo' = dict"):
+        gdkit.minimize("valley", step=Hoarder(), max_iter=3,  # type: ignore[arg-type]
+                       checkpoint=tmp_path / "ck.npz")
+    assert list(tmp_path.iterdir()) == []

@@ -671,7 +671,7 @@ def test_download_checksum_mismatch(
     assert wrong in message
     assert md5s[name] in message
     assert "--data DIR" in message
-    assert list(dest.iterdir()) == []  # no final file, no temporary file
+    assert not dest.exists()  # no final file, no temporary file, no empty folder
 
 
 def test_download_all_mirrors_down(
@@ -687,7 +687,11 @@ def test_download_all_mirrors_down(
     assert dead_url in message
     assert missing in message
     assert "404" in message
-    assert list(dest.iterdir()) == []
+    assert not dest.exists()  # no empty folder left behind (nor its new parents)
+    nested = tmp_path / "cache" / "gdkit" / "mnist"
+    with pytest.raises(DataError):
+        download_mnist(nested, mirrors=(missing,), files=md5s, progress=False, timeout=5)
+    assert not (tmp_path / "cache").exists()
 
 
 def test_download_progress_callable(
@@ -745,7 +749,7 @@ def test_interrupted_download_leaves_nothing(
         download_mnist(dest, mirrors=(short,), files=md5s, progress=False)
     assert short in str(info.value)
     assert "connection closed after 10 of 100000 bytes" in str(info.value)
-    assert list(dest.iterdir()) == []
+    assert not dest.exists()
 
 
 def test_a_ctrl_c_just_after_the_part_file_is_created_leaves_nothing(

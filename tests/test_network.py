@@ -265,7 +265,7 @@ def test_evaluate_counts_the_most_active_output_neuron() -> None:
 def test_saturated_counts_the_activations_stuck_at_0_or_1() -> None:
     net = small_net(n=40, sizes=(5, 6, 4))
     v = net.initial_point(np.random.default_rng(10))
-    weights, biases = net.unpack(v)
+    _, biases = net.unpack(v)
     biases[0][:3] = 1e3  # 3 of the 6 hidden neurons at exactly 1 for every input
     biases[1][:] = -1e3  # every output at exactly 0
     assert net.evaluate(v)["saturated"] == (3 + 4) / (6 + 4)

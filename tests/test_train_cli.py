@@ -17,6 +17,7 @@ import pytest
 from gdkit_plugins.network import Network
 
 import gdkit
+import gdkit.checkpoint
 from gdkit.checkpoint import load_checkpoint, load_model
 
 from .helpers import wait_for_output
@@ -357,3 +358,18 @@ def test_sigterm_or_a_closed_pipe_keeps_the_last_epoch_in_save(how: str, mnist_d
     assert done, err
     _, meta, _ = load_model(save)
     assert meta["epochs_done"] == int(done[2]) >= 1 and meta["interrupted"] is True
+
+
+def test_a_checkpoint_with_an_edited_train_setting_is_refused(mnist_dir: str,
+                                                              tmp_path: Path) -> None:
+    ck = tmp_path / "ck.npz"
+    assert train("--data", mnist_dir, *QUICK, "--epochs", "1", "--checkpoint", str(ck),
+                 "-q").returncode == 0
+    saved = load_checkpoint(ck)
+    saved.extra["train"]["seed"] = -5
+    gdkit.checkpoint.save_checkpoint(ck, saved)
+    out = train("--resume", str(ck))
+    assert out.returncode == 1, out.stderr
+    assert out.stderr == (f"gdkit train: error: checkpoint {str(ck)!r} holds a damaged train "
+                          "setting (checkpoint: seed must be an integer >= 0, got -5.) Use an "
+                          "earlier copy, or start afresh.\n")

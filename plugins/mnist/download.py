@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -227,6 +228,7 @@ def download_mnist(
         if not name or name in (".", "..") or Path(name).name != name or "\\" in name:
             raise ValueError(f"download_mnist: {name!r} is not a plain file name")
     target = cache_dir() if dest is None else Path(dest).expanduser()
+    made = [d for d in (target, *target.parents) if not d.exists()]  # to remove on failure
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -253,6 +255,9 @@ def download_mnist(
             else:
                 break
         else:
+            for directory in made:  # no empty cache folder is left behind
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
             listing = "\n".join(f"  - {e}" for e in errors)
             raise DataError(
                 f"Could not download {name} into {target} from any mirror:\n"
