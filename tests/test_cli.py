@@ -148,3 +148,79 @@ def test_a_closed_pipe_ends_quietly(args: tuple[str, ...]) -> None:
         os.close(write)
     assert out.returncode == 141, out.stderr
     assert out.stderr == ""
+
+
+HOSTILE = '''
+import gdkit
+
+class Part:
+    dim = 2
+
+    def __init__(self, where="cost"):
+        if where == "factory":
+            raise RuntimeError("factory failed")
+        self.where = where
+
+    def cost(self, v, batch=None):
+        if self.where == "cost":
+            raise RuntimeError("cost failed")
+        return float(v @ v)
+
+    def gradient(self, v, batch=None, out=None):
+        out[...] = 2 * v
+        return out
+
+    def initial_point(self, rng):
+        return rng.standard_normal(2)
+
+    def step(self, v, g, ctx):
+        raise RuntimeError("step failed")
+
+class Hooks:
+    @gdkit.hookimpl
+    def gdkit_run_start(self, run):
+        raise RuntimeError("hook failed")
+
+@gdkit.hookimpl
+def gdkit_objectives():
+    return {"hostile": Part}
+
+@gdkit.hookimpl
+def gdkit_step_rules():
+    return {"hostile-step": lambda: Part(where="none")}
+'''
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("-o", "where='factory'"), "RuntimeError: factory failed"),
+    (("-o", "where='cost'"), "RuntimeError: cost failed"),
+    (("-o", "where='none'", "--step", "hostile-step"), "RuntimeError: step failed"),
+])
+def test_a_hostile_plugin_is_one_line_naming_it(make_dist: MakeDist, args: tuple[str, ...],
+                                                said: str) -> None:
+    site = make_dist("gdkit-hostile", "gdkit_hostile", HOSTILE, version="6.6")
+    out = run("minimize", "hostile", *args, pythonpath=site)
+    assert out.returncode == 1
+    assert out.stderr == (f"gdkit minimize: error: plugin 'gdkit_hostile' (distribution "
+                          f"'gdkit-hostile 6.6') raised {said}. This is a bug in that plugin: "
+                          "rerun with --debug for the traceback and report it to its author.\n")
+
+
+def test_a_run_hook_that_raises_is_named(make_dist: MakeDist) -> None:
+    site = make_dist("gdkit-hooky", "gdkit_hooky", HOSTILE.replace(
+        "@gdkit.hookimpl\ndef gdkit_objectives", "gdkit_run_start = Hooks().gdkit_run_start\n\n"
+        "@gdkit.hookimpl\ndef gdkit_objectives"))
+    out = run("minimize", "valley", pythonpath=site)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "plugin 'gdkit_hooky'" in out.stderr and "RuntimeError: hook failed" in out.stderr
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("rosenbrock", "-o", "dim=10000000000"), "rosenbrock: dim = 10,000,000,000 would need "
+                                              "320.0 GB of memory"),
+    (("valley", "-o", "curvature='ab'"), "valley: curvature must be two positive numbers, got "
+                                         "'ab'."),
+])
+def test_bad_objective_options_are_one_line(args: tuple[str, ...], said: str) -> None:
+    out = run("minimize", *args)
+    assert out.returncode == 2 and said in out.stderr and "Traceback" not in out.stderr

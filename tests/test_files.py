@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -116,3 +117,20 @@ def test_a_full_disk_while_checkpointing_is_one_clear_error(
     monkeypatch.undo()
     assert load_checkpoint(path).iteration == 4  # the earlier run's, intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz"]
+
+
+def test_sigint_on_a_full_disk_is_one_clear_error(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupt_at_3(intermediate_result: gdkit.Result) -> None:
+        if intermediate_result.nit == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # the handler asks the loop to save and stop
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(np, "savez", full)
+    with pytest.raises(CheckpointError, match=r"cannot write the checkpoint .*No space left on "
+                                              r"device\) at iteration 4"):
+        gdkit.minimize("valley", step="fixed", max_iter=50, checkpoint=tmp_path / "ck.npz",
+                       checkpoint_every=100, callback=interrupt_at_3)
+    assert list(tmp_path.iterdir()) == []
