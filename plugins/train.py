@@ -38,6 +38,9 @@ __all__ = ["Train"]
 
 OBJECTIVE: Final = "mnist-network"
 DEFAULT_ETA: Final = 3.0
+CHANCE: Final = 1.5
+"""A final accuracy at or below CHANCE / classes (15% for ten digits) is
+reported as a failed run: guessing does as well."""
 SATURATED: Final = 0.9
 """A run whose final network has this fraction of its activations stuck at
 exactly 0 or 1 is reported as failed, whatever its epochs did (the book's
@@ -235,14 +238,27 @@ class _Run:
         if not res.success:
             print(f"gdkit train: {res.message}", file=sys.stderr)
             return EXIT_ERROR
-        saturated = float(res.history["saturated"][-1]) if "saturated" in res.history else 0.0
-        if saturated >= SATURATED:
-            print(f"gdkit train: no success: the network saturated. {100 * saturated:.0f}% of its "
-                  "neurons' activations on the test images are exactly 0 or 1, where no "
-                  "gradient flows back, so it stopped learning: the steps were far too large. "
-                  f"Try a smaller η (--eta, default {DEFAULT_ETA}).", file=sys.stderr)
+        verdict = _learned_nothing(res, int(args.sizes[-1]))
+        if verdict:
+            print(f"gdkit train: no success: {verdict}", file=sys.stderr)
             return EXIT_ERROR
         return 0
+
+
+def _learned_nothing(res: gdkit.Result, classes: int) -> str:
+    """Why a run whose epochs all ran did not train the network, or ""."""
+    last = {k: float(res.history[k][-1]) for k in ("saturated", "accuracy")
+            if k in res.history and len(res.history[k])}
+    if last.get("saturated", 0.0) >= SATURATED:
+        return (f"the network saturated. {100 * last['saturated']:.0f}% of its neurons' "
+                "activations on the test images are exactly 0 or 1, where no gradient flows "
+                "back, so it stopped learning: the steps were far too large. Try a smaller η "
+                f"(--eta, default {DEFAULT_ETA}).")
+    if last.get("accuracy", 1.0) <= CHANCE / classes:
+        return (f"the test accuracy {100 * last['accuracy']:.2f}% is no better than guessing "
+                f"one of {classes} classes: the network learned nothing. Try another η or step "
+                "rule, more epochs or more training images.")
+    return ""
 
 
 def _objective_config(args: argparse.Namespace) -> dict[str, Any]:

@@ -373,3 +373,12 @@ def test_a_checkpoint_with_an_edited_train_setting_is_refused(mnist_dir: str,
     assert out.stderr == (f"gdkit train: error: checkpoint {str(ck)!r} holds a damaged train "
                           "setting (checkpoint: seed must be an integer >= 0, got -5.) Use an "
                           "earlier copy, or start afresh.\n")
+
+
+def test_a_network_that_learned_nothing_is_no_success(mnist_dir: str) -> None:
+    out = train("--data", mnist_dir, "--n-train", "2000", "--epochs", "1", "--step", "armijo",
+                "--step-option", "c=1e-4", "-q")  # η grows until every output reads 0
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert re.fullmatch(r"gdkit train: no success: the test accuracy \d+\.\d\d% is no better than "
+                        r"guessing one of 10 classes: the network learned nothing\. Try another "
+                        r"η or step rule, more epochs or more training images\.\n", out.stderr)
