@@ -19,7 +19,7 @@ CONVERGED, MAX_ITER, STOPPED, STEP_FAILED, EPOCHS_DONE, COST_ROSE = 0, 1, 2, 3, 
 
 def honest(status: int, message: str, start: float, end: float) -> tuple[int, str]:
     """A run that would claim success (converged, or all its epochs done) at a
-    cost above its starting cost gets :data:`COST_ROSE` instead: a gradient
+    cost above its starting cost gets ``COST_ROSE`` (5) instead: a gradient
     that underflows at a worse point, or sigmoids saturated by a huge η, is
     not convergence."""
     if status in (CONVERGED, EPOCHS_DONE) and end > start:
@@ -54,7 +54,7 @@ class Result(OptimizeResult):  # type: ignore[misc]
     status : int
         0 converged, 1 max_iter reached, 2 stopped by the callback, 3 the step
         rule failed, 4 all epochs done, 5 the cost ended above its start
-        (:func:`honest`).
+        (:func:`~gdkit.result.honest`).
     message : str
         Why the run stopped, in words.
     history : History
