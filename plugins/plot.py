@@ -1,0 +1,12 @@
+"""The ``gdkit plot`` command (being written)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gdkit
+
+
+@gdkit.hookimpl
+def gdkit_commands() -> dict[str, Any]:
+    return {}
