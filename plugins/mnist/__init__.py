@@ -33,11 +33,12 @@ the expected format and what to do. No pickle is used anywhere.
 
 from __future__ import annotations
 
-from .dataset import MnistData, load_mnist
+from .dataset import MnistData, load_mnist, load_mnist_test
 from .download import FILES, MIRRORS, Progress, download_mnist
 from .idx import IMAGE_MAGIC, LABEL_MAGIC, read_idx
 from .lookup import (
     MNIST_FILE_NAMES,
+    MNIST_TEST_FILE_NAMES,
     TEST_IMAGES,
     TEST_LABELS,
     TRAIN_IMAGES,
@@ -52,6 +53,7 @@ __all__ = [
     "LABEL_MAGIC",
     "MIRRORS",
     "MNIST_FILE_NAMES",
+    "MNIST_TEST_FILE_NAMES",
     "TEST_IMAGES",
     "TEST_LABELS",
     "TRAIN_IMAGES",
@@ -62,5 +64,6 @@ __all__ = [
     "download_mnist",
     "find_mnist_dir",
     "load_mnist",
+    "load_mnist_test",
     "read_idx",
 ]

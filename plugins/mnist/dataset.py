@@ -26,6 +26,8 @@ from .idx import (
     read_idx,
 )
 from .lookup import (
+    MNIST_FILE_NAMES,
+    MNIST_TEST_FILE_NAMES,
     TEST_IMAGES,
     TEST_LABELS,
     TRAIN_IMAGES,
@@ -36,13 +38,12 @@ from .lookup import (
     find_mnist_dir,
 )
 
-__all__ = ["MnistData", "load_mnist"]
+__all__ = ["MnistData", "load_mnist", "load_mnist_test"]
 
 ROWS: Final = 28
 COLS: Final = 28
 PIXELS: Final = ROWS * COLS
 N_CLASSES: Final = 10
-
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -230,16 +231,7 @@ def load_mnist(
     if max_train is not None:
         max_train = integer("load_mnist", "max_train", max_train, minimum=1)
 
-    found = find_mnist_dir(data_dir)
-    if found is None:
-        if not download or data_dir is not None:
-            raise DataError(_not_found_message(data_dir, download))
-        found = _download.download_mnist(cache_dir(), mirrors=_download.MIRRORS,
-                                         files=_download.FILES, progress=progress)
-        if _locate(found)[1]:
-            raise DataError(_not_found_message(None, download))
-    paths, _ = _locate(found)
-
+    paths = _files(data_dir, download, progress, MNIST_FILE_NAMES)
     train_labels = _load_labels(paths[TRAIN_LABELS])
     n_train_total = len(train_labels)
     if (n := _image_count(paths[TRAIN_IMAGES])) != n_train_total:
@@ -267,3 +259,63 @@ def load_mnist(
     )
 
 
+def _files(data_dir: str | os.PathLike[str] | None, download: bool, progress: Progress,
+           names: Sequence[str]) -> dict[str, Path]:
+    """The paths of the files ``names``: found as :func:`find_mnist_dir` says,
+    or downloaded into the cache when ``download`` and no ``data_dir``."""
+    found = find_mnist_dir(data_dir, names=names)
+    if found is None:
+        if not download or data_dir is not None:
+            raise DataError(_not_found_message(data_dir, download, names))
+        wanted = {k: v for k, v in _download.FILES.items() if k.removesuffix(".gz") in names}
+        found = _download.download_mnist(cache_dir(), mirrors=_download.MIRRORS,
+                                         files=wanted, progress=progress)
+        if _locate(found, names)[1]:
+            raise DataError(_not_found_message(None, download, names))
+    return _locate(found, names)[0]
+
+
+def load_mnist_test(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = False,
+    dtype: npt.DTypeLike = np.float64,
+    progress: Progress = None,
+) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.int64]]:
+    """Load the MNIST test set alone: only the two ``t10k`` files are read.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike or None, optional
+        A directory holding ``t10k-images-idx3-ubyte`` and
+        ``t10k-labels-idx1-ubyte`` (each with or without ``.gz``); the only
+        place looked when given. If None, they are looked for as
+        :func:`find_mnist_dir` describes (with ``names`` the two test files).
+    download : bool, optional
+        If True and ``data_dir`` is None and the two files are not found,
+        download them (verified) into :func:`cache_dir` first.
+    dtype : numpy dtype, optional
+        Float dtype of the images (default float64).
+    progress : bool or callable or None, optional
+        Download progress display; see :data:`Progress`.
+
+    Returns
+    -------
+    images : numpy.ndarray
+        ``(n, 784)`` (n = 10,000 for MNIST), pixels scaled to [0, 1] in
+        ``dtype``, exactly as :func:`load_mnist` gives ``test_images``.
+    labels : numpy.ndarray
+        ``(n,)`` int64 digits 0-9.
+
+    Raises
+    ------
+    gdkit.errors.DataError
+        As for :func:`load_mnist`, about the two test files.
+    gdkit.errors.ConfigError
+        If ``dtype`` is not a floating dtype.
+    """
+    fdtype = float_dtype("load_mnist_test", "dtype", dtype, options=None)
+    paths = _files(data_dir, download, progress, MNIST_TEST_FILE_NAMES)
+    labels = _load_labels(paths[TEST_LABELS])
+    images = _load_images(paths[TEST_IMAGES], len(labels), paths[TEST_LABELS], fdtype)
+    return images, labels

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
 from .idx import _FIX_MISSING
 
-__all__ = ["MNIST_FILE_NAMES", "TEST_IMAGES", "TEST_LABELS", "TRAIN_IMAGES", "TRAIN_LABELS",
-           "cache_dir", "find_mnist_dir"]
+__all__ = ["MNIST_FILE_NAMES", "MNIST_TEST_FILE_NAMES", "TEST_IMAGES", "TEST_LABELS",
+           "TRAIN_IMAGES", "TRAIN_LABELS", "cache_dir", "find_mnist_dir"]
 
 TRAIN_IMAGES: Final = "train-images-idx3-ubyte"
 TRAIN_LABELS: Final = "train-labels-idx1-ubyte"
@@ -23,6 +24,9 @@ MNIST_FILE_NAMES: Final[tuple[str, str, str, str]] = (
     TEST_LABELS,
 )
 """The four standard file names, without ``.gz``."""
+
+MNIST_TEST_FILE_NAMES: Final[tuple[str, str]] = (TEST_IMAGES, TEST_LABELS)
+"""The two files of the test set, without ``.gz``."""
 
 
 
@@ -70,11 +74,12 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-def _locate(directory: Path) -> tuple[dict[str, Path], list[str]]:
-    """The four files in ``directory`` (``.gz`` preferred), and those missing."""
+def _locate(directory: Path, names: Sequence[str] = MNIST_FILE_NAMES
+            ) -> tuple[dict[str, Path], list[str]]:
+    """The files ``names`` in ``directory`` (``.gz`` preferred), and those missing."""
     found: dict[str, Path] = {}
     missing: list[str] = []
-    for name in MNIST_FILE_NAMES:
+    for name in names:
         for candidate in (directory / (name + ".gz"), directory / name):
             if _is_file(candidate):
                 found[name] = candidate
@@ -84,8 +89,9 @@ def _locate(directory: Path) -> tuple[dict[str, Path], list[str]]:
     return found, missing
 
 
-def find_mnist_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
-    """Find a directory holding the four MNIST files.
+def find_mnist_dir(data_dir: str | os.PathLike[str] | None = None, *,
+                   names: Sequence[str] = MNIST_FILE_NAMES) -> Path | None:
+    """Find a directory holding the four MNIST files (or only those of ``names``).
 
     Each file may be gzipped or not: ``train-images-idx3-ubyte`` or
     ``train-images-idx3-ubyte.gz`` (if both exist, the ``.gz`` one is used),
@@ -105,14 +111,18 @@ def find_mnist_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | Non
     ----------
     data_dir : str or os.PathLike or None, optional
         An explicit directory.
+    names : sequence of str, optional
+        The files to look for (without ``.gz``); default all four,
+        :data:`MNIST_FILE_NAMES`. :data:`MNIST_TEST_FILE_NAMES` finds the
+        test set alone.
 
     Returns
     -------
     pathlib.Path or None
-        The first directory holding all four files, or None.
+        The first directory holding all those files, or None.
     """
     for directory, _why in _candidates(data_dir):
-        if not _locate(directory)[1]:
+        if not _locate(directory, names)[1]:
             return directory
     return None
 
@@ -124,10 +134,11 @@ def _is_dir(path: Path) -> bool:
         return False
 
 
-def _not_found_message(data_dir: str | os.PathLike[str] | None, download: bool) -> str:
+def _not_found_message(data_dir: str | os.PathLike[str] | None, download: bool,
+                       names: Sequence[str] = MNIST_FILE_NAMES) -> str:
     lines = ["MNIST data not found. Looked in:"]
     for directory, why in _candidates(data_dir):
-        _, missing = _locate(directory)
+        _, missing = _locate(directory, names)
         if not _is_dir(directory):
             state = "no such directory"
         else:
