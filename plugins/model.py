@@ -28,7 +28,7 @@ import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +40,8 @@ from gdkit.protocols import FloatArray
 from .mnist import IMAGE_MAGIC, load_mnist_test, read_idx
 from .network import SAVE_KIND, Network
 
-__all__ = ["IMAGE_SIDE", "Evaluation", "TrainedNetwork", "load", "read_images", "test_set"]
+__all__ = ["IMAGE_SIDE", "Evaluation", "TrainedNetwork", "image_format", "load", "read_images",
+           "test_set"]
 
 IMAGE_SIDE: Final = 28
 """Images are IMAGE_SIDE × IMAGE_SIDE pixels (784 inputs), as in MNIST."""
@@ -366,17 +367,29 @@ def read_images(path: str | os.PathLike[str], *, invert: bool = False) -> FloatA
         A PNG was given and Pillow is not installed.
     """
     p = Path(path)
-    head = _head(p)
-    if head.startswith(_PNG_MAGIC):
-        rows = _read_png(p)
-    elif head.startswith(_IDX_MAGICS):
-        rows = _read_idx(p)
-    else:
-        raise DataError(f"{p}: not a PNG or an IDX image file (it starts with "
-                        f"{head[:8]!r}). Give 28 x 28 greyscale PNGs or an IDX image file.")
+    rows = _read_png(p) if image_format(p) == "png" else _read_idx(p)
     if invert:
         np.subtract(1.0, rows, out=rows)
     return rows
+
+
+def image_format(path: str | os.PathLike[str]) -> Literal["png", "idx"]:
+    """``"png"`` or ``"idx"``: the format of an image file, told by its first bytes.
+
+    Raises
+    ------
+    gdkit.errors.DataError
+        A missing or unreadable file, or neither a PNG nor an IDX image file
+        (gzipped or not).
+    """
+    p = Path(path)
+    head = _head(p)
+    if head.startswith(_PNG_MAGIC):
+        return "png"
+    if head.startswith(_IDX_MAGICS):
+        return "idx"
+    raise DataError(f"{p}: not a PNG or an IDX image file (it starts with {head!r}). Give "
+                    f"{IMAGE_SIDE} x {IMAGE_SIDE} greyscale PNGs or an IDX image file.")
 
 
 def _head(p: Path) -> bytes:
