@@ -14,6 +14,7 @@ __all__ = [
     "DivergenceError",
     "GdkitError",
     "Interrupted",
+    "MissingExtraError",
     "PluginError",
     "PluginLoadWarning",
     "ShapeError",
@@ -37,6 +38,16 @@ class GdkitError(Exception):
     def __init__(self, *args: object, cli: str | None = None) -> None:
         super().__init__(*args)
         self.cli = cli
+
+
+class MissingExtraError(GdkitError, ImportError):
+    """A feature needs an optional extra that is not installed; the message
+    names it (``pip install 'gdkit[plot]'``)."""
+
+    def __init__(self, feature: str, extra: str, package: str) -> None:
+        super().__init__(f"{feature} needs {package}, which is not installed: "
+                         f"pip install 'gdkit[{extra}]'.")
+        self.extra = extra
 
 
 class ConfigError(GdkitError, TypeError):

@@ -1,12 +1,198 @@
-"""The ``gdkit plot`` command (being written)."""
+"""The ``gdkit plot`` command: the valley and the ball, learning curves, and a
+trained network's mistakes, confusion matrix and hidden neurons.
+
+Drawing is :mod:`gdkit.plot`'s; this module turns command-line arguments into
+its calls. matplotlib (``gdkit[plot]``) is imported only when a picture is
+drawn, and its absence is reported before any work is done.
+"""
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import gdkit
+from gdkit.command import parse_options
+from gdkit.errors import ConfigError
+from gdkit.validate import argument, integer, number
+
+__all__ = ["DEFAULT_STEPS", "Plot", "parse_step_spec"]
+
+#: The paths drawn by ``gdkit plot valley`` when no ``--step`` is given.
+DEFAULT_STEPS = ("fixed", "momentum,fixed", "armijo", "normalized")
+
+
+def parse_step_spec(spec: str) -> Any:
+    """A step rule from ``PARTS[:KEY=VALUE[:KEY=VALUE ...]]``.
+
+    ``fixed:eta=0.05`` or ``momentum,fixed:eta=0.05:momentum.beta=0.9``: the
+    parts as ``--step`` spells them, then options as ``--step-option`` spells
+    them, separated by colons.
+    """
+    parts, *options = spec.split(":")
+    return gdkit.parse_step(parts, parse_options(options))
+
+
+class Plot:
+    """Draw a picture: the valley and the ball, learning curves, a network's mistakes."""
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.description = ("Draw a picture to a file (PNG, SVG or PDF by its extension); "
+                              "needs matplotlib: pip install 'gdkit[plot]'.")
+        sub = parser.add_subparsers(dest="picture", required=True, metavar="PICTURE")
+        _valley_parser(sub)
+        p = sub.add_parser("curve", help="learning curves of gdkit train --log files, overlaid",
+                           description="Test accuracy and training cost per epoch (and η "
+                                       "where recorded) of one or more runs' JSON-lines logs.")
+        p.add_argument("logs", nargs="+", metavar="LOG.jsonl")
+        p.add_argument("--label", action="append", metavar="TEXT",
+                       help="legend entry of each log in order (default: file names)")
+        _common(p)
+        for name, text in (("errors", "the misclassified test digits, true → predicted"),
+                           ("confusion", "the confusion matrix on the test set"),
+                           ("weights", "each hidden neuron's input weights as a 28×28 image")):
+            p = sub.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}, "
+                               "of a network saved by gdkit train --save.")
+            p.add_argument("model", metavar="MODEL.npz")
+            if name != "weights":
+                p.add_argument("--data", metavar="DIR", default=None,
+                               help="directory holding the MNIST files (default: $GDKIT_DATA, "
+                                    "then the user cache)")
+                p.add_argument("--download", action=argparse.BooleanOptionalAction,
+                               default=None, help="download MNIST if it is not found "
+                                                  "(default: yes unless --data is given)")
+            if name == "errors":
+                p.add_argument("--limit", type=argument(integer, minimum=1), default=100,
+                               help="draw at most this many (default 100), in test-set order")
+            _common(p)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from gdkit.plot.figure import check_picture
+
+        out = check_picture(args.out, "--out")  # before any work, matplotlib included
+        draw: Callable[[argparse.Namespace], Any] = _DRAW[args.picture]
+        fig = draw(args)
+        from gdkit.plot import save
+
+        save(fig, out, dpi=args.dpi)
+        print(f"Saved the picture to {out}")
+        return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", "-O", required=True, metavar="FILE",
+                   help="the picture to write: .png, .svg or .pdf")
+    p.add_argument("--title", default=None, help="the figure's title")
+    p.add_argument("--dpi", type=argument(number, low=0.0), default=100.0,
+                   help="resolution of a PNG (default 100)")
+
+
+def _valley_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "valley", help="a two-variable cost as a surface and contours, with gradient descent's "
+                       "path for each --step",
+        description="The seed's valley: a cost of two variables as a 3-D surface and as "
+                    "contours, with the ball's path (v0, v1, ...) for each step rule from the "
+                    "same start, labelled with its final cost.")
+    p.add_argument("objective", nargs="?", default="valley",
+                   help="a registered objective of dim 2 (default valley)")
+    p.add_argument("-o", "--option", action="append", metavar="KEY=VALUE",
+                   help="objective option, e.g. -o dim=2 or -o curvature=(1,10) (repeatable)")
+    p.add_argument("--step", action="append", metavar="SPEC",
+                   help="a step rule as PARTS[:KEY=VALUE...], e.g. fixed:eta=0.05 or "
+                        "momentum,fixed:eta=0.05:momentum.beta=0.9 (repeatable; default: "
+                        + ", ".join(DEFAULT_STEPS) + ")")
+    p.add_argument("--v0", type=argument(number), nargs=2, metavar=("V1", "V2"), default=None,
+                   help="the start (default: the objective's initial point at --seed)")
+    p.add_argument("--seed", type=argument(integer, minimum=0), default=0,
+                   help="seed of the initial point (default 0)")
+    p.add_argument("--max-iter", type=argument(integer, minimum=1), default=50,
+                   help="steps per path (default 50)")
+    p.add_argument("--bounds", type=argument(number), nargs=4, default=None,
+                   metavar=("V1MIN", "V1MAX", "V2MIN", "V2MAX"),
+                   help="the region drawn (default: around the paths that descend)")
+    p.add_argument("--no-surface", dest="surface", action="store_false",
+                   help="contours only, no 3-D surface")
+    _common(p)
+
+
+def _valley(args: argparse.Namespace) -> Any:
+    from gdkit.plot import trace, valley
+
+    obj = gdkit.objective(args.objective, **parse_options(args.option))
+    if obj.dim != 2:
+        valley(obj)  # the one clear error about the dimension
+    if args.v0 is not None:
+        v0 = np.array(args.v0, dtype=float)
+    elif hasattr(obj, "initial_point"):
+        v0 = np.asarray(obj.initial_point(np.random.default_rng(args.seed)), dtype=float)
+    else:
+        raise ConfigError(f"{args.objective} has no initial point: give the start with "
+                          "--v0 V1 V2.")
+    specs = args.step or list(DEFAULT_STEPS)
+    traces = [trace(obj, v0, parse_step_spec(s), label=s, max_iter=args.max_iter)
+              for s in specs]
+    return valley(obj, traces, bounds=args.bounds, surface=args.surface, title=args.title)
+
+
+def _curve(args: argparse.Namespace) -> Any:
+    from gdkit.plot import curves
+
+    if args.label is not None and len(args.label) != len(args.logs):
+        raise ConfigError(f"{len(args.label)} --label for {len(args.logs)} logs: give one "
+                          "label per log, in order, or none.")
+    return curves(args.logs, labels=args.label, title=args.title)
+
+
+def _evaluation(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    from .model import load, test_set
+
+    net = load(args.model)
+    download = (args.data is None) if args.download is None else args.download
+    images, labels = test_set(args.data, download=download, dtype=net.dtype)
+    return net, images, net.evaluate(images, labels)
+
+
+def _errors(args: argparse.Namespace) -> Any:
+    from gdkit.plot import digits
+
+    _, images, ev = _evaluation(args)
+    wrong = ev.misclassified[: args.limit]
+    shown = f"the first {len(wrong)}" if len(wrong) < len(ev.misclassified) else "all"
+    title = args.title or (f"{len(ev.misclassified):,} of {ev.total:,} test digits "
+                           f"misclassified ({shown} shown): true → predicted")
+    return digits(images[wrong], ev.labels[wrong], ev.predicted[wrong], title=title)
+
+
+def _confusion(args: argparse.Namespace) -> Any:
+    from gdkit.plot import confusion
+
+    _, _, ev = _evaluation(args)
+    return confusion(ev.confusion, title=args.title)
+
+
+def _weights(args: argparse.Namespace) -> Any:
+    from gdkit.plot import weights
+
+    from .model import load
+
+    net = load(args.model)
+    if net.sizes[0] != 28 * 28 or len(net.sizes) < 3:
+        raise ConfigError(f"{args.model}: a network of sizes {list(net.sizes)} has no hidden "
+                          "layer of 784 inputs to draw as 28×28 images.")
+    return weights(net.weights[0], title=args.title or
+                   f"input weights of the {net.sizes[1]} hidden neurons of {Path(args.model).name}")
+
+
+_DRAW: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "valley": _valley, "curve": _curve, "errors": _errors, "confusion": _confusion,
+    "weights": _weights}
 
 
 @gdkit.hookimpl
 def gdkit_commands() -> dict[str, Any]:
-    return {}
+    return {"plot": Plot}

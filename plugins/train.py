@@ -91,6 +91,9 @@ class Train:
             help="write one JSON line per epoch (epoch, cost, accuracy, seconds, ...)")
         add("--save", metavar="FILE.npz", default=None,
             help="save the final parameters, sizes and dtype (.npz, no pickle)")
+        add("--plot", metavar="FILE", default=None,
+            help="draw the learning curve (test accuracy, cost and η per epoch) to this .png, "
+                 ".svg or .pdf at the end, or when stopped; needs gdkit[plot]")
         add("--progress", action=argparse.BooleanOptionalAction, default=None,
             help="a progress bar within each epoch on stderr (default: on a terminal)")
         add("-q", "--quiet", action="store_true", help="no progress bar (--no-progress)")
@@ -136,6 +139,7 @@ class _Run:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.last: dict[str, Any] = {}
+        self.records: list[dict[str, Any]] = []  # every epoch's record, for --plot
         self.log: IO[str] | None = None
         show = show_progress(sys.stderr, False if args.quiet else args.progress)
         self.bar = _EpochBar(sys.stderr) if show else None
@@ -152,6 +156,8 @@ class _Run:
             raise ConfigError("--download fetches MNIST into the user cache; with --data DIR the "
                               "four files must already be in DIR. Drop one of the two options.")
         _check_outputs(args)
+        if args.plot is not None:
+            self.records = _records_so_far(args.resume)
         net = gdkit.objective(OBJECTIVE, **_objective_config(args))
         self.log = _open_log(args.log, append=args.resume is not None)
         print(f"Training {net!r}: step {rule!r}, mini-batches of {args.batch_size}, "
@@ -171,6 +177,7 @@ class _Run:
             self._close_bar()
             print(f"gdkit train: {exc}\nResume it with:\n  {_resume_command(args, exc.checkpoint)}",
                   file=sys.stderr)
+            self._plot()
             return 128 + exc.signum
         except KeyboardInterrupt as exc:
             self._close_bar()
@@ -185,6 +192,7 @@ class _Run:
         self._close_bar()
         epoch, record = int(intermediate_result.epoch), dict(intermediate_result.record)
         self.last.update(epoch=epoch, x=intermediate_result.x, record=_plain_record(record))
+        self.records.append({"epoch": epoch, **record})
         try:
             print(_epoch_line(epoch, record), flush=True)
         except BrokenPipeError:  # the reader went away (| head): stop, keeping the work
@@ -202,6 +210,18 @@ class _Run:
                     + (f", its state after epoch {epoch} is in {kept}." if kept else ".")
                 ) from None
 
+    def _plot(self, stream: IO[str] = sys.stderr) -> None:
+        """--plot: the learning curve of every epoch so far (before a resume too)."""
+        if self.args.plot is None or not self.records:
+            return
+        from gdkit.plot import curves, save
+
+        columns = {k: [r.get(k, math.nan) for r in self.records]
+                   for k in dict.fromkeys(k for r in self.records for k in r)}
+        save(curves([columns], title=f"gdkit train: {len(self.records)} epoch(s)"),
+             self.args.plot)
+        print(f"Saved the learning curve to {self.args.plot}", file=stream, flush=True)
+
     def _close_bar(self) -> None:
         if self.bar is not None:
             self.bar.close()
@@ -218,6 +238,7 @@ class _Run:
                           "record": self.last["record"]})
             msg += f"; saved the parameters after epoch {done} to {args.save}"
         print(msg + ".", file=sys.stderr)
+        self._plot()
         return EXIT_PIPE if signum == signal.SIGPIPE else 128 + signum
 
     def _report(self, res: gdkit.Result) -> int:
@@ -235,6 +256,7 @@ class _Run:
                          {**self.settings, "epochs_done": int(res.epochs), "interrupted": False,
                           "record": self.last.get("record", {})})
             print(f"Saved the parameters to {args.save}", flush=True)
+        self._plot(sys.stdout)
         if not res.success:
             print(f"gdkit train: {res.message}", file=sys.stderr)
             return EXIT_ERROR
@@ -326,10 +348,23 @@ def _signals_stop_the_run(checkpoint: str | None) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _records_so_far(resume: str | None) -> list[dict[str, Any]]:
+    """The epochs a resumed run already has, from its checkpoint's history."""
+    if resume is None:
+        return []
+    hist = load_checkpoint(resume).history
+    rows = len(next(iter(hist.values()), []))
+    return [{"epoch": i + 1, **{k: col[i] for k, col in hist.items()}} for i in range(rows)]
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
     """Every output path is writable, and no two name one file, before any work."""
+    if args.plot is not None:
+        from gdkit.plot.figure import check_picture
+
+        check_picture(args.plot, "--plot")  # its format, and matplotlib, too
     outputs = {"--save": args.save, "--checkpoint": args.checkpoint or args.resume,
-               "--log": args.log}
+               "--log": args.log, "--plot": args.plot}
     seen: dict[Path, str] = {}
     for flag, path in outputs.items():
         if path is None:

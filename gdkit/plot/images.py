@@ -1,0 +1,163 @@
+"""Pictures of a classifier: digits with their labels, a confusion matrix, and
+each hidden neuron's input weights as an image."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import ShapeError
+from .figure import new_figure
+
+__all__ = ["confusion", "digits", "weights"]
+
+
+def _images(images: npt.ArrayLike, shape: tuple[int, int], what: str) -> npt.NDArray[Any]:
+    arr = np.asarray(images, dtype=float)
+    pixels = shape[0] * shape[1]
+    if arr.ndim == 3 and arr.shape[1:] == shape:
+        return arr
+    if arr.ndim != 2 or arr.shape[1] != pixels:
+        raise ShapeError(f"{what} must be rows of {pixels} pixels ({shape[0]}×{shape[1]}) "
+                         f"or an array of shape (n, {shape[0]}, {shape[1]}); got {arr.shape}.")
+    return arr.reshape(-1, *shape)
+
+
+def _grid(fig: Any, n: int, ncols: int) -> list[Any]:
+    ncols = max(1, min(ncols, n))
+    axes = fig.subplots(math.ceil(n / ncols), ncols, squeeze=False).ravel()
+    for ax in axes:
+        ax.set_axis_off()
+    return list(axes[:n])
+
+
+def digits(images: npt.ArrayLike, labels: npt.ArrayLike, predicted: npt.ArrayLike | None = None,
+           *, shape: tuple[int, int] = (28, 28), ncols: int = 10,
+           title: str | None = None) -> Any:
+    """Draw a grid of digit images, each titled with its label (and prediction).
+
+    Parameters
+    ----------
+    images : array_like, shape (n, 784) or (n, 28, 28)
+        Pixel values, 0 (background) to 1 (ink) as in MNIST; drawn dark on light.
+    labels : array_like of int, shape (n,)
+        The true digits.
+    predicted : array_like of int, shape (n,), optional
+        What the network said; each title then reads "true 3 → 5", in red
+        where they differ.
+    shape : (int, int), default (28, 28)
+        Height and width of one image.
+    ncols : int, default 10
+        Images per row.
+    title : str, optional
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One image per axes, in the order given.
+    """
+    imgs = _images(images, shape, "images")
+    true = np.asarray(labels).reshape(-1)
+    pred = None if predicted is None else np.asarray(predicted).reshape(-1)
+    if true.shape[0] != imgs.shape[0] or (pred is not None and pred.shape != true.shape):
+        raise ShapeError(f"{imgs.shape[0]} images need as many labels (and predictions); got "
+                         f"{true.shape[0]}" + ("" if pred is None else f" and {pred.shape[0]}")
+                         + ".")
+    n = imgs.shape[0]
+    cols = max(1, min(ncols, n))
+    fig = new_figure("gdkit.plot.digits", (1.1 * cols, 1.25 * max(1, math.ceil(n / cols)) + 0.4))
+    for ax, img, t, k in zip(_grid(fig, n, ncols), imgs, true,
+                             pred if pred is not None else [None] * n, strict=True):
+        ax.imshow(img, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+        wrong = k is not None and k != t
+        ax.set_title(f"{t} → {k}" if k is not None else f"{t}", fontsize=9,
+                     color="tab:red" if wrong else "black")
+    if n == 0:
+        fig.text(0.5, 0.5, "no images", ha="center", va="center")
+    if title is not None:
+        fig.suptitle(title)
+    return fig
+
+
+def confusion(matrix: npt.ArrayLike, *, labels: Sequence[str] | None = None,
+              title: str | None = None) -> Any:
+    """Draw a confusion matrix: rows the true class, columns the predicted one.
+
+    Parameters
+    ----------
+    matrix : array_like of int, shape (k, k)
+        ``matrix[i, j]``: how many inputs of class i were predicted as j.
+    labels : sequence of str, optional
+        Class names (default "0", "1", …).
+    title : str, optional
+        Default: the accuracy, trace / total.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The counts as an image (log-scaled colour, so the few errors show
+        beside the many right answers) with every count written in its cell.
+    """
+    m = np.asarray(matrix)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] == 0:
+        raise ShapeError(f"a confusion matrix is square, k×k; got shape {m.shape}.")
+    k = m.shape[0]
+    names = [str(i) for i in range(k)] if labels is None else [str(s) for s in labels]
+    fig = new_figure("gdkit.plot.confusion", (0.55 * k + 2.2, 0.55 * k + 1.6))
+    ax = fig.add_subplot()
+    from matplotlib.colors import LogNorm
+
+    shown = np.where(m > 0, m, np.nan).astype(float)
+    image = ax.imshow(shown, cmap="Blues", norm=LogNorm(vmin=1, vmax=max(2.0, float(m.max()))))
+    fig.colorbar(image, ax=ax, shrink=0.8, label="count")
+    half = math.sqrt(max(2.0, float(m.max())))
+    for (i, j), count in np.ndenumerate(m):
+        ax.text(j, i, f"{count}", ha="center", va="center", fontsize=7,
+                color="white" if count > half else "black")
+    ax.set(xticks=range(k), yticks=range(k), xticklabels=names, yticklabels=names,
+           xlabel="predicted", ylabel="true")
+    total, right = int(m.sum()), int(np.trace(m))
+    ax.set_title(title if title is not None else
+                 f"{right:,} / {total:,} right ({100.0 * right / max(total, 1):.2f}%)")
+    return fig
+
+
+def weights(w: npt.ArrayLike, *, shape: tuple[int, int] = (28, 28), ncols: int = 10,
+            title: str | None = None) -> Any:
+    """Draw each hidden neuron's input weights as an image.
+
+    Parameters
+    ----------
+    w : array_like, shape (h, 784)
+        The first layer's weights, one row per hidden neuron (the book's
+        ``weights[0]``).
+    shape : (int, int), default (28, 28)
+        How a row is laid out as an image.
+    ncols : int, default 10
+        Neurons per row of the grid.
+    title : str, optional
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One image per neuron, titled with its index, on a diverging colour
+        map centred at 0 and scaled to that neuron's largest |weight|
+        (red: the pixel excites the neuron, blue: it inhibits it).
+    """
+    rows = _images(w, shape, "weights")
+    n = rows.shape[0]
+    cols = max(1, min(ncols, n))
+    fig = new_figure("gdkit.plot.weights", (1.1 * cols, 1.2 * max(1, math.ceil(n / cols)) + 0.4))
+    for i, (ax, img) in enumerate(zip(_grid(fig, n, ncols), rows, strict=True)):
+        scale = float(np.max(np.abs(img))) or 1.0
+        ax.imshow(img, cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest")
+        ax.set_title(f"{i}", fontsize=8)
+    if title is not None:
+        fig.suptitle(title)
+    return fig
