@@ -384,3 +384,96 @@ def test_train_plot_resumed_draws_the_epochs_before_the_resume_too(
                  "--plot", str(tmp_path / "c.png"), "-q"]) == 0, capsys.readouterr().err
     line = drawn[-1].axes[0].get_lines()[0]
     np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])
+
+
+# -- a trained network's pictures -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from .test_train_cli import MNIST_DIR
+
+    path = tmp_path_factory.mktemp("model") / "net.npz"
+    assert main(["train", "--data", str(MNIST_DIR), "--n-train", "1000", "--epochs", "1",
+                 "--sizes", "784", "12", "10", "--save", str(path), "-q"]) == 0
+    return path
+
+
+def capture(monkeypatch: pytest.MonkeyPatch, name: str) -> list[Any]:
+    drawn: list[Any] = []
+    real = getattr(gp, name)
+    monkeypatch.setattr(gp, name, lambda *a, **k: drawn.append(real(*a, **k)) or drawn[-1])
+    return drawn
+
+
+def test_plot_errors_shows_exactly_the_misclassified_test_digits(
+        model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gdkit_plugins.model import load, test_set
+
+    from .test_train_cli import MNIST_DIR
+
+    drawn = capture(monkeypatch, "digits")
+    assert main(["plot", "errors", str(model), "--data", str(MNIST_DIR), "--limit", "30",
+                 "--out", str(tmp_path / "e.png")]) == 0
+    net = load(model)
+    images, labels = test_set(MNIST_DIR)
+    predicted = net.predict(images)
+    wrong = np.flatnonzero(predicted != labels)[:30]
+    shown = [ax for ax in drawn[0].axes if ax.get_images()]
+    assert len(shown) == 30
+    for ax, i in zip(shown, wrong, strict=True):
+        np.testing.assert_array_equal(ax.get_images()[0].get_array(), images[i].reshape(28, 28))
+        assert ax.get_title() == f"{labels[i]} → {predicted[i]}"
+    total_wrong = int(np.count_nonzero(predicted != labels))
+    assert drawn[0].get_suptitle().startswith(f"{total_wrong:,} of 10,000 test digits")
+
+
+def test_plot_confusion_counts_the_test_set(model: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from gdkit_plugins.model import load, test_set
+
+    from .test_train_cli import MNIST_DIR
+
+    drawn = capture(monkeypatch, "confusion")
+    assert main(["plot", "confusion", str(model), "--data", str(MNIST_DIR),
+                 "--out", str(tmp_path / "c.svg")]) == 0
+    images, labels = test_set(MNIST_DIR)
+    predicted = load(model).predict(images)
+    expected = np.zeros((10, 10), int)
+    np.add.at(expected, (labels, predicted), 1)
+    cells = {(round(t.get_position()[1]), round(t.get_position()[0])): int(t.get_text())
+             for t in drawn[0].axes[0].texts}
+    assert cells == {(i, j): int(expected[i, j]) for i in range(10) for j in range(10)}
+
+
+def test_plot_weights_draws_the_first_layer(model: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from gdkit_plugins.model import load
+
+    drawn = capture(monkeypatch, "weights")
+    assert main(["plot", "weights", str(model), "--out", str(tmp_path / "w.png")]) == 0
+    shown = [ax.get_images()[0].get_array() for ax in drawn[0].axes if ax.get_images()]
+    w = load(model).weights[0]
+    assert len(shown) == w.shape[0] == 12
+    for img, row in zip(shown, w, strict=True):
+        np.testing.assert_array_equal(img, row.reshape(28, 28))
+
+
+@pytest.mark.parametrize("picture", ["errors", "confusion", "weights"])
+def test_a_model_that_is_not_gdkits_is_one_line(picture: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file at all")
+    assert main(["plot", picture, str(bad), "--out", str(tmp_path / "p.png")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("gdkit plot: error: ") and "bad.npz" in err and err.count("\n") == 1
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_weights_of_a_network_without_a_hidden_layer_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gdkit_plugins.network import save_network
+
+    path = tmp_path / "flat.npz"
+    save_network(path, np.zeros(784 * 10 + 10), [784, 10], {})
+    assert main(["plot", "weights", str(path), "--out", str(tmp_path / "w.png")]) == 2
+    assert "has no hidden layer" in capsys.readouterr().err
