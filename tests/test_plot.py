@@ -477,3 +477,16 @@ def test_weights_of_a_network_without_a_hidden_layer_is_refused(
     save_network(path, np.zeros(784 * 10 + 10), [784, 10], {})
     assert main(["plot", "weights", str(path), "--out", str(tmp_path / "w.png")]) == 2
     assert "has no hidden layer" in capsys.readouterr().err
+
+
+def test_the_readmes_picture_command_runs_as_written(tmp_path: Path) -> None:
+    import re
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    (command,) = re.findall(r"^(gdkit plot valley .*?--out docs/images/valley\.png)$",
+                            readme.replace("\\\n", " "), re.M)
+    argv = shlex.split(command)[1:]
+    argv[-1] = str(tmp_path / "valley.png")
+    assert main(argv) == 0
+    assert (Path(__file__).resolve().parents[1] / "docs/images/valley.png").is_file()
