@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gdkit.checkpoint import load_model
-from gdkit.errors import CheckpointError, ConfigError, DataError, ShapeError
+from gdkit.errors import CheckpointError, DataError, MissingExtraError, ShapeError
 from gdkit.protocols import FloatArray
 
 from .mnist import IMAGE_MAGIC, load_mnist_test, read_idx
@@ -363,7 +363,7 @@ def read_images(path: str | os.PathLike[str], *, invert: bool = False) -> FloatA
     gdkit.errors.DataError
         A missing, unreadable or damaged file, one that is neither PNG nor
         IDX images, or images that are not 28 × 28. One line naming the file.
-    gdkit.errors.ConfigError
+    gdkit.errors.MissingExtraError
         A PNG was given and Pillow is not installed.
     """
     p = Path(path)
@@ -415,8 +415,7 @@ def _read_png(p: Path) -> FloatArray:
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
-        raise ConfigError(f"{p}: reading PNG files needs Pillow, which is not installed: "
-                          "install gdkit[images] (pip install 'gdkit[images]').") from None
+        raise MissingExtraError(f"reading the PNG file {p}", "images", "Pillow") from None
     try:
         with Image.open(p) as img:
             if img.size != (IMAGE_SIDE, IMAGE_SIDE):
