@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import os
 import re
 from pathlib import Path
 
@@ -57,3 +58,19 @@ def test_the_plugin_guides_command_runs(make_dist: MakeDist,
         main(["countdown", "--from", "0"])
     assert info.value.code == 2
     assert "--from: must be an integer >= 1, got 0." in capsys.readouterr().err
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+MNIST = Path(os.environ.get(
+    "GDKIT_TEST_MNIST", Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
+
+
+@pytest.mark.parametrize("page", ["howto-compose.rst", "howto-check-gradient.rst",
+                                  "using-a-network.rst"])
+def test_how_to_pages_run_and_print_what_they_show(page: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GDKIT_DATA", str(MNIST))  # as a user with their data set up
+    result = doctest.testfile(str(DOCS / page), module_relative=False,
+                              optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert result.attempted > 10
+    assert result.failed == 0

@@ -147,7 +147,7 @@ def weights(w: npt.ArrayLike, *, shape: tuple[int, int] = (28, 28), ncols: int =
     -------
     matplotlib.figure.Figure
         One image per neuron, titled with its index, on a diverging colour
-        map centred at 0 and scaled to that neuron's largest |weight|
+        map centred at 0 and scaled to that neuron's largest absolute weight
         (red: the pixel excites the neuron, blue: it inhibits it).
     """
     rows = _images(w, shape, "weights")
