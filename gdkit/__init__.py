@@ -23,6 +23,7 @@ from . import errors, protocols
 from .adapters import FunctionObjective, as_objective
 from .compose import Chain, chain
 from .descent import minimize
+from .gradcheck import Comparison, GradientCheck, check_gradient
 from .hookspecs import hookimpl, hookspec
 from .parts import gradient_source, objective, parse_step, step_rule, step_size, transform
 from .protocols import GradientSource, Objective, StepContext, StepRule, StepSize, Transform
@@ -36,7 +37,9 @@ except PackageNotFoundError:  # pragma: no cover - running from an uninstalled t
 
 __all__ = [
     "Chain",
+    "Comparison",
     "FunctionObjective",
+    "GradientCheck",
     "GradientSource",
     "History",
     "Objective",
@@ -49,6 +52,7 @@ __all__ = [
     "__version__",
     "as_objective",
     "chain",
+    "check_gradient",
     "errors",
     "get_registry",
     "gradient_source",

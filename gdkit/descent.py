@@ -321,15 +321,16 @@ def _nonneg_int(name: str, value: Any) -> int:
     return integer("minimize", name, value, minimum=0)
 
 
-def _starting_point(obj: Objective, v0: Any, rng: np.random.Generator, dtype: Any) -> FloatArray:
+def _starting_point(obj: Objective, v0: Any, rng: np.random.Generator, dtype: Any,
+                    name: str = "v0") -> FloatArray:
     given = v0 is not None
     if v0 is None:
         if not isinstance(obj, HasInitialPoint):
-            raise ConfigError(f"{obj!r} has no initial_point: pass v0.")
+            raise ConfigError(f"{obj!r} has no initial_point: pass {name}.")
         v0 = obj.initial_point(rng)
     arr = np.asarray(v0)
     if arr.dtype.kind not in "biuf":
-        who = "v0" if given else f"the initial_point of {obj!r}"
+        who = name if given else f"the initial_point of {obj!r}"
         raise ShapeError(f"{who} is an array of {arr.dtype} ({arr!r}"[:200] + "), not numbers: "
                          f"give {obj.dim} floats.")
     if dtype is None:
@@ -337,10 +338,10 @@ def _starting_point(obj: Objective, v0: Any, rng: np.random.Generator, dtype: An
     dtype = float_dtype("minimize", "dtype", dtype, options=None)
     v = np.array(arr, dtype=dtype, order="C", copy=True)
     if v.shape != (obj.dim,):
-        raise ShapeError(f"v0 has shape {arr.shape}, but {obj!r} has dim {obj.dim}: "
+        raise ShapeError(f"{name} has shape {arr.shape}, but {obj!r} has dim {obj.dim}: "
                          f"pass a 1-D array of length {obj.dim}.")
     if not np.all(np.isfinite(v)):
-        raise ConfigError("v0 contains NaN or infinite values.")
+        raise ConfigError(f"{name} contains NaN or infinite values.")
     return v
 
 

@@ -16,9 +16,7 @@ SMALL_DIM: Final = 16
 """Up to this dimension hypothesis draws every coordinate of v (and shrinks
 them); above it, v comes from a drawn seed (``initial_point`` or uniform)."""
 
-FULL_BATCH_LIMIT: Final = 2000
-"""Sampled objectives with more training inputs are compared with central
-differences on a random mini-batch instead of the full cost."""
+from ..gradcheck import FULL_BATCH_LIMIT as FULL_BATCH_LIMIT  # noqa: E402 - shared with check_gradient
 
 # Check names: the second word of every failure message.
 PROTOCOL: Final = "protocol"

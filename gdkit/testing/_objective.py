@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import operator
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
 
@@ -13,6 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import GdkitError, PluginError
+from ..gradcheck import Comparison as _Compare
+from ..gradcheck import _central, _default_rtol, _directions, _exact_steps, _worst
 from ..protocols import (
     Batch,
     ComplexCost,
@@ -46,12 +48,8 @@ from ._common import (
 )
 from ._harness import _Checker, _describe, _into_out, _Point, _points, _sample_batch, _vector
 from ._numeric import (
-    _central,
     _close,
-    _Compare,
-    _default_rtol,
     _eps,
-    _exact_steps,
     _first_diff,
     _is_real,
     _same_bits,
@@ -394,32 +392,9 @@ def _fd_batch(obj: Objective, rng: np.random.Generator) -> Batch | None:
     return None
 
 
-def _directions(v: FloatArray, rng: np.random.Generator, fd_coords: int,
-                ) -> Iterator[tuple[str, FloatArray, float]]:
-    """Unit vectors to differentiate along: coordinates, then random directions."""
-    dim = v.size
-    eps = _eps(v.dtype)
-    coords = range(dim) if dim <= fd_coords else np.sort(rng.choice(dim, fd_coords,
-                                                                      replace=False))
-    for i in coords:
-        e = np.zeros(dim)
-        e[int(i)] = 1.0
-        yield f"∂C/∂v[{int(i)}]", e, eps ** (1 / 3) * max(1.0, abs(float(v[int(i)])))
-    scale = max(1.0, float(np.max(np.abs(v))))
-    for k in range(2):
-        u = rng.standard_normal(dim)
-        u /= np.linalg.norm(u)
-        yield f"∇C·u (random unit direction #{k + 1})", u, eps ** (1 / 3) * scale
-
-
-def _worst(comparisons: list[_Compare]) -> _Compare | None:
-    bad = [c for c in comparisons if not c.error <= c.tolerance]
-    return max(bad, key=lambda c: c.badness) if bad else None
-
-
 def _comparison_problem(c: _Compare, what: str) -> str:
-    rel = c.error / max(abs(c.fd), abs(c.analytic), _TINY)
-    return (f"{c.label}: {what} {c.analytic:.10g}, central differences {c.fd:.10g} "
+    rel = c.error / max(abs(c.reference), abs(c.analytic), _TINY)
+    return (f"{c.label}: {what} {c.analytic:.10g}, central differences {c.reference:.10g} "
             f"(h = {c.h:.3g}): relative error {rel:.3g}, an error of {c.error:.3g} where "
             f"{c.tolerance:.3g} is allowed")
 
@@ -439,7 +414,7 @@ def _objective_gradient(chk: _Checker, obj: Objective, ex: _Point, rtol: float |
     def cost(w: FloatArray) -> float:
         return float(chk.call(GRADIENT, ex, "cost", obj.cost, w, batch))
 
-    comps = [_central(cost, g, v, u, h, tol, label) for label, u, h in
+    comps = [_central(cost, g, v, u, h, tol, label, i) for label, i, u, h in
              _directions(v, rng, fd_coords)]
     worst = _worst(comps)
     if worst is not None:
@@ -538,9 +513,9 @@ def _objective_complex(chk: _Checker, obj: ComplexCost, ex: _Point) -> None:
         hc = _eps(v.dtype) ** (1 / 3) * max(1.0, float(np.max(np.abs(v))))
         comp = _central(lambda x: float(chk.call(COMPLEX_STEP, ex, "cost", o.cost, x)),
                         np.full(v.size, 0.0), v, u, hc, 1e-5, "")
-        if abs(cs - comp.fd) > 1e-5 * max(abs(cs), abs(comp.fd)) + 2 * comp.tolerance:
+        if abs(cs - comp.reference) > 1e-5 * max(abs(cs), abs(comp.reference)) + 2 * comp.tolerance:
             chk.fail(COMPLEX_STEP, f"Im complex_cost(v + ihu)/h = {cs:.10g} but central "
-                                   f"differences of cost give {comp.fd:.10g}", ex)
+                                   f"differences of cost give {comp.reference:.10g}", ex)
 
 
 def _fd_gradient(cost: Callable[[FloatArray], float], v: FloatArray) -> FloatArray:
