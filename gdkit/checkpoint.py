@@ -94,7 +94,8 @@ def read_npz(path: str | os.PathLike[str], fmt: str, what: str = "checkpoint",
         with np.load(path, allow_pickle=False) as npz:
             names = list(npz.files)
             if _META not in names:
-                raise fail(f"not a gdkit {what} (no metadata; a foreign .npz?)")
+                raise fail(f"not a gdkit {what} (no metadata: a foreign .npz?). Give a {what} "
+                           "that gdkit wrote.")
             if _declared_size(npz, _META) > _MAX_META + 4096:
                 raise fail(f"its metadata declares {_declared_size(npz, _META):,} bytes, more "
                            f"than the {_MAX_META:,} any gdkit {what} holds")

@@ -312,7 +312,7 @@ class GradientCheck:
 def _line(c: Comparison, method: str) -> str:
     ref = "central differences" if method == "central" else "complex step"
     return (f"{c.label}: gradient {c.analytic:.10g}, {ref} {c.reference:.10g}: absolute error "
-            f"{c.error:.3g}, relative {c.relative:.3g} ({c.tolerance:.3g} allowed)")
+            f"{c.error:.3g} ({c.tolerance:.3g} allowed), relative {c.relative:.3g}")
 
 
 def check_gradient(
@@ -366,7 +366,7 @@ def check_gradient(
         Random unit directions to check.
     rtol : float, optional
         Relative tolerance, on top of the error of the differences estimated
-        at v (truncation from the steps h and 2h, rounding from |C|). Default
+        at v (truncation from the steps h and 2h, rounding from ``|C|``). Default
         from v's dtype: 1e-5 in float64 and 1e-2 in float32 against central
         differences, √ε against the complex step.
     dtype : dtype, optional

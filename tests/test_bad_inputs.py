@@ -13,10 +13,12 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gdkit.checkpoint import load_checkpoint, save_checkpoint
@@ -236,6 +238,37 @@ def edited_checkpoint(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProce
         "is damaged"
 
 
+def missing_extra(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    shadow = tmp / "shadow" / "matplotlib"  # matplotlib as if uninstalled
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('No module named matplotlib')\n")
+    out = run("plot", "valley", "--out", str(tmp / "v.png"),
+              env_extra={"PYTHONPATH": str(shadow.parent)})
+    assert not (tmp / "v.png").exists()
+    return out, 1, "needs matplotlib, which is not installed: pip install 'gdkit[plot]'."
+
+
+def foreign_model(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    np.savez(tmp / "foreign.npz", weights=np.zeros(3))
+    return run("evaluate", str(tmp / "foreign.npz"), "--data", str(MNIST)), 1, \
+        "not a gdkit saved model (no metadata: a foreign .npz?). Give a saved model that gdkit"
+
+
+def bad_image(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    model = tmp / "net.npz"
+    first = run("train", "--data", str(MNIST), *QUICK, "--save", str(model))
+    assert first.returncode == 0, first.stderr
+    wide = tmp / "wide.idx"  # two images of 28 rows and 30 columns
+    wide.write_bytes(struct.pack(">HBBIII", 0, 8, 3, 2, 28, 30) + bytes(2 * 28 * 30))
+    return run("predict", str(model), str(wide)), 1, \
+        "wide.idx: the image is 30 x 28 pixels; the network reads 28 x 28 greyscale images"
+
+
+def wrong_point(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    return run("check-gradient", "valley", "--at", "1", "2", "3"), 1, \
+        "--at gives 3 numbers, but valley has 2 parameters: give one number per parameter."
+
+
 CASES: dict[str, Case] = {
     "corrupt-idx": corrupt_idx,
     "truncated-gz": truncated_gz,
@@ -257,6 +290,10 @@ CASES: dict[str, Case] = {
     "too-much-memory": too_much_memory,
     "no-success": no_success,
     "edited-checkpoint": edited_checkpoint,
+    "missing-extra": missing_extra,
+    "foreign-model": foreign_model,
+    "bad-image": bad_image,
+    "wrong-point": wrong_point,
 }
 
 

@@ -12,6 +12,7 @@ import pytest
 import gdkit
 import gdkit.compose
 import gdkit.files
+import gdkit.gradcheck
 import gdkit.parts
 import gdkit.progress
 from gdkit.cli import main
@@ -21,7 +22,7 @@ from .conftest import MakeDist
 
 
 @pytest.mark.parametrize("module", [gdkit, gdkit.compose, gdkit.parts, gdkit.files,
-                                    gdkit.progress], ids=lambda m: m.__name__)
+                                    gdkit.gradcheck, gdkit.progress], ids=lambda m: m.__name__)
 def test_docstring_examples(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)  # type: ignore[arg-type]
     assert result.attempted > 0
