@@ -25,8 +25,16 @@ from .compose import Chain, chain
 from .descent import minimize
 from .gradcheck import Comparison, GradientCheck, check_gradient
 from .hookspecs import hookimpl, hookspec
-from .parts import gradient_source, objective, parse_step, step_rule, step_size, transform
-from .protocols import GradientSource, Objective, StepContext, StepRule, StepSize, Transform
+from .parts import cost, gradient_source, objective, parse_step, step_rule, step_size, transform
+from .protocols import (
+    Cost,
+    GradientSource,
+    Objective,
+    StepContext,
+    StepRule,
+    StepSize,
+    Transform,
+)
 from .registry import Registry, get_registry, reset_registry
 from .result import History, Result
 
@@ -38,6 +46,7 @@ except PackageNotFoundError:  # pragma: no cover - running from an uninstalled t
 __all__ = [
     "Chain",
     "Comparison",
+    "Cost",
     "FunctionObjective",
     "GradientCheck",
     "GradientSource",
@@ -53,6 +62,7 @@ __all__ = [
     "as_objective",
     "chain",
     "check_gradient",
+    "cost",
     "errors",
     "get_registry",
     "gradient_source",

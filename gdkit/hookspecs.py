@@ -65,6 +65,14 @@ def gdkit_step_sizes() -> Mapping[str, Factory]:
 
 
 @hookspec
+def gdkit_costs() -> Mapping[str, Factory]:
+    """Costs this plugin supplies: name → factory of a :class:`~gdkit.protocols.Cost`
+    (an output layer and the cost of its outputs against the targets, such
+    as the quadratic cost of eq. 6), for objectives that take ``cost=``."""
+    raise NotImplementedError
+
+
+@hookspec
 def gdkit_commands() -> Mapping[str, Factory]:
     """Subcommands of the ``gdkit`` tool this plugin supplies: name → factory of
     a :class:`gdkit.command.Command` (``configure(parser)`` and ``run(args)``).

@@ -1,4 +1,5 @@
-"""Building parts by name: objectives, gradient sources, step rules, transforms, step sizes.
+"""Building parts by name: objectives, gradient sources, step rules, transforms, step
+sizes, costs.
 
 Every builder looks the name up in the plugin registry and calls its factory
 with keyword configuration. A step rule may also be spelled as a chain of
@@ -13,11 +14,11 @@ from typing import Any, Final
 
 from .compose import Chain, chain
 from .errors import ConfigError, UnknownPluginError
-from .protocols import GradientSource, Objective, StepRule, StepSize, Transform
+from .protocols import Cost, GradientSource, Objective, StepRule, StepSize, Transform
 from .registry import Kind, check_part, get_registry
 
-__all__ = ["gradient_source", "objective", "parse_step", "resolve", "step_rule", "step_size",
-           "transform"]
+__all__ = ["cost", "gradient_source", "objective", "parse_step", "resolve", "step_rule",
+           "step_size", "transform"]
 
 _SEP: Final = ","
 
@@ -50,6 +51,13 @@ def step_size(name: str, /, **config: Any) -> StepSize:
     """Build the registered step size ``name``: ``step_size("fixed", eta=3.0)``."""
     s: StepSize = get_registry().create("step size", name, **config)
     return s
+
+
+def cost(name: str, /, **config: Any) -> Cost:
+    """Build the registered cost ``name`` (``"quadratic"``, ``"cross-entropy"``,
+    ``"log-likelihood"``), for an objective's ``cost=`` option."""
+    c: Cost = get_registry().create("cost", name, **config)
+    return c
 
 
 def step_rule(name: str, /, **config: Any) -> StepRule:

@@ -23,6 +23,7 @@ import numpy.typing as npt
 __all__ = [
     "Batch",
     "ComplexCost",
+    "Cost",
     "Evaluates",
     "FloatArray",
     "GradientSource",
@@ -246,6 +247,28 @@ class Stateful(Protocol):
     def get_state(self) -> dict[str, Any]: ...
 
     def set_state(self, state: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class Cost(Protocol):
+    """A model's output layer and its cost: the outputs a made from the
+    weighted inputs z, and how far they are from the desired outputs y.
+
+    The quadratic cost of eq. (6) with sigmoid outputs is one; the
+    cross-entropy cost and the softmax layer with log-likelihood (Nielsen,
+    ch. 3) are others. Arrays hold one training input a row, B rows.
+
+    ``activate(z)`` turns z into the outputs a, in place, and returns it.
+    ``cost(a, y)`` is the mean over the rows of the per-input cost, a float.
+    ``delta(a, y, out)`` writes ∂C/∂z of that mean into ``out`` and returns
+    it: the output error δᴸ that backpropagation starts from (BP1).
+    """
+
+    def activate(self, z: FloatArray) -> FloatArray: ...
+
+    def cost(self, a: FloatArray, y: FloatArray) -> float: ...
+
+    def delta(self, a: FloatArray, y: FloatArray, out: FloatArray) -> FloatArray: ...
 
 
 @runtime_checkable

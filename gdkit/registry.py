@@ -46,10 +46,10 @@ __all__ = [
 ENTRY_POINT_GROUP: Final = "gdkit.plugins"
 DISTRIBUTION: Final = "gdkit"
 
-Kind = Literal["objective", "gradient source", "step rule", "transform", "step size",
+Kind = Literal["objective", "gradient source", "step rule", "transform", "step size", "cost",
                "command"]
 KINDS: Final[tuple[Kind, ...]] = (
-    "objective", "gradient source", "step rule", "transform", "step size")
+    "objective", "gradient source", "step rule", "transform", "step size", "cost")
 """The kinds of parts a run is built from."""
 ALL_KINDS: Final[tuple[Kind, ...]] = (*KINDS, "command")
 """The parts and the ``gdkit`` tool's commands (``gdkit_commands``)."""
@@ -60,6 +60,7 @@ _HOOKS: Final[dict[Kind, str]] = {
     "step rule": "gdkit_step_rules",
     "transform": "gdkit_transforms",
     "step size": "gdkit_step_sizes",
+    "cost": "gdkit_costs",
     "command": "gdkit_commands",
 }
 # What each kind must have: the members of its protocol (gdkit.protocols).
@@ -69,6 +70,7 @@ REQUIRED: Final[dict[Kind, tuple[str, ...]]] = {
     "step rule": ("step",),
     "transform": ("init", "update"),
     "step size": ("init", "move"),
+    "cost": ("activate", "cost", "delta"),
     "command": ("configure", "run"),
 }
 _IN_CODE: Final = "(registered in code)"

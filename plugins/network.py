@@ -9,7 +9,11 @@ and is scored by the quadratic cost of eq. (6),
 
     C(w, b) = 1/(2n) Σₓ ‖y(x) − aᴸ(x)‖²,
 
-which :func:`gdkit_plugins.quadratic.quadratic_cost` computes. Every weight
+which :func:`gdkit_plugins.quadratic.quadratic_cost` computes. The output
+layer and its cost are a swappable part (``cost=``, a registered
+:class:`~gdkit.protocols.Cost`: ``"quadratic"``, ``"cross-entropy"``,
+``"log-likelihood"``), and so is the start (``init="normal"``, the book's
+N(0, 1), or ``"scaled"``, weights N(0, 1/nₗ₋₁): chapter 3's cures). Every weight
 and bias is one coordinate of the parameter vector v, so gradient descent on
 C is eq. (16)-(17), wₖ → wₖ − η ∂C/∂wₖ and bₗ → bₗ − η ∂C/∂bₗ, and mini-batch
 SGD is eq. (18)-(20): ∇C estimated by the mean of ∇Cₓ over a random
@@ -47,14 +51,14 @@ from scipy.special import expit
 import gdkit
 from gdkit.checkpoint import save_model
 from gdkit.errors import CheckpointError, ConfigError, ShapeError
-from gdkit.protocols import Batch, FloatArray
-from gdkit.validate import COPIES, float_dtype, integer, memory
+from gdkit.parts import resolve
+from gdkit.protocols import Batch, Cost, FloatArray
+from gdkit.validate import COPIES, choice, float_dtype, integer, memory
 
 from .mnist import load_mnist
-from .quadratic import quadratic_cost, quadratic_cost_gradient
 
-__all__ = ["LAYOUT", "MNIST_SIZES", "SAVE_KIND", "Network", "mnist_network", "network", "one_hot",
-           "save_network"]
+__all__ = ["INITS", "LAYOUT", "MAX_RECALL", "MNIST_SIZES", "SAVE_KIND", "Network",
+           "mnist_network", "network", "one_hot", "save_network"]
 
 MNIST_SIZES: Final = (784, 30, 10)
 """The book's MNIST network: 784 input pixels, 30 hidden neurons, 10 digits."""
@@ -63,8 +67,15 @@ LAYOUT: Final = ("for each layer l = 1..L: weights (sizes[l], sizes[l-1]) row-ma
                  "then biases (sizes[l],)")
 """Where each weight and bias sits in the flat parameter vector v."""
 
+INITS: Final = ("normal", "scaled")
+"""Starts: the book's N(0, 1) for every weight and bias (chapter 1), or each
+weight N(0, 1/nₗ₋₁), scaled by its neuron's number of inputs (chapter 3)."""
+
 SAVE_KIND: Final = "gdkit-network"
 """The ``kind`` of a model file written by :func:`save_network`."""
+
+MAX_RECALL: Final = 32
+"""Networks with at most this many output classes report each class's recall."""
 
 DEFAULT_CHUNK: Final = 5000
 """Rows per chunk when a cost, gradient or evaluation sweeps many inputs."""
@@ -180,6 +191,16 @@ class Network:
     chunk_size : int, default 5000
         Rows processed at once when a cost, gradient or evaluation sweeps
         more inputs than that (bounds the memory of full-data passes).
+    cost : str or Cost, default "quadratic"
+        The output layer and its cost: a registered cost's name or a
+        :class:`~gdkit.protocols.Cost` (the sigmoid outputs and eq. 6 by
+        default; ``"cross-entropy"``, ``"log-likelihood"`` with softmax).
+    init : {"normal", "scaled"}, default "normal"
+        The start :meth:`initial_point` draws (see :data:`INITS`).
+    val_inputs, val_labels : array_like, optional
+        A validation set, scored by :meth:`evaluate` as ``val_accuracy``: held
+        out from training and from the test set, for choosing when to stop
+        and which parameters to keep without looking at the test set.
 
     Notes
     -----
@@ -191,8 +212,9 @@ class Network:
     (Aˡ is B × nₗ, A⁰ = X the batch):
 
     - forward: Aˡ = σ(Aˡ⁻¹ (wˡ)ᵀ + bˡ), and σ'(zˡ) = Aˡ ⊙ (1 − Aˡ);
-    - output error (BP1): Δᴸ = ∇ₐC ⊙ σ'(zᴸ) with ∇ₐC = (Aᴸ − Y)/B, the
-      derivative of eq. (6) (:func:`~gdkit_plugins.quadratic.quadratic_cost_gradient`);
+    - output error (BP1): Δᴸ = ∂C/∂zᴸ from the cost's ``delta``; for eq. (6),
+      Δᴸ = ∇ₐC ⊙ σ'(zᴸ) with ∇ₐC = (Aᴸ − Y)/B
+      (:func:`~gdkit_plugins.quadratic.quadratic_cost_gradient`);
     - back through the layers (BP2): Δˡ = (Δˡ⁺¹ wˡ⁺¹) ⊙ σ'(zˡ);
     - the gradient (BP3, BP4): ∂C/∂bˡ = Σ_rows Δˡ and ∂C/∂wˡ = (Δˡ)ᵀ Aˡ⁻¹.
 
@@ -224,8 +246,14 @@ class Network:
         eval_labels: npt.ArrayLike | None = None,
         dtype: Any = None,
         chunk_size: int = DEFAULT_CHUNK,
+        cost: str | Cost = "quadratic",
+        init: str = "normal",
+        val_inputs: npt.ArrayLike | None = None,
+        val_labels: npt.ArrayLike | None = None,
     ) -> None:
         self.sizes = _check_sizes(sizes, "network")
+        self.cost_part: Cost = resolve("cost", cost)
+        self.init: str = choice("network", "init", init, INITS)
         if dtype is None:
             in_dtype = getattr(inputs, "dtype", None)
             dtype = in_dtype if in_dtype in _DTYPES else np.float64
@@ -248,22 +276,8 @@ class Network:
         self.inputs: FloatArray = x
         self.targets: FloatArray = y
 
-        self.eval_inputs: FloatArray | None = None
-        self.eval_labels: IntArray | None = None
-        if (eval_inputs is None) != (eval_labels is None):
-            raise ConfigError("network: give both eval_inputs and eval_labels, or neither.")
-        if eval_inputs is not None:
-            ex = np.ascontiguousarray(eval_inputs, dtype=self.dtype)
-            el = np.asarray(eval_labels)
-            if ex.ndim != 2 or ex.shape[1] != n_in or ex.shape[0] == 0:
-                raise ShapeError(f"network: eval_inputs must have shape (m, {n_in}) with "
-                                 f"m >= 1, got {ex.shape}.")
-            if el.shape != (ex.shape[0],) or not np.issubdtype(el.dtype, np.integer):
-                raise ShapeError(f"network: eval_labels must be {ex.shape[0]} integers (one "
-                                 f"per evaluation input), got shape {el.shape}, dtype {el.dtype}.")
-            if int(el.min()) < 0 or int(el.max()) >= n_out:
-                raise ShapeError(f"network: eval_labels must lie in 0..{n_out - 1}.")
-            self.eval_inputs, self.eval_labels = ex, el
+        self.eval_inputs, self.eval_labels = self._labelled("eval", eval_inputs, eval_labels)
+        self.val_inputs, self.val_labels = self._labelled("val", val_inputs, val_labels)
 
         # Slice offsets of each layer's (w, b) in v, computed once.
         layout: list[tuple[int, int, int, tuple[int, int]]] = []
@@ -282,8 +296,12 @@ class Network:
     # -- the protocols -------------------------------------------------------
     def __repr__(self) -> str:
         ev = "" if self.eval_labels is None else f", n_eval={self.eval_labels.shape[0]}"
+        parts = "" if type(self.cost_part).__name__ == "QuadraticCost" else \
+            f", cost={self.cost_part!r}"
+        if self.init != "normal":
+            parts += f", init={self.init!r}"
         return (f"Network(sizes={list(self.sizes)}, n_samples={self.n_samples}, "
-                f"dtype={self.dtype.name}{ev})")
+                f"dtype={self.dtype.name}{ev}{parts})")
 
     @property
     def dim(self) -> int:
@@ -296,8 +314,14 @@ class Network:
         return int(self.inputs.shape[0])
 
     def initial_point(self, rng: np.random.Generator) -> FloatArray:
-        """The book's start: every weight and bias drawn from N(0, 1), in ``dtype``."""
+        """The start, in ``dtype``: every weight and bias drawn from N(0, 1) (the
+        book's, ``init="normal"``); with ``init="scaled"`` the same draws with
+        each weight divided by √nₗ₋₁, its neuron's number of inputs, so that
+        zˡ starts of order 1 and the sigmoids unsaturated."""
         v: FloatArray = rng.standard_normal(self._dim, dtype=self.dtype)
+        if self.init == "scaled":
+            for a, b, _, (_, k_in) in self._layout:
+                v[a:b] /= np.sqrt(k_in, dtype=self.dtype)
         return v
 
     def cost(self, v: FloatArray, batch: Batch | None = None) -> float:
@@ -320,23 +344,23 @@ class Network:
         if batch is None:
             n, chunk = x_all.shape[0], self.chunk_size
             if n <= chunk:
-                return float(quadratic_cost(self._forward(pv, x_all), y_all))
+                return self.cost_part.cost(self._forward(pv, x_all), y_all)
             total = 0.0
             for i in range(0, n, chunk):
                 x, y = x_all[i:i + chunk], y_all[i:i + chunk]
-                total += float(quadratic_cost(self._forward(pv, x), y)) * x.shape[0]
+                total += self.cost_part.cost(self._forward(pv, x), y) * x.shape[0]
             return total / int(n)
         m = len(batch)
         if m == 0:
             raise ShapeError("network: an empty batch has no cost; pass at least one index.")
         if m <= self.chunk_size:
             x, y = self._gather(batch)
-            return float(quadratic_cost(self._forward(pv, x), y))
+            return self.cost_part.cost(self._forward(pv, x), y)
         total = 0.0
         for i in range(0, m, self.chunk_size):
             part = batch[i:i + self.chunk_size]
             x, y = self._gather(part)
-            total += float(quadratic_cost(self._forward(pv, x), y)) * len(part)
+            total += self.cost_part.cost(self._forward(pv, x), y) * len(part)
         return total / m
 
     def gradient(self, v: FloatArray, batch: Batch | None = None,
@@ -401,26 +425,68 @@ class Network:
         -------
         dict
             ``accuracy`` (fraction correct), ``correct`` and ``total``
-            (counts, as floats), and ``saturated``: the fraction of the
-            neurons' activations on those inputs that are exactly 0 or 1, where
-            σ'(z) = σ(z)(1 − σ(z)) is 0 and no gradient flows back (a network
-            driven there by too large an η no longer learns). Empty when the
-            network has no evaluation data.
+            (counts, as floats); ``recall_0``, ``recall_1``, ... (for up to
+            :data:`MAX_RECALL` classes): the fraction of each class's inputs
+            classified as that class, NaN for a class with no inputs (a
+            recall near 0 is an output neuron that never wins: a stuck one);
+            ``saturated``: the fraction of the neurons' activations on those
+            inputs that are exactly 0 or 1, where σ'(z) = σ(z)(1 − σ(z)) is 0
+            and no gradient flows back (a network driven there by too large
+            an η no longer learns); and ``val_accuracy`` on the validation
+            set, if given. Empty when the network has neither.
         """
-        if self.eval_inputs is None or self.eval_labels is None:
-            return {}
         pv = self._views(v, self._param_views, "v")
-        correct = flat = 0
-        for i in range(0, self.eval_inputs.shape[0], self.chunk_size):
-            x = self.eval_inputs[i:i + self.chunk_size]
+        record: dict[str, float] = {}
+        if self.eval_inputs is not None and self.eval_labels is not None:
+            counts, flat = self._score(pv, self.eval_inputs, self.eval_labels)
+            hits, total = int(np.trace(counts)), int(self.eval_labels.shape[0])
+            record.update(accuracy=hits / total, correct=float(hits), total=float(total))
+            if self.sizes[-1] <= MAX_RECALL:
+                per_class = counts.sum(axis=1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    recall = np.diag(counts) / per_class
+                record.update({f"recall_{k}": float(r) for k, r in enumerate(recall)})
+            record["saturated"] = flat / (total * sum(self.sizes[1:]))
+        if self.val_inputs is not None and self.val_labels is not None:
+            counts, _ = self._score(pv, self.val_inputs, self.val_labels)
+            record["val_accuracy"] = float(np.trace(counts)) / self.val_labels.shape[0]
+        return record
+
+    def _score(self, pv: _Views, inputs: FloatArray, labels: IntArray
+               ) -> tuple[npt.NDArray[np.int64], int]:
+        """The confusion counts (true class × predicted class) on ``inputs``,
+        and how many activations were exactly 0 or 1."""
+        k = self.sizes[-1]
+        counts = np.zeros((k, k), np.int64)
+        flat = 0
+        for i in range(0, inputs.shape[0], self.chunk_size):
+            x = inputs[i:i + self.chunk_size]
             acts = self._buffers(x.shape[0]).a
             out = self._forward(pv, x, acts)
-            labels = self.eval_labels[i:i + self.chunk_size]
-            correct += int(np.count_nonzero(np.argmax(out, axis=1) == labels))
+            pairs = labels[i:i + self.chunk_size] * k + np.argmax(out, axis=1)
+            counts += np.bincount(pairs, minlength=k * k).reshape(k, k)
             flat += sum(int(np.count_nonzero((a == 0.0) | (a == 1.0))) for a in acts)
-        total = int(self.eval_labels.shape[0])
-        return {"accuracy": correct / total, "correct": float(correct), "total": float(total),
-                "saturated": flat / (total * sum(self.sizes[1:]))}
+        return counts, flat
+
+    def _labelled(self, what: str, inputs: npt.ArrayLike | None, labels: npt.ArrayLike | None
+                  ) -> tuple[FloatArray | None, IntArray | None]:
+        """Checked evaluation (``what="eval"``) or validation inputs and labels."""
+        if (inputs is None) != (labels is None):
+            raise ConfigError(f"network: give both {what}_inputs and {what}_labels, or neither.")
+        if inputs is None:
+            return None, None
+        n_in, n_out = self.sizes[0], self.sizes[-1]
+        ex = np.ascontiguousarray(inputs, dtype=self.dtype)
+        el = np.asarray(labels)
+        if ex.ndim != 2 or ex.shape[1] != n_in or ex.shape[0] == 0:
+            raise ShapeError(f"network: {what}_inputs must have shape (m, {n_in}) with "
+                             f"m >= 1, got {ex.shape}.")
+        if el.shape != (ex.shape[0],) or not np.issubdtype(el.dtype, np.integer):
+            raise ShapeError(f"network: {what}_labels must be {ex.shape[0]} integers (one "
+                             f"per input), got shape {el.shape}, dtype {el.dtype}.")
+        if int(el.min()) < 0 or int(el.max()) >= n_out:
+            raise ShapeError(f"network: {what}_labels must lie in 0..{n_out - 1}.")
+        return ex, el
 
     # -- helpers ---------------------------------------------------------------
     def unpack(self, v: FloatArray) -> tuple[list[FloatArray], list[FloatArray]]:
@@ -521,14 +587,19 @@ class Network:
 
     def _forward(self, pv: _Views, x: FloatArray, acts: list[FloatArray] | None = None
                  ) -> FloatArray:
-        """Aˡ = σ(Aˡ⁻¹ (wˡ)ᵀ + bˡ) into the work buffers ``acts``; returns Aᴸ."""
+        """Aˡ = σ(Aˡ⁻¹ (wˡ)ᵀ + bˡ) into the work buffers ``acts`` (the last layer
+        activated by the cost's output layer); returns Aᴸ."""
         if acts is None:
             acts = self._buffers(x.shape[0]).a
         a = x
-        for wt, b, out in zip(pv.weights_t, pv.biases, acts, strict=True):
+        last = len(acts) - 1
+        for layer, (wt, b, out) in enumerate(zip(pv.weights_t, pv.biases, acts, strict=True)):
             np.matmul(a, wt, out=out)
             out += b
-            expit(out, out=out)
+            if layer < last:
+                expit(out, out=out)
+            else:
+                self.cost_part.activate(out)
             a = out
         return a
 
@@ -537,13 +608,16 @@ class Network:
         work = self._buffers(x.shape[0])
         acts, deltas, sprime = work.a, work.d, work.s
         a = self._forward(pv, x, acts)
-        # BP1: Δᴸ = ∇ₐC ⊙ σ'(zᴸ), ∇ₐC = (Aᴸ − Y)/B from eq. (6).
-        quadratic_cost_gradient(a, y, out=deltas[-1])
-        for layer in range(len(acts) - 1, -1, -1):
-            a, s, d = acts[layer], sprime[layer], deltas[layer]
-            np.subtract(1, a, out=s)
-            s *= a
-            d *= s
+        # BP1: Δᴸ = ∂C/∂zᴸ, the cost's (for eq. 6: (Aᴸ − Y)/B ⊙ σ'(zᴸ)).
+        self.cost_part.delta(a, y, deltas[-1])
+        last = len(acts) - 1
+        for layer in range(last, -1, -1):
+            d = deltas[layer]
+            if layer < last:  # BP2's ⊙ σ'(zˡ) = aˡ(1 − aˡ) for a sigmoid layer
+                a, s = acts[layer], sprime[layer]
+                np.subtract(1, a, out=s)
+                s *= a
+                d *= s
             a_prev = acts[layer - 1] if layer else x
             np.matmul(d.T, a_prev, out=gv.weights[layer])  # BP4
             np.add.reduce(d, axis=0, out=gv.biases[layer])  # BP3
@@ -562,6 +636,8 @@ def network(
     chunk_size: int = DEFAULT_CHUNK,
     n_samples: int = 20,
     seed: int = 0,
+    cost: str | Cost = "quadratic",
+    init: str = "normal",
 ) -> Network:
     """The ``"network"`` objective: a :class:`Network` on your data, or a small
     seeded synthetic problem when no data is given.
@@ -575,7 +651,7 @@ def network(
     Parameters
     ----------
     sizes : sequence of int, default (4, 5, 3)
-    inputs, targets, eval_inputs, eval_labels, dtype, chunk_size
+    inputs, targets, eval_inputs, eval_labels, dtype, chunk_size, cost, init
         As for :class:`Network`.
     n_samples : int, default 20
         Size of the synthetic problem.
@@ -597,7 +673,7 @@ def network(
         raise ConfigError("network: give both inputs and targets, or neither (for the seeded "
                           "synthetic problem).")
     return Network(sizes, inputs, targets, eval_inputs=eval_inputs, eval_labels=eval_labels,
-                   dtype=dtype, chunk_size=chunk_size)
+                   dtype=dtype, chunk_size=chunk_size, cost=cost, init=init)
 
 
 def mnist_network(
@@ -607,6 +683,9 @@ def mnist_network(
     dtype: str = "float64",
     n_train: int | None = None,
     chunk_size: int = DEFAULT_CHUNK,
+    cost: str | Cost = "quadratic",
+    init: str = "normal",
+    validate: bool = True,
 ) -> Network:
     """The book's MNIST network: trained on 50,000 images, scored on the 10,000 test images.
 
@@ -628,6 +707,13 @@ def mnist_network(
         Train on the first ``n_train`` training images only (quick runs).
     chunk_size : int, default 5000
         Rows per chunk of the full-data cost and of the evaluation.
+    cost : str or Cost, default "quadratic"
+        The output layer and its cost (:class:`Network`).
+    init : {"normal", "scaled"}, default "normal"
+        The start (:data:`INITS`).
+    validate : bool, default True
+        Score the 10,000 validation images (the last of the training file,
+        never trained on) after each epoch too, as ``val_accuracy``.
 
     Returns
     -------
@@ -661,6 +747,10 @@ def mnist_network(
         eval_labels=mnist.test_labels,
         dtype=dt,
         chunk_size=chunk_size,
+        cost=cost,
+        init=init,
+        val_inputs=mnist.validation_images if validate else None,
+        val_labels=mnist.validation_labels if validate else None,
     )
 
 

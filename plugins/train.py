@@ -30,9 +30,10 @@ from gdkit.command import EXIT_ERROR, EXIT_PIPE, parse_options, silence_stdout
 from gdkit.errors import CheckpointError, ConfigError, GdkitError, Interrupted
 from gdkit.files import check_target, leftovers
 from gdkit.progress import ProgressBar, show_progress
+from gdkit.result import STOPPED
 from gdkit.validate import argument, choice, integer, number
 
-from .network import MNIST_SIZES, save_network
+from .network import INITS, MNIST_SIZES, save_network
 
 __all__ = ["Train"]
 
@@ -49,7 +50,17 @@ network trained with η = 3 stays near 1%)."""
 # The options that define the run; a checkpoint stores them, and a resume
 # takes them from there (explicit flags must agree).
 CONFIG: Final = ("sizes", "epochs", "batch_size", "eta", "step", "step_option", "seed", "data",
-                 "dtype", "n_train")
+                 "dtype", "n_train", "cost", "init", "validate", "early_stop")
+ADDED: Final[dict[str, Any]] = {"cost": "quadratic", "init": "normal", "validate": True,
+                                "early_stop": None}
+"""Settings newer than some checkpoints, and what a run without them did."""
+STUCK: Final = 0.02
+"""An output neuron is stuck when its class's recall on the test images is
+below this (it wins for almost none of its own inputs)..."""
+STUCK_EPOCHS: Final = 10
+"""... for this many epochs in a row, or at the last epoch. (The book's
+[784, 30, 10] network at seed 1 has a neuron stuck for its first 5 epochs
+that then learns; at [784, 100, 10] seed 0 one stays stuck all 30.)"""
 
 
 class Train:
@@ -87,6 +98,19 @@ class Train:
             help="floating dtype of the data and parameters (default float64)")
         add("--n-train", type=argument(integer, minimum=1), default=None, metavar="N",
             help="train on the first N training images only (quick runs)")
+        add("--cost", default="quadratic", metavar="NAME",
+            help="the output layer and its cost: quadratic (eq. 6, the default), "
+                 "cross-entropy, log-likelihood (softmax), or a plugin's (see gdkit plugins)")
+        add("--init", choices=INITS, default="normal",
+            help="the start: normal, every weight and bias N(0, 1) as in the book (default), "
+                 "or scaled, weights N(0, 1/n_in)")
+        add("--validate", action=argparse.BooleanOptionalAction, default=True,
+            help="score the 10,000 validation images (the last of the training file, never "
+                 "trained on) after each epoch, and with --save keep the parameters of the "
+                 "best validation epoch (default: yes)")
+        add("--early-stop", type=argument(integer, minimum=1), default=None, metavar="N",
+            help="stop when the validation accuracy has not improved for N epochs (the "
+                 "book's no-improvement-in-N rule; needs --validate)")
         add("--log", metavar="FILE", default=None,
             help="write one JSON line per epoch (epoch, cost, accuracy, seconds, ...)")
         add("--save", metavar="FILE.npz", default=None,
@@ -141,6 +165,10 @@ class _Run:
         self.last: dict[str, Any] = {}
         self.records: list[dict[str, Any]] = []  # every epoch's record, for --plot
         self.log: IO[str] | None = None
+        self.best = _Best(args.resume)
+        self.early_stopped = False
+        self.stuck_said = False
+        self.stuck_for: dict[int, int] = {}  # output neuron → epochs stuck in a row
         show = show_progress(sys.stderr, False if args.quiet else args.progress)
         self.bar = _EpochBar(sys.stderr) if show else None
 
@@ -151,6 +179,10 @@ class _Run:
             _take_resumed_config(args)
         elif args.allow_config_change:
             raise ConfigError("--allow-config-change only makes sense with --resume PATH.")
+        if args.early_stop is not None and not args.validate:
+            raise ConfigError("--early-stop N watches the validation accuracy: drop "
+                              "--no-validate, or --early-stop.")
+        gdkit.cost(args.cost)  # a wrong name fails now, before the data are read
         rule = _step_rule(args)
         if args.download and args.data is not None:
             raise ConfigError("--download fetches MNIST into the user cache; with --data DIR the "
@@ -188,7 +220,8 @@ class _Run:
                     self.log.close()
         return self._report(res)
 
-    def on_epoch(self, intermediate_result: gdkit.Result) -> None:
+    def on_epoch(self, intermediate_result: gdkit.Result) -> bool:
+        """Print and log the epoch; True (stop) when --early-stop says so."""
         self._close_bar()
         epoch, record = int(intermediate_result.epoch), dict(intermediate_result.record)
         self.last.update(epoch=epoch, x=intermediate_result.x, record=_plain_record(record))
@@ -209,6 +242,73 @@ class _Run:
                     f"{epoch}; the run stopped"
                     + (f", its state after epoch {epoch} is in {kept}." if kept else ".")
                 ) from None
+        self.best.update(epoch, record, intermediate_result.x)
+        patience = self.args.early_stop
+        stop = patience is not None and self.best.epoch > 0 and epoch - self.best.epoch >= patience
+        self._say_if_stuck(epoch, record, final=stop or epoch >= self.args.epochs)
+        if stop:
+            self.early_stopped = True
+            print(f"Stopping early: the validation accuracy has not improved for {patience} "
+                  f"epoch(s) since epoch {self.best.epoch} "
+                  f"({100 * self.best.accuracy:.2f}%).", flush=True)
+            return True
+        return False
+
+    def _say_if_stuck(self, epoch: int, record: dict[str, float], *, final: bool) -> None:
+        """Once a run: name the output neurons that (almost) never win on their
+        digits, for STUCK_EPOCHS epochs in a row or at the last epoch."""
+        classes = int(self.args.sizes[-1])
+        for k in range(classes):
+            low = record.get(f"recall_{k}", 1.0) < STUCK
+            self.stuck_for[k] = self.stuck_for.get(k, 0) + 1 if low else 0
+        stuck = [k for k, n in self.stuck_for.items() if n and (final or n >= STUCK_EPOCHS)]
+        if self.stuck_said or not stuck or record.get("accuracy", 0.0) <= CHANCE / classes:
+            return  # said, nothing stuck, or nothing learned at all (told at the end)
+        self.stuck_said = True
+        epochs = max(self.stuck_for[k] for k in stuck)
+        which = ", ".join(f"{k} ({100 * record[f'recall_{k}']:.2f}%)" for k in stuck)
+        cures = []
+        why = ""
+        if self.args.cost == "quadratic":
+            cures.append("--cost cross-entropy")
+            why = (" Its sigmoid is saturated at the wrong value, where the quadratic cost's "
+                   "gradient (a − y)σ'(z) all but vanishes.")
+        if self.args.init == "normal":
+            cures.append("--init scaled")
+        cure = (f" The book's cure (ch. 3): {' '.join(cures)}." if cures
+                else " Try another seed or a smaller η.")
+        print(f"gdkit train: warning: stuck output neuron(s) after epoch {epoch}: digit(s) "
+              f"{which} recognised in under {100 * STUCK:.0f}% of their test images for "
+              f"{epochs} epoch(s) in a row.{why}{cure}", file=sys.stderr, flush=True)
+
+    def _print_best(self, res: gdkit.Result) -> None:
+        """The best epoch: chosen on the validation set when there is one."""
+        hist = res.history
+        if "val_accuracy" in hist and np.isfinite(hist["val_accuracy"]).any():
+            i = int(np.nanargmax(hist["val_accuracy"]))  # the first of equals, as _Best
+            test = f", test accuracy {100.0 * hist['accuracy'][i]:.2f}%" \
+                if "accuracy" in hist else ""
+            print(f"Best validation: epoch {i + 1}, validation accuracy "
+                  f"{100.0 * hist['val_accuracy'][i]:.2f}%{test}", flush=True)
+            return
+        accuracy = hist["accuracy"] if "accuracy" in hist else np.empty(0)
+        if np.isfinite(accuracy).any():  # over the whole run, epochs before a resume included
+            i = int(np.nanargmax(accuracy))
+            print(f"Best: epoch {i + 1}, accuracy {100.0 * accuracy[i]:.2f}% (chosen on the "
+                  "test set: use --validate to choose without it)", flush=True)
+
+    def _chosen(self, final: Any = None, epochs: int = 0) -> tuple[Any, int, dict[str, Any]]:
+        """What --save keeps: the best validation epoch's parameters when this
+        process saw that epoch, else the last epoch's (``final`` when given)."""
+        if self.best.x is not None:
+            return self.best.x, self.best.epoch, self.best.record
+        if self.best.epoch and self.best.epoch not in (self.last.get("epoch"), epochs):
+            print(f"gdkit train: note: the best validation epoch, {self.best.epoch}, ran before "
+                  "the resume and its parameters were not kept: saving the last epoch's.",
+                  file=sys.stderr)
+        if final is not None:
+            return final, epochs, self.last.get("record", {})
+        return self.last["x"], int(self.last["epoch"]), self.last["record"]
 
     def _plot(self, stream: IO[str] = sys.stderr) -> None:
         """--plot: the learning curve of every epoch so far (before a resume too)."""
@@ -233,10 +333,11 @@ class _Run:
         why = "stdout closed" if signum == signal.SIGPIPE else signal.Signals(signum).name
         msg = f"gdkit train: stopped ({why}) after {done} complete epoch(s)"
         if args.save is not None and done:
-            save_network(args.save, self.last["x"], args.sizes,
+            x, epoch, record = self._chosen()
+            save_network(args.save, x, args.sizes,
                          {**self.settings, "epochs_done": done, "interrupted": True,
-                          "record": self.last["record"]})
-            msg += f"; saved the parameters after epoch {done} to {args.save}"
+                          "epoch": epoch, "record": record})
+            msg += f"; saved the parameters after epoch {epoch} to {args.save}"
         print(msg + ".", file=sys.stderr)
         self._plot()
         return EXIT_PIPE if signum == signal.SIGPIPE else 128 + signum
@@ -247,17 +348,15 @@ class _Run:
             print(f"gdkit train: the run in {args.resume} is already complete ({res.epochs} of "
                   f"{args.epochs} epochs): nothing to train. To train further, pass --epochs N "
                   "(more) with --allow-config-change.", file=sys.stderr)
-        accuracy = res.history["accuracy"] if "accuracy" in res.history else np.empty(0)
-        if np.isfinite(accuracy).any():  # over the whole run, epochs before a resume included
-            i = int(np.nanargmax(accuracy))
-            print(f"Best: epoch {i + 1}, accuracy {100.0 * accuracy[i]:.2f}%", flush=True)
+        self._print_best(res)
         if args.save is not None:
-            save_network(args.save, res.x, args.sizes,
+            x, epoch, record = self._chosen(res.x, int(res.epochs))
+            save_network(args.save, x, args.sizes,
                          {**self.settings, "epochs_done": int(res.epochs), "interrupted": False,
-                          "record": self.last.get("record", {})})
-            print(f"Saved the parameters to {args.save}", flush=True)
+                          "epoch": epoch, "record": record})
+            print(f"Saved the parameters of epoch {epoch} to {args.save}", flush=True)
         self._plot(sys.stdout)
-        if not res.success:
+        if not res.success and not (self.early_stopped and res.status == STOPPED):
             print(f"gdkit train: {res.message}", file=sys.stderr)
             return EXIT_ERROR
         verdict = _learned_nothing(res, int(args.sizes[-1]))
@@ -265,6 +364,27 @@ class _Run:
             print(f"gdkit train: no success: {verdict}", file=sys.stderr)
             return EXIT_ERROR
         return 0
+
+
+class _Best:
+    """The best validation accuracy so far, its epoch, and (if this process
+    saw it) a copy of its parameters and record. The first of equals wins."""
+
+    def __init__(self, resume: str | None) -> None:
+        self.accuracy, self.epoch = -math.inf, 0
+        self.x: Any = None
+        self.record: dict[str, Any] = {}
+        if resume is not None:  # the epochs before the resume count, without parameters
+            val = load_checkpoint(resume).history.get("val_accuracy")
+            if val is not None and np.isfinite(val).any():
+                i = int(np.nanargmax(val))
+                self.accuracy, self.epoch = float(val[i]), i + 1
+
+    def update(self, epoch: int, record: dict[str, float], x: Any) -> None:
+        val = record.get("val_accuracy")
+        if val is not None and val > self.accuracy:
+            self.accuracy, self.epoch = float(val), epoch
+            self.x, self.record = np.array(x, copy=True), _plain_record(record)
 
 
 def _learned_nothing(res: gdkit.Result, classes: int) -> str:
@@ -286,7 +406,8 @@ def _learned_nothing(res: gdkit.Result, classes: int) -> str:
 def _objective_config(args: argparse.Namespace) -> dict[str, Any]:
     download = (args.data is None) if args.download is None else args.download
     config: dict[str, Any] = {"sizes": tuple(args.sizes), "dtype": args.dtype,
-                              "download": download}
+                              "download": download, "cost": args.cost, "init": args.init,
+                              "validate": args.validate}
     if args.data is not None:
         config["data"] = args.data
     if args.n_train is not None:
@@ -392,6 +513,8 @@ def _epoch_line(epoch: int, record: dict[str, float]) -> str:
         head += f" {correct:,} / {total:,} ({pct:.2f}%)"
     elif "accuracy" in record:
         head += f" accuracy {100.0 * record['accuracy']:.2f}%"
+    if "val_accuracy" in record:
+        head += f"  validation {100.0 * record['val_accuracy']:.2f}%"
     return f"{head}  cost {record['cost']:.4g}  {record['seconds']:.2f} s"
 
 
@@ -403,6 +526,8 @@ def _take_resumed_config(args: argparse.Namespace) -> None:
     """Take the run's configuration from the checkpoint ``args.resume``."""
     ck = load_checkpoint(args.resume)
     stored = ck.extra.get("train")
+    if isinstance(stored, dict):
+        stored = {**ADDED, **stored}  # a checkpoint from before those settings
     if not isinstance(stored, dict) or not set(CONFIG) <= set(stored):
         raise CheckpointError(
             f"checkpoint {args.resume!r} was not written by gdkit train (it holds no train "
@@ -435,7 +560,12 @@ def _check_stored(path: str, stored: dict[str, Any]) -> None:
         if stored["n_train"] is not None:
             integer("checkpoint", "n_train", stored["n_train"], minimum=1)
         choice("checkpoint", "dtype", stored["dtype"], ("float64", "float32"))
-        texts = [stored["step"], *(stored["step_option"] or [])]
+        choice("checkpoint", "init", stored["init"], INITS)
+        if not isinstance(stored["validate"], bool):
+            raise ConfigError(f"validate must be true or false, got {stored['validate']!r}.")
+        if stored["early_stop"] is not None:
+            integer("checkpoint", "early_stop", stored["early_stop"], minimum=1)
+        texts = [stored["step"], stored["cost"], *(stored["step_option"] or [])]
         if stored["data"] is not None:
             texts.append(stored["data"])
         if not all(isinstance(t, str) for t in texts) or not isinstance(

@@ -255,9 +255,13 @@ def test_evaluate_counts_the_most_active_output_neuron() -> None:
     net = small_net(n=40, sizes=(5, 6, 4))
     v = net.initial_point(np.random.default_rng(10))
     assert net.eval_labels is not None
-    expected = int(np.sum(book_forward(net, v, net.inputs).argmax(axis=1) == net.eval_labels))
+    predicted = book_forward(net, v, net.inputs).argmax(axis=1)
+    expected = int(np.sum(predicted == net.eval_labels))
+    recall = {f"recall_{k}": float(np.mean(predicted[net.eval_labels == k] == k))
+              for k in range(4)}
     assert net.evaluate(v) == {"accuracy": expected / 40, "correct": expected, "total": 40.0,
-                               "saturated": 0.0}
+                               **recall, "saturated": 0.0}
+    assert 0 < sum(r == 0 for r in recall.values()) < 4  # this start has a stuck output neuron
     no_eval = Network([5, 6, 4], net.inputs, net.targets)
     assert no_eval.evaluate(v) == {}
 

@@ -36,6 +36,7 @@ BUILTINS = {
     "step rule": set(),  # every built-in step rule is a chain of these:
     "transform": {"momentum", "clip", "weight-decay"},
     "step size": {"fixed", "armijo", "normalized", "bold-driver", "barzilai-borwein"},
+    "cost": {"quadratic", "cross-entropy", "log-likelihood"},
 }
 
 

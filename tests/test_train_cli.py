@@ -27,7 +27,7 @@ MNIST_DIR = Path(os.environ.get(
 
 EPOCH_LINE = re.compile(
     r"^Epoch (\d+): (\d{1,3}(?:,\d{3})*) / (\d{1,3}(?:,\d{3})*) \((\d+\.\d\d)%\)"
-    r"  cost (\d\.\d+(?:e-\d+)?)  (\d+\.\d\d) s$")
+    r"(?:  validation \d+\.\d\d%)?  cost (\d\.\d+(?:e-\d+)?)  (\d+\.\d\d) s$")
 
 # Small and quick: 2,000 training images, 2 epochs, a 784-16-10 network.
 QUICK = ("--epochs", "2", "--n-train", "2000", "--sizes", "784", "16", "10")
@@ -292,7 +292,7 @@ def test_resuming_a_finished_run_says_so_and_reports_the_best_epoch_of_the_whole
     ck = tmp_path / "ck.npz"
     first = train("--data", mnist_dir, *QUICK, "--seed", "3", "--checkpoint", str(ck))
     assert first.returncode == 0, first.stderr
-    best = [ln for ln in first.stdout.splitlines() if ln.startswith("Best: ")]
+    best = [ln for ln in first.stdout.splitlines() if ln.startswith("Best validation: ")]
     assert len(best) == 1
     again = train("--resume", str(ck))
     assert again.returncode == 0, again.stderr
@@ -300,7 +300,7 @@ def test_resuming_a_finished_run_says_so_and_reports_the_best_epoch_of_the_whole
     assert f"the run in {ck} is already complete (2 of 2 epochs): nothing to train" \
         in again.stderr
     assert "--allow-config-change" in again.stderr
-    assert [ln for ln in again.stdout.splitlines() if ln.startswith("Best: ")] == best
+    assert [ln for ln in again.stdout.splitlines() if ln.startswith("Best validation: ")] == best
 
 
 @pytest.mark.parametrize(("extra", "said"), [
@@ -353,11 +353,16 @@ def test_sigterm_or_a_closed_pipe_keeps_the_last_epoch_in_save(how: str, mnist_d
         proc.stdout.close()  # as `gdkit train ... | head -2` does after the first epoch
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == (143 if how == "SIGTERM" else 141), err
+    # The last line (a stuck-neuron warning may come before it): the parameters of the
+    # best validation epoch so far are kept.
     done = re.fullmatch(r"gdkit train: stopped \((SIGTERM|stdout closed)\) after (\d+) complete "
-                        r"epoch\(s\); saved the parameters after epoch \2 to .*\.\n", err)
+                        r"epoch\(s\); saved the parameters after epoch (\d+) to .*\.",
+                        err.splitlines()[-1])
     assert done, err
     _, meta, _ = load_model(save)
     assert meta["epochs_done"] == int(done[2]) >= 1 and meta["interrupted"] is True
+    assert 1 <= meta["epoch"] == int(done[3]) <= int(done[2])
+    assert all(ln.startswith("gdkit train: warning: stuck") for ln in err.splitlines()[:-1])
 
 
 def test_a_checkpoint_with_an_edited_train_setting_is_refused(mnist_dir: str,

@@ -58,6 +58,7 @@ from ._common import PURITY as PURITY
 from ._common import SMALL_DIM as SMALL_DIM
 from ._common import STATE as STATE
 from ._common import ZERO_GRADIENT as ZERO_GRADIENT
+from ._cost import CostModel, check_cost
 from ._gradient_source import check_gradient_source
 from ._objective import check_objective
 from ._plugin import check_plugin, plugin_parts
@@ -72,8 +73,10 @@ __all__ = [
     "TRANSFORM_CHECKS",
     "CheckError",
     "CheckSkippedWarning",
+    "CostModel",
     "PartReport",
     "PluginReport",
+    "check_cost",
     "check_gradient_source",
     "check_objective",
     "check_plugin",

@@ -18,6 +18,7 @@ from ._common import (
     PartReport,
     PluginReport,
 )
+from ._cost import check_cost
 from ._gradient_source import check_gradient_source
 from ._objective import check_objective
 from ._step_rule import check_step_rule
@@ -172,4 +173,6 @@ def _check_part(info: PartInfo, opts: dict[str, Any], label: str,
         return check_transform(build, name=label, **common)
     if info.kind == "step size":
         return check_step_size(build, name=label, **common)
+    if info.kind == "cost":
+        return check_cost(part, name=label, **common)
     return check_step_rule(build, name=label, **common)
