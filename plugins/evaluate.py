@@ -49,8 +49,8 @@ class Evaluate:
         parser.description = (
             "Classify the 10,000 MNIST test images with a network saved by gdkit train --save, "
             "in the dtype it was trained in, and print the accuracy (the figure of the epoch it "
-            "saved: the best validation epoch, or the last), the confusion matrix (rows: true digit, columns: predicted) and "
-            "each digit's recall.")
+            "saved: the best validation epoch, or the last), the confusion matrix (rows: true "
+            "digit, columns: predicted) and each digit's recall.")
         _model_argument(parser)
         parser.add_argument("--data", metavar="DIR", default=None,
                             help="directory holding the MNIST test files (default: "
