@@ -312,3 +312,21 @@ def test_the_plugin_guides_cost_is_a_third_party_part_like_the_built_ins(
               "-q", env_extra={"PYTHONPATH": str(site)})
     assert out.returncode == 0, out.stderr
     assert "cost=SigmoidCrossEntropy()" in out.stdout
+
+
+def test_the_warning_reads_a_real_networks_record(capsys: pytest.CaptureFixture[str]) -> None:
+    net = gdkit.objective("network", sizes=(5, 8, 4), n_samples=400, seed=1, init="scaled",
+                          cost="cross-entropy")
+    v = gdkit.minimize(net, step=gdkit.step_rule("fixed", eta=2.0), batch_size=10, epochs=30,
+                       seed=0).x
+    healthy = net.evaluate(v)
+    assert min(healthy[f"recall_{k}"] for k in range(4)) > 0.5  # trained: every digit in use
+    run = _run(epochs=1)
+    _epoch(run, 1, healthy)
+    assert capsys.readouterr().err == ""
+    v[v.size - 4 + 3] = -60.0  # output neuron 3 saturated at 0 on every input
+    stuck = net.evaluate(v)
+    assert stuck["recall_3"] == 0.0 and stuck["accuracy"] > 0.5
+    run = _run(epochs=1)
+    _epoch(run, 1, stuck)
+    assert "after epoch 1: digit(s) 3 (0.00%)" in capsys.readouterr().err
