@@ -275,7 +275,9 @@ class _Run:
                    "gradient (a − y)σ'(z) all but vanishes.")
         if self.args.init == "normal":
             cures.append("--init scaled")
-        cure = (f" The book's cure (ch. 3): {' '.join(cures)}." if cures
+        lower = " (with a smaller η: the book takes 0.5)" if "--cost cross-entropy" in cures \
+            else ""
+        cure = (f" The book's cure (ch. 3): {' '.join(cures)}{lower}." if cures
                 else " Try another seed or a smaller η.")
         print(f"gdkit train: warning: stuck output neuron(s) after epoch {epoch}: digit(s) "
               f"{which} recognised in under {100 * STUCK:.0f}% of their test images for "
