@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import re
 import struct
 import subprocess
 import sys
@@ -39,7 +40,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     proc = train("--data", str(MNIST_DIR), "--epochs", "2", "--n-train", "2000", "--sizes",
                  "784", "16", "10", "--save", str(tmp / "net.npz"), "-q")
     assert proc.returncode == 0, proc.stderr
-    return {"model": tmp / "net.npz", "last": epoch_lines(proc.stdout)[-1]}
+    saved = re.search(r"^Saved the parameters of epoch (\d+) to", proc.stdout, re.M)
+    assert saved, proc.stdout
+    # "last": the line of the epoch whose parameters --save kept (the best validation one)
+    return {"model": tmp / "net.npz", "last": epoch_lines(proc.stdout)[int(saved[1]) - 1]}
 
 
 def idx_images(path: Path, images: np.ndarray, *, gz: bool = False) -> Path:
@@ -163,7 +167,7 @@ def test_neither_png_nor_idx_is_refused(tmp_path: Path) -> None:
 
 # -- the commands, as a user runs them --------------------------------------------------
 
-def test_evaluate_prints_the_accuracy_of_the_runs_last_epoch(trained: dict[str, Any]) -> None:
+def test_evaluate_prints_the_accuracy_of_the_saved_epoch(trained: dict[str, Any]) -> None:
     out = subprocess.run([*gdkit_cmd(), "evaluate", str(trained["model"]), "--data",
                           str(MNIST_DIR)], capture_output=True, text=True, timeout=300,
                          check=False)
