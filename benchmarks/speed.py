@@ -33,6 +33,14 @@ work per step (cost, gradient, norm, finiteness checks, fixed step, history),
 and the peak memory (``ru_maxrss``) of a child process running ``gdkit train
 --epochs 1``.
 
+The BLAS thread policy (``threads="auto"``, :mod:`gdkit.threads`) is
+measured too: for 30 and 100 hidden neurons at batch 10 and 100, an epoch
+of mini-batch SGD with the BLAS library limited to 1 and to 2 threads
+(median of ``--repeat``, interleaved), on the machine as it is ("idle") and
+beside a competing CPU-bound process ("loaded"), and the count the policy
+picks; the target is the policy within 10% of the best fixed setting in
+every case (``--skip-threads`` skips it).
+
 The BLAS library's own threads matter on a small machine: pass
 ``--blas-threads 1`` to run everything with OpenBLAS/OpenMP/MKL limited to
 one thread (the script restarts itself with the environment set), and
@@ -52,6 +60,7 @@ import math
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -81,6 +90,7 @@ TARGETS = {
     "float64_over_float32_gdkit": (">=", 1.3),
     "rosenbrock_overhead": ("<=", 2.0),
     "peak_memory_mb": ("<", 700.0),
+    "thread_policy_over_best_fixed": ("<=", 1.10),
 }
 
 
@@ -329,6 +339,44 @@ print(json.dumps({"returncode": proc.returncode, "maxrss": usage.ru_maxrss,
 """
 
 
+def bench_threads(data: str, repeat: int) -> list[dict[str, Any]]:
+    """Seconds per epoch with the BLAS library limited to 1 and to 2 threads,
+    idle and beside a competing process; "auto" runs the count that
+    :func:`gdkit.threads.decide` picks, so its time is that count's."""
+    from gdkit.threads import decide
+
+    nets = {h: gdkit.objective("mnist-network", data=data, sizes=(784, h, 10), validate=False)
+            for h in (30, 100)}
+    rows = []
+    for load in ("idle", "loaded"):
+        rival = None if load == "idle" else subprocess.Popen(
+            [sys.executable, "-c", "while True: pass"])
+        try:
+            for h, net in nets.items():
+                v0 = net.initial_point(np.random.default_rng(0))
+                for b in (10, 100):
+                    times: dict[int, list[float]] = {1: [], 2: []}
+                    for _ in range(repeat):  # interleaved, so both see the same machine
+                        for n in (1, 2):
+                            res = gdkit.minimize(net, v0, step=gdkit.step_rule("fixed", eta=3.0),
+                                                 batch_size=b, epochs=1, seed=0, threads=n)
+                            times[n].append(float(res.history["seconds"][0]))
+                    med = {n: statistics.median(ts) for n, ts in times.items()}
+                    choice = decide("auto", b, net.dim) or 2  # None: the library's (2 here)
+                    row = {"load": load, "hidden": h, "batch_size": b, "median_seconds": med,
+                           "auto_threads": choice,
+                           "auto_over_best_fixed": med[choice] / min(med.values())}
+                    rows.append(row)
+                    print(f"  {load:<6} hidden {h:>3} batch {b:>3}: 1 thread {med[1]:.3f} s, "
+                          f"2 threads {med[2]:.3f} s; auto takes {choice} "
+                          f"({row['auto_over_best_fixed']:.2f}x the best)", flush=True)
+        finally:
+            if rival is not None:
+                rival.kill()
+                rival.wait()
+    return rows
+
+
 def bench_memory(data: str, dtype: str) -> dict[str, Any]:
     """Peak RSS of ``gdkit train --epochs 1``, run by a small helper process.
 
@@ -379,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="examples the per-example loop runs (extrapolated to 50,000)")
     p.add_argument("--rosenbrock-iter", type=int, default=20_000)
     p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--skip-threads", action="store_true")
     p.add_argument("--out", type=Path, default=None, help="JSON file (default: results/)")
     p.add_argument("--blas-threads", type=int, default=None, metavar="N",
                    help="run with OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=N "
@@ -402,6 +451,10 @@ def main(argv: list[str] | None = None) -> int:
     print("Loop overhead:", flush=True)
     rosen_res = bench_rosenbrock(args.rosenbrock_iter, max(args.repeat, 3))
     memory = [] if args.skip_memory else [bench_memory(args.data, d) for d in args.dtypes]
+    thread_rows: list[dict[str, Any]] = []
+    if not args.skip_threads:
+        print(f"BLAS threads, one epoch (median of {args.repeat}):", flush=True)
+        thread_rows = bench_threads(args.data, args.repeat)
 
     def find(dtype: str, b: int) -> dict[str, Any] | None:
         return next((r for r in rows if r["dtype"] == dtype and r["batch_size"] == b), None)
@@ -415,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
         figures["float64_over_float32_gdkit"] = (
             r64["seconds_per_epoch"]["gdkit"] / r32["seconds_per_epoch"]["gdkit"])
     figures["rosenbrock_overhead"] = rosen_res["overhead"]
+    if thread_rows:
+        figures["thread_policy_over_best_fixed"] = max(r["auto_over_best_fixed"]
+                                                       for r in thread_rows)
     if memory:
         figures["peak_memory_mb"] = max(m["peak_rss_mb"] for m in memory
                                         if m["dtype"] == "float64") if any(
@@ -452,7 +508,8 @@ def main(argv: list[str] | None = None) -> int:
 
     report = {"benchmark": "speed", "machine": started, "load_average_end":
               finished["load_average"], "settings": vars(args) | {"out": str(args.out)},
-              "mnist": rows, "rosenbrock": rosen_res, "memory": memory, "targets": verdicts}
+              "mnist": rows, "rosenbrock": rosen_res, "memory": memory, "threads": thread_rows,
+              "targets": verdicts}
     out = args.out or RESULTS / f"speed-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=str) + "\n")

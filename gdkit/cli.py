@@ -21,7 +21,7 @@ from typing import Any, Final, TextIO
 
 import numpy as np
 
-from . import __version__
+from . import __version__, threads
 from .command import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -77,7 +77,8 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
     obj = objective(args.objective, **parse_options(args.option))
     src = gradient_source(args.gradient, **parse_options(args.gradient_option))
     rule = step_rule(args.step, **parse_options(args.step_option))
-    kwargs: dict[str, Any] = {"gradient": src, "step": rule, "seed": args.seed}
+    kwargs: dict[str, Any] = {"gradient": src, "step": rule, "seed": args.seed,
+                              "threads": args.threads}
     for key in ("max_iter", "gtol", "batch_size", "epochs", "checkpoint", "resume"):
         if getattr(args, key) is not None:
             kwargs[key] = getattr(args, key)
@@ -151,6 +152,8 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
                         "save and stop")
     p.add_argument("--resume", metavar="FILE.npz", default=None,
                    help="continue the run saved in this checkpoint (same parts and options)")
+    p.add_argument("--threads", type=threads.parse, default="auto", metavar="N|auto",
+                   help=threads.THREADS_HELP)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--check", action="store_true",
                    help="(kept for old scripts: a run that does not converge always exits with "

@@ -53,6 +53,7 @@ from .result import (
     honest,
 )
 from .resume import RunControl, check_config, check_probe, probe_of, trap_signals
+from .threads import Threads, decide, limit
 from .validate import float_dtype, integer, number
 
 __all__ = ["minimize"]
@@ -82,6 +83,7 @@ def minimize(
     allow_config_change: bool = False,
     handle_signals: bool = True,
     run_info: Mapping[str, Any] | None = None,
+    threads: Threads = "auto",
 ) -> Result:
     """Minimize C(v) by gradient descent: v → v − η∇C (eq. 10, 15).
 
@@ -162,6 +164,12 @@ def minimize(
     run_info : mapping, optional
         JSON-able data stored in each checkpoint's ``extra`` (the CLI keeps its
         command line there).
+    threads : int, "auto" or None, default "auto"
+        BLAS threads during the run (restored afterwards): ``"auto"`` runs
+        steps on one thread when their work (rows × parameters) is small,
+        where more threads cost time and change the rounding
+        (:func:`gdkit.threads.decide`); an int fixes the count; None leaves
+        the BLAS library's setting alone.
 
     Returns
     -------
@@ -202,6 +210,8 @@ def minimize(
     rule: StepRule = resolve("step rule", step)
     if isinstance(src, ValidatesObjective):
         src.validate(obj)
+    rows = batch_size if batch_size is not None else getattr(obj, "n_samples", 1)
+    blas = decide(threads, int(rows) if isinstance(rows, int) else 1, int(obj.dim))
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     init_rng, shuffle_rng = (np.random.default_rng(s) for s in ss.spawn(2))
     v = _starting_point(obj, v0, init_rng, dtype) if saved is None else _saved_point(
@@ -235,7 +245,8 @@ def minimize(
     ctx = StepContext(obj.cost, v)
     probes = getattr(src, "nfev", None)  # a finite-difference source counts its evaluations
     with (claim(checkpoint) if checkpoint is not None else contextlib.nullcontext()), \
-            trap_signals(control, enabled=handle_signals and checkpoint is not None):
+            trap_signals(control, enabled=handle_signals and checkpoint is not None), \
+            limit(blas):
         result: Result = loop(obj, src, rule, v, np.empty_like(v), ctx, notify, hook,
                               control=control, start=saved, **config)
     if isinstance(probes, int):

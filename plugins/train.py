@@ -25,6 +25,7 @@ from typing import IO, Any, Final
 import numpy as np
 
 import gdkit
+from gdkit import threads
 from gdkit.checkpoint import load_checkpoint
 from gdkit.command import EXIT_ERROR, EXIT_PIPE, parse_options, silence_stdout
 from gdkit.errors import CheckpointError, ConfigError, GdkitError, Interrupted
@@ -111,6 +112,8 @@ class Train:
         add("--early-stop", type=argument(integer, minimum=1), default=None, metavar="N",
             help="stop when the validation accuracy has not improved for N epochs (the "
                  "book's no-improvement-in-N rule; needs --validate)")
+        add("--threads", type=threads.parse, default="auto", metavar="N|auto",
+            help=threads.THREADS_HELP)
         add("--log", metavar="FILE", default=None,
             help="write one JSON line per epoch (epoch, cost, accuracy, seconds, ...)")
         add("--save", metavar="FILE.npz", default=None,
@@ -201,7 +204,7 @@ class _Run:
             with _signals_stop_the_run(checkpoint):
                 res = gdkit.minimize(
                     net, step=rule, batch_size=args.batch_size, epochs=args.epochs,
-                    seed=args.seed, callback=self.on_epoch, progress=self.bar,
+                    seed=args.seed, callback=self.on_epoch, progress=self.bar, threads=args.threads,
                     checkpoint=checkpoint, resume=args.resume,
                     allow_config_change=args.allow_config_change,
                     run_info={"train": {k: _jsonable(getattr(args, k)) for k in CONFIG}})

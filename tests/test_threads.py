@@ -1,0 +1,103 @@
+"""The BLAS thread policy: one thread for small steps, restored afterwards, same numbers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gdkit_plugins.model import load
+from threadpoolctl import threadpool_info
+
+import gdkit
+from gdkit.errors import ConfigError
+from gdkit.threads import SMALL_WORK, decide, limit
+
+from .test_train_cli import MNIST_DIR, gdkit_cmd
+
+
+def blas_threads() -> list[int]:
+    return [int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+@pytest.mark.parametrize(("threads", "rows", "dim", "expected"), [
+    ("auto", 10, 23_860, 1),  # the book's network, batch 10
+    ("auto", 100, 79_510, 1),  # 100 hidden neurons, batch 100
+    ("auto", 1, SMALL_WORK - 1, 1),
+    ("auto", 1, SMALL_WORK, None),  # large: the library's own default
+    ("auto", 5000, 79_510, None),
+    (3, 10, 10, 3),
+    (None, 10, 10, None),
+])
+def test_decide(threads: gdkit.threads.Threads, rows: int, dim: int,
+                expected: int | None) -> None:
+    assert decide(threads, rows, dim) == expected
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "two", True])
+def test_a_bad_thread_count_is_refused(bad: object) -> None:
+    with pytest.raises(ConfigError, match="threads must be an integer >= 1, 'auto' or None"):
+        decide(bad, 10, 10)  # type: ignore[arg-type]
+
+
+def test_limit_applies_and_restores() -> None:
+    before = blas_threads()
+    assert before, "no BLAS library found by threadpoolctl"
+    with limit(1):
+        assert set(blas_threads()) == {1}
+    assert blas_threads() == before
+    with limit(None):
+        assert blas_threads() == before
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores to tell 1 from 2")
+def test_minimize_runs_small_steps_on_one_thread_and_honours_a_count() -> None:
+    seen: dict[str, list[int]] = {}
+
+    def spy(name: str) -> Callable[[gdkit.Result], None]:
+        def callback(intermediate_result: gdkit.Result) -> None:
+            seen[name] = blas_threads()
+        return callback
+
+    before = blas_threads()
+    net = gdkit.objective("network", sizes=(8, 6, 3), n_samples=40)
+    for threads in ("auto", 2):
+        gdkit.minimize(net, step=gdkit.step_rule("fixed", eta=1.0), batch_size=10, epochs=1,
+                       seed=0, threads=threads, callback=spy(str(threads)))
+    assert set(seen["auto"]) == {1} and set(seen["2"]) == {2}
+    assert blas_threads() == before
+
+
+def _trained(tmp: Path, env_threads: str, *flags: str) -> np.ndarray:
+    env = {k: v for k, v in os.environ.items() if k != "GDKIT_DISABLE_PLUGIN_AUTOLOAD"}
+    env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = env_threads
+    save = tmp / f"net-{env_threads}-{'-'.join(flags)}.npz"
+    out = subprocess.run([*gdkit_cmd(), "train", "--data", str(MNIST_DIR), "--epochs", "1",
+                          "--n-train", "3000", "--sizes", "784", "100", "10", "--batch-size",
+                          "100", "--no-validate", "--save", str(save), "-q", *flags],
+                         capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    return load(save).parameters
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores to tell 1 from 2")
+def test_the_same_seed_gives_the_same_numbers_whatever_the_machines_thread_count(
+        tmp_path: Path) -> None:
+    if not MNIST_DIR.is_dir():
+        pytest.fail(f"the MNIST test data is missing: {MNIST_DIR} (set GDKIT_TEST_MNIST)")
+    # A machine whose BLAS starts one thread, and one whose BLAS starts two: bit for bit.
+    np.testing.assert_array_equal(_trained(tmp_path, "1"), _trained(tmp_path, "2"))
+    # The control: forcing two threads rounds these products differently, so the
+    # comparison above can fail.
+    assert not np.array_equal(_trained(tmp_path, "2", "--threads", "2"),
+                              _trained(tmp_path, "2", "--threads", "1"))
+
+
+def test_the_threads_flag_is_checked_as_a_user_types_it() -> None:
+    out = subprocess.run([*gdkit_cmd(), "train", "--threads", "none"], capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert out.returncode == 2
+    assert "argument --threads: must be 'auto' or an integer >= 1, got 'none'." in out.stderr
