@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any, Final
 
 import numpy as np
-from scipy.special import expit, xlogy
 
 import gdkit
 from gdkit.protocols import FloatArray
@@ -30,6 +29,13 @@ from .quadratic import quadratic_cost, quadratic_cost_gradient
 __all__ = ["CrossEntropy", "LogLikelihood", "QuadraticCost"]
 
 _MAX_SCRATCH: Final = 4
+
+
+def _special() -> Any:
+    """scipy.special, imported when a cost is first built (0.3 s), not when the plugins load."""
+    import scipy.special
+
+    return scipy.special
 
 
 def _clipped(a: FloatArray) -> FloatArray:
@@ -45,13 +51,14 @@ class QuadraticCost:
 
     def __init__(self) -> None:
         self._scratch: dict[tuple[tuple[int, ...], np.dtype[Any]], FloatArray] = {}
+        self._expit = _special().expit
 
     def __repr__(self) -> str:
         return "QuadraticCost()"
 
     def activate(self, z: FloatArray) -> FloatArray:
         """a = σ(z), in place."""
-        out: FloatArray = expit(z, out=z)
+        out: FloatArray = self._expit(z, out=z)
         return out
 
     def cost(self, a: FloatArray, y: FloatArray) -> float:
@@ -85,18 +92,22 @@ class CrossEntropy:
     exact: the derivative of the unclipped cost.
     """
 
+    def __init__(self) -> None:
+        special = _special()
+        self._expit, self._xlogy = special.expit, special.xlogy
+
     def __repr__(self) -> str:
         return "CrossEntropy()"
 
     def activate(self, z: FloatArray) -> FloatArray:
         """a = σ(z), in place."""
-        out: FloatArray = expit(z, out=z)
+        out: FloatArray = self._expit(z, out=z)
         return out
 
     def cost(self, a: FloatArray, y: FloatArray) -> float:
         """C = −1/B Σ [y ln a + (1 − y) ln(1 − a)] over the B rows and outputs."""
         c = _clipped(a)
-        total = xlogy(y, c) + xlogy(1.0 - y, 1.0 - c)
+        total = self._xlogy(y, c) + self._xlogy(1.0 - y, 1.0 - c)
         return -float(np.sum(total)) / int(a.shape[0])
 
     def delta(self, a: FloatArray, y: FloatArray, out: FloatArray) -> FloatArray:
@@ -114,6 +125,9 @@ class LogLikelihood:
     two distributions, −Σⱼ yⱼ ln aⱼ).
     """
 
+    def __init__(self) -> None:
+        self._xlogy = _special().xlogy
+
     def __repr__(self) -> str:
         return "LogLikelihood()"
 
@@ -126,7 +140,7 @@ class LogLikelihood:
 
     def cost(self, a: FloatArray, y: FloatArray) -> float:
         """C = −1/B Σ Σⱼ yⱼ ln aⱼ over the B rows (−ln a of the right class)."""
-        return -float(np.sum(xlogy(y, _clipped(a)))) / int(a.shape[0])
+        return -float(np.sum(self._xlogy(y, _clipped(a)))) / int(a.shape[0])
 
     def delta(self, a: FloatArray, y: FloatArray, out: FloatArray) -> FloatArray:
         """δᴸ = (a − y)/B (eq. 81-82, for rows y that sum to 1), into ``out``."""

@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import rosen, rosen_der
 
 import gdkit
 from gdkit.errors import ConfigError
@@ -69,19 +68,24 @@ class Rosenbrock:
     def __init__(self, dim: int = 2) -> None:
         self.dim = integer("rosenbrock", "dim", dim, minimum=2)
         memory("rosenbrock", f"dim = {self.dim:,}", self.dim * 8 * COPIES)
+        # scipy.optimize takes 0.4 s to import: only when a Rosenbrock is built,
+        # not whenever the plugins load (gdkit --help).
+        from scipy.optimize import rosen, rosen_der
+
+        self._rosen, self._rosen_der = rosen, rosen_der
 
     def __repr__(self) -> str:
         return f"Rosenbrock(dim={self.dim})"
 
     def cost(self, v: FloatArray, batch: Batch | None = None) -> float:
-        return float(rosen(v))
+        return float(self._rosen(v))
 
     def complex_cost(self, v: npt.NDArray[Any], batch: Batch | None = None) -> complex:
         return complex(np.sum(100.0 * (v[1:] - v[:-1] ** 2) ** 2 + (1 - v[:-1]) ** 2))
 
     def gradient(self, v: FloatArray, batch: Batch | None = None,
                  out: FloatArray | None = None) -> FloatArray:
-        g = rosen_der(v)
+        g = self._rosen_der(v)
         if out is None:
             return np.asarray(g, dtype=v.dtype)
         out[...] = g

@@ -46,7 +46,6 @@ from typing import Any, Final, final
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import expit
 
 import gdkit
 from gdkit.checkpoint import save_model
@@ -251,6 +250,9 @@ class Network:
         val_inputs: npt.ArrayLike | None = None,
         val_labels: npt.ArrayLike | None = None,
     ) -> None:
+        from scipy.special import expit  # 0.3 s to import: not when the plugins load
+
+        self._expit = expit
         self.sizes = _check_sizes(sizes, "network")
         self.cost_part: Cost = resolve("cost", cost)
         self.init: str = choice("network", "init", init, INITS)
@@ -597,7 +599,7 @@ class Network:
             np.matmul(a, wt, out=out)
             out += b
             if layer < last:
-                expit(out, out=out)
+                self._expit(out, out=out)
             else:
                 self.cost_part.activate(out)
             a = out

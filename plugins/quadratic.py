@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.linalg
 
 import gdkit
 from gdkit.errors import ConfigError, ShapeError
@@ -170,6 +169,8 @@ class Quadratic:
     def solution(self) -> FloatArray:
         """The exact minimizer, by :func:`scipy.linalg.lstsq` on [x, 1]."""
         design = np.hstack([self.inputs, np.ones((self.n_samples, 1))])
+        import scipy.linalg  # 0.1 s to import: only when asked
+
         coef = scipy.linalg.lstsq(design, self.targets)[0]  # (d + 1, k)
         return np.concatenate([coef[:-1].T.ravel(), coef[-1]])
 
