@@ -67,6 +67,11 @@ class FunctionObjective:
         name = getattr(self.fun, "__name__", repr(self.fun))
         return f"FunctionObjective({name}, dim={self.dim})"
 
+    def traced_cost(self, xp: Any, v: Any, batch: Batch | None = None) -> Any:
+        """``fun(v)`` itself, for an autodiff gradient source to trace (``fun``
+        must then be written with that library's numpy, ``xp``)."""
+        return self.fun(v)
+
     def cost(self, v: FloatArray, batch: Batch | None = None) -> float:
         # As fun returns it: a numpy scalar keeps its dtype, so finite
         # differences see a float32 cost's precision, and a value that is no

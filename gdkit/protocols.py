@@ -37,6 +37,7 @@ __all__ = [
     "StepContext",
     "StepRule",
     "StepSize",
+    "Traceable",
     "Transform",
     "ValidatesObjective",
 ]
@@ -118,6 +119,19 @@ class ComplexCost(Protocol):
     def complex_cost(
         self, v: npt.NDArray[np.complexfloating[Any, Any]], batch: Batch | None = None
     ) -> complex: ...
+
+
+@runtime_checkable
+class Traceable(Protocol):
+    """Optional capability needed by autodiff gradient sources (``autograd``).
+
+    ``traced_cost(xp, v, batch=None)`` computes the same C with the array
+    namespace ``xp`` (numpy's API: ``autograd.numpy``, ``jax.numpy``) and
+    returns it as a 0-d array, not a float, so that the library can trace
+    it: no ``float()`` of intermediate values, no in-place assignment.
+    """
+
+    def traced_cost(self, xp: Any, v: Any, batch: Batch | None = None) -> Any: ...
 
 
 @runtime_checkable

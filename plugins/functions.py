@@ -41,6 +41,9 @@ class Valley:
     def cost(self, v: FloatArray, batch: Batch | None = None) -> float:
         return float(0.5 * (self.curvature @ (v * v)))
 
+    def traced_cost(self, xp: Any, v: Any, batch: Batch | None = None) -> Any:
+        return 0.5 * xp.sum(self.curvature * v * v)
+
     def complex_cost(self, v: npt.NDArray[Any], batch: Batch | None = None) -> complex:
         return complex(0.5 * np.sum(self.curvature * v * v))
 
@@ -81,7 +84,10 @@ class Rosenbrock:
         return float(self._rosen(v))
 
     def complex_cost(self, v: npt.NDArray[Any], batch: Batch | None = None) -> complex:
-        return complex(np.sum(100.0 * (v[1:] - v[:-1] ** 2) ** 2 + (1 - v[:-1]) ** 2))
+        return complex(self.traced_cost(np, v))
+
+    def traced_cost(self, xp: Any, v: Any, batch: Batch | None = None) -> Any:
+        return xp.sum(100.0 * (v[1:] - v[:-1] ** 2) ** 2 + (1 - v[:-1]) ** 2)
 
     def gradient(self, v: FloatArray, batch: Batch | None = None,
                  out: FloatArray | None = None) -> FloatArray:

@@ -54,6 +54,7 @@ from gdkit.parts import resolve
 from gdkit.protocols import Batch, Cost, FloatArray
 from gdkit.validate import COPIES, choice, float_dtype, integer, memory
 
+from .costs import CrossEntropy, LogLikelihood, QuadraticCost
 from .mnist import load_mnist
 
 __all__ = ["INITS", "LAYOUT", "MAX_RECALL", "MNIST_SIZES", "SAVE_KIND", "Network",
@@ -489,6 +490,37 @@ class Network:
         if int(el.min()) < 0 or int(el.max()) >= n_out:
             raise ShapeError(f"network: {what}_labels must lie in 0..{n_out - 1}.")
         return ex, el
+
+    def traced_cost(self, xp: Any, v: Any, batch: Batch | None = None) -> Any:
+        """C written with the array namespace ``xp`` (``autograd.numpy``,
+        ``jax.numpy``) for an autodiff gradient source: the same network and
+        cost, σ(z) as (1 + tanh(z/2))/2 and the cross-entropy and log-likelihood
+        from z (softplus, log-sum-exp), so nothing overflows."""
+        x, y = (self.inputs, self.targets) if batch is None else self._gather(batch)
+        a: Any = x
+        last = len(self._layout) - 1
+        for layer, (s, e, end, shape) in enumerate(self._layout):
+            z = xp.dot(a, xp.reshape(v[s:e], shape).T) + v[e:end]
+            if layer == last:
+                return self._traced_output_cost(xp, z, y)
+            a = 0.5 * (xp.tanh(0.5 * z) + 1.0)
+        raise AssertionError("a network has at least one layer")  # pragma: no cover
+
+    def _traced_output_cost(self, xp: Any, z: Any, y: FloatArray) -> Any:
+        rows = z.shape[0]
+        part = self.cost_part
+        if isinstance(part, CrossEntropy):  # y ln a + (1 − y) ln(1 − a), a = σ(z)
+            return xp.sum(y * xp.logaddexp(0.0, -z) + (1 - y) * xp.logaddexp(0.0, z)) / rows
+        if isinstance(part, LogLikelihood):  # −Σ y ln softmax(z)
+            shift = xp.max(z, axis=1, keepdims=True)
+            lse = xp.log(xp.sum(xp.exp(z - shift), axis=1)) + shift[:, 0]
+            return xp.sum(lse * xp.sum(y, axis=1) - xp.sum(y * z, axis=1)) / rows
+        if isinstance(part, QuadraticCost):
+            r = 0.5 * (xp.tanh(0.5 * z) + 1.0) - y
+            return xp.sum(r * r) / (2 * rows)
+        raise ConfigError(f"network: the cost {part!r} has no traced form, so an autodiff "
+                          "gradient source cannot differentiate it; use the analytic gradient "
+                          "(the cost's delta), or one of the built-in costs.")
 
     # -- helpers ---------------------------------------------------------------
     def unpack(self, v: FloatArray) -> tuple[list[FloatArray], list[FloatArray]]:

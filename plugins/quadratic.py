@@ -144,6 +144,13 @@ class Quadratic:
         w, b = self._split(v)
         return float(quadratic_cost(x @ w.T + b, y))
 
+    def traced_cost(self, xp: Any, v: Any, batch: Batch | None = None) -> Any:
+        """The same cost with the array namespace ``xp``, for autodiff."""
+        x, y = self._data(batch)
+        w, b = self._split(v)
+        r = xp.dot(x, w.T) + b - y
+        return xp.sum(r * r) / (2 * x.shape[0])
+
     def complex_cost(self, v: Array, batch: Batch | None = None) -> complex:
         """The same cost, holomorphic in complex v (for complex-step differences)."""
         x, y = self._data(batch)

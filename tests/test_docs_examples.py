@@ -67,9 +67,11 @@ MNIST = Path(os.environ.get(
 
 
 @pytest.mark.parametrize("page", ["howto-compose.rst", "howto-check-gradient.rst",
-                                  "using-a-network.rst"])
+                                  "howto-autodiff.rst", "using-a-network.rst"])
 def test_how_to_pages_run_and_print_what_they_show(page: str,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    if page == "howto-autodiff.rst":
+        pytest.importorskip("autograd", reason="the autodiff extra is not installed")
     monkeypatch.setenv("GDKIT_DATA", str(MNIST))  # as a user with their data set up
     result = doctest.testfile(str(DOCS / page), module_relative=False,
                               optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)

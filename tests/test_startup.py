@@ -9,7 +9,8 @@ import pytest
 
 import gdkit
 
-HEAVY = ("scipy.optimize", "scipy.special", "scipy.linalg", "matplotlib", "hypothesis", "tqdm")
+HEAVY = ("scipy.optimize", "scipy.special", "scipy.linalg", "matplotlib", "hypothesis", "tqdm",
+         "autograd")
 
 
 @pytest.mark.parametrize("command", [["--help"], ["plugins"], ["train", "--help"]])

@@ -34,6 +34,10 @@ class _Bowl:
         r = v - self.t
         return complex(0.5 * np.sum(self.c * r * r))
 
+    def traced_cost(self, xp: Any, v: Any, batch: Batch | None = None) -> Any:
+        r = v - self.t
+        return 0.5 * xp.sum(self.c * r * r)
+
     def gradient(self, v: FloatArray, batch: Batch | None = None,
                  out: FloatArray | None = None) -> FloatArray:
         if out is None:
@@ -81,6 +85,10 @@ class _Logistic:
     def complex_cost(self, v: npt.NDArray[Any], batch: Batch | None = None) -> complex:
         a, y = self._rows(batch)
         return complex(np.mean(np.log(1.0 + np.exp(-y * (a @ v)))) + 0.5 * self.lam * (v @ v))
+
+    def traced_cost(self, xp: Any, v: Any, batch: Batch | None = None) -> Any:
+        a, y = self._rows(batch)
+        return xp.mean(xp.logaddexp(0.0, -y * xp.dot(a, v))) + 0.5 * self.lam * xp.dot(v, v)
 
     def gradient(self, v: FloatArray, batch: Batch | None = None,
                  out: FloatArray | None = None) -> FloatArray:

@@ -1,0 +1,89 @@
+"""Exact gradients of numpy code: the ``autograd`` gradient source (``gdkit[autodiff]``).
+
+`autograd <https://github.com/HIPS/autograd>`_ differentiates ordinary numpy
+code written against ``autograd.numpy`` by reverse mode: ∇C to rounding, for
+about the cost of two or three evaluations of C whatever the number of
+parameters m, where finite differences need m + 1 (forward) or 2m (central).
+It traces the objective's :class:`~gdkit.protocols.Traceable` cost: a
+callable you pass to :func:`gdkit.minimize` (written with
+``import autograd.numpy as np``), or a built-in objective's ``traced_cost``.
+
+autograd is imported when a gradient is first asked for, never when gdkit
+or its plugins load.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import gdkit
+from gdkit.errors import ConfigError, MissingExtraError
+from gdkit.protocols import Batch, FloatArray, Objective, Traceable
+
+__all__ = ["AutogradGradient"]
+
+_CAUSES = ("Likely causes: the cost uses plain numpy (import autograd.numpy as np), assigns "
+           "into an array in place (a[i] = ..., a += ...), or calls float() or .item() on an "
+           "intermediate value; return the expression itself.")
+
+
+class AutogradGradient:
+    """∇C by reverse-mode automatic differentiation of the cost (autograd).
+
+    Exact to rounding for any cost written with ``autograd.numpy``; the
+    result has v's dtype and is written into ``out`` when given. Needs the
+    ``autodiff`` extra (``pip install 'gdkit[autodiff]'``).
+    """
+
+    def __repr__(self) -> str:
+        return "AutogradGradient()"
+
+    def validate(self, objective: Objective) -> None:
+        """Refuse, before the run, an objective whose cost cannot be traced."""
+        if not isinstance(objective, Traceable):
+            raise ConfigError(
+                f"the gradient source 'autograd' needs a cost it can trace: a callable written "
+                f"with autograd.numpy, or an objective with traced_cost; {objective!r} has "
+                "neither. Use its analytic gradient or 'central'.")
+
+    def gradient(self, objective: Objective, v: FloatArray, batch: Batch | None = None,
+                 out: FloatArray | None = None) -> FloatArray:
+        """∇C(v) (of the mini-batch cost when ``batch`` is given)."""
+        self.validate(objective)
+        traced: Any = objective
+        anp, grad = _autograd()
+
+        def cost(w: Any) -> Any:
+            return traced.traced_cost(anp, w, batch)
+
+        try:
+            g = grad(cost)(v)
+        except (TypeError, ValueError, AttributeError, NotImplementedError) as exc:
+            raise ConfigError(f"the gradient source 'autograd' could not trace the cost of "
+                              f"{objective!r} ({type(exc).__name__}: {exc}). {_CAUSES}"
+                              ) from exc
+        g = np.asarray(g)
+        if g.shape != v.shape:
+            raise ConfigError(f"the gradient source 'autograd' got a gradient of shape {g.shape} "
+                              f"for v of shape {v.shape} from {objective!r}: its cost must "
+                              "return one number (a 0-d array).")
+        if out is None:
+            return g.astype(v.dtype, copy=False)
+        out[...] = g
+        return out
+
+
+def _autograd() -> tuple[Any, Any]:
+    try:
+        import autograd
+        import autograd.numpy as anp
+    except ImportError:
+        raise MissingExtraError("the gradient source 'autograd'", "autodiff", "autograd") from None
+    return anp, autograd.grad
+
+
+@gdkit.hookimpl
+def gdkit_gradient_sources() -> dict[str, Any]:
+    return {"autograd": AutogradGradient}
