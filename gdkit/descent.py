@@ -210,8 +210,8 @@ def minimize(
     rule: StepRule = resolve("step rule", step)
     if isinstance(src, ValidatesObjective):
         src.validate(obj)
-    rows = batch_size if batch_size is not None else getattr(obj, "n_samples", 1)
-    blas = decide(threads, int(rows) if isinstance(rows, int) else 1, int(obj.dim))
+    rows = batch_size if batch_size is not None else int(getattr(obj, "n_samples", 1))
+    blas = decide(threads, rows, int(obj.dim))
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     init_rng, shuffle_rng = (np.random.default_rng(s) for s in ss.spawn(2))
     v = _starting_point(obj, v0, init_rng, dtype) if saved is None else _saved_point(

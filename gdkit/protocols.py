@@ -276,6 +276,9 @@ class Cost(Protocol):
     ``cost(a, y)`` is the mean over the rows of the per-input cost, a float.
     ``delta(a, y, out)`` writes ∂C/∂z of that mean into ``out`` and returns
     it: the output error δᴸ that backpropagation starts from (BP1).
+    Optionally, ``traced(xp, z, y)`` gives the same mean cost from z with the
+    array namespace ``xp``, which lets an autodiff gradient source
+    (``autograd``) differentiate a network using it.
     """
 
     def activate(self, z: FloatArray) -> FloatArray: ...

@@ -51,12 +51,13 @@ class AutogradGradient:
     def gradient(self, objective: Objective, v: FloatArray, batch: Batch | None = None,
                  out: FloatArray | None = None) -> FloatArray:
         """∇C(v) (of the mini-batch cost when ``batch`` is given)."""
-        self.validate(objective)
-        traced: Any = objective
+        traced_cost: Any = getattr(objective, "traced_cost", None)
+        if traced_cost is None:  # minimize validated once per run; a direct call lands here
+            self.validate(objective)
         anp, grad = _autograd()
 
         def cost(w: Any) -> Any:
-            return traced.traced_cost(anp, w, batch)
+            return traced_cost(anp, w, batch)
 
         try:
             g = grad(cost)(v)

@@ -46,24 +46,41 @@ def _clipped(a: FloatArray) -> FloatArray:
     return clipped
 
 
-class QuadraticCost:
-    """Sigmoid outputs scored by the quadratic cost of eq. (6) (chapter 1's network)."""
+def _sigmoid(xp: Any, z: Any) -> Any:
+    """σ(z) = (1 + tanh(z/2))/2 with the array namespace ``xp``: no overflow."""
+    return 0.5 * (xp.tanh(0.5 * z) + 1.0)
+
+
+class _SigmoidOutputs:
+    """Sigmoid output neurons, a = σ(z) (scipy's expit)."""
 
     def __init__(self) -> None:
-        self._scratch: dict[tuple[tuple[int, ...], np.dtype[Any]], FloatArray] = {}
         self._expit = _special().expit
-
-    def __repr__(self) -> str:
-        return "QuadraticCost()"
 
     def activate(self, z: FloatArray) -> FloatArray:
         """a = σ(z), in place."""
         out: FloatArray = self._expit(z, out=z)
         return out
 
+
+class QuadraticCost(_SigmoidOutputs):
+    """Sigmoid outputs scored by the quadratic cost of eq. (6) (chapter 1's network)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._scratch: dict[tuple[tuple[int, ...], np.dtype[Any]], FloatArray] = {}
+
+    def __repr__(self) -> str:
+        return "QuadraticCost()"
+
     def cost(self, a: FloatArray, y: FloatArray) -> float:
         """C = 1/(2B) Σ ‖y − a‖² over the B rows (eq. 6)."""
         return float(quadratic_cost(a, y))
+
+    def traced(self, xp: Any, z: Any, y: FloatArray) -> Any:
+        """The same cost from z with the array namespace ``xp``, for autodiff."""
+        r = _sigmoid(xp, z) - y
+        return xp.sum(r * r) / (2 * z.shape[0])
 
     def delta(self, a: FloatArray, y: FloatArray, out: FloatArray) -> FloatArray:
         """δᴸ = ∇ₐC ⊙ σ'(z) = (a − y)/B ⊙ a(1 − a) (BP1), into ``out``."""
@@ -84,7 +101,7 @@ class QuadraticCost:
         return s
 
 
-class CrossEntropy:
+class CrossEntropy(_SigmoidOutputs):
     """Sigmoid outputs scored by the cross-entropy cost (Nielsen ch. 3, eq. 57).
 
     ``ln a`` and ``ln(1 − a)`` are taken of a clipped to [ε, 1 − ε], so the
@@ -93,22 +110,21 @@ class CrossEntropy:
     """
 
     def __init__(self) -> None:
-        special = _special()
-        self._expit, self._xlogy = special.expit, special.xlogy
+        super().__init__()
+        self._xlogy = _special().xlogy
 
     def __repr__(self) -> str:
         return "CrossEntropy()"
-
-    def activate(self, z: FloatArray) -> FloatArray:
-        """a = σ(z), in place."""
-        out: FloatArray = self._expit(z, out=z)
-        return out
 
     def cost(self, a: FloatArray, y: FloatArray) -> float:
         """C = −1/B Σ [y ln a + (1 − y) ln(1 − a)] over the B rows and outputs."""
         c = _clipped(a)
         total = self._xlogy(y, c) + self._xlogy(1.0 - y, 1.0 - c)
         return -float(np.sum(total)) / int(a.shape[0])
+
+    def traced(self, xp: Any, z: Any, y: FloatArray) -> Any:
+        """The same cost from z with ``xp``, unclipped: −ln σ(z) = softplus(−z)."""
+        return xp.sum(y * xp.logaddexp(0.0, -z) + (1 - y) * xp.logaddexp(0.0, z)) / z.shape[0]
 
     def delta(self, a: FloatArray, y: FloatArray, out: FloatArray) -> FloatArray:
         """δᴸ = (a − y)/B: σ'(z) cancels (eq. 61), into ``out``."""
@@ -141,6 +157,12 @@ class LogLikelihood:
     def cost(self, a: FloatArray, y: FloatArray) -> float:
         """C = −1/B Σ Σⱼ yⱼ ln aⱼ over the B rows (−ln a of the right class)."""
         return -float(np.sum(self._xlogy(y, _clipped(a)))) / int(a.shape[0])
+
+    def traced(self, xp: Any, z: Any, y: FloatArray) -> Any:
+        """The same cost from z with ``xp``: −Σ y ln softmax(z) by log-sum-exp."""
+        shift = xp.max(z, axis=1, keepdims=True)
+        lse = xp.log(xp.sum(xp.exp(z - shift), axis=1)) + shift[:, 0]
+        return xp.sum(lse * xp.sum(y, axis=1) - xp.sum(y * z, axis=1)) / z.shape[0]
 
     def delta(self, a: FloatArray, y: FloatArray, out: FloatArray) -> FloatArray:
         """δᴸ = (a − y)/B (eq. 81-82, for rows y that sum to 1), into ``out``."""

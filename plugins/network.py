@@ -54,7 +54,6 @@ from gdkit.parts import resolve
 from gdkit.protocols import Batch, Cost, FloatArray
 from gdkit.validate import COPIES, choice, float_dtype, integer, memory
 
-from .costs import CrossEntropy, LogLikelihood, QuadraticCost
 from .mnist import load_mnist
 
 __all__ = ["INITS", "LAYOUT", "MAX_RECALL", "MNIST_SIZES", "SAVE_KIND", "Network",
@@ -157,7 +156,8 @@ class _Work:
         outs = sizes[1:]
         self.a = [np.empty((rows, k), dtype) for k in outs]  # activations aˡ
         self.d = [np.empty((rows, k), dtype) for k in outs]  # errors δˡ
-        self.s = [np.empty((rows, k), dtype) for k in outs]  # σ'(zˡ) = aˡ(1 − aˡ)
+        # σ'(zˡ) = aˡ(1 − aˡ) of the hidden layers (the output's is the cost's business)
+        self.s = [np.empty((rows, k), dtype) for k in outs[:-1]]
         self.x: FloatArray | None = None  # gathered inputs (allocated on first gather)
         self.y: FloatArray | None = None  # gathered targets
 
@@ -496,31 +496,21 @@ class Network:
         ``jax.numpy``) for an autodiff gradient source: the same network and
         cost, σ(z) as (1 + tanh(z/2))/2 and the cross-entropy and log-likelihood
         from z (softplus, log-sum-exp), so nothing overflows."""
+        traced = getattr(self.cost_part, "traced", None)
+        if traced is None:
+            raise ConfigError(f"network: the cost {self.cost_part!r} has no traced form "
+                              "(traced(xp, z, y)), so an autodiff gradient source cannot "
+                              "differentiate it; use the analytic gradient (the cost's delta) "
+                              "or one of the built-in costs.")
         x, y = (self.inputs, self.targets) if batch is None else self._gather(batch)
         a: Any = x
         last = len(self._layout) - 1
         for layer, (s, e, end, shape) in enumerate(self._layout):
             z = xp.dot(a, xp.reshape(v[s:e], shape).T) + v[e:end]
             if layer == last:
-                return self._traced_output_cost(xp, z, y)
+                return traced(xp, z, y)
             a = 0.5 * (xp.tanh(0.5 * z) + 1.0)
         raise AssertionError("a network has at least one layer")  # pragma: no cover
-
-    def _traced_output_cost(self, xp: Any, z: Any, y: FloatArray) -> Any:
-        rows = z.shape[0]
-        part = self.cost_part
-        if isinstance(part, CrossEntropy):  # y ln a + (1 − y) ln(1 − a), a = σ(z)
-            return xp.sum(y * xp.logaddexp(0.0, -z) + (1 - y) * xp.logaddexp(0.0, z)) / rows
-        if isinstance(part, LogLikelihood):  # −Σ y ln softmax(z)
-            shift = xp.max(z, axis=1, keepdims=True)
-            lse = xp.log(xp.sum(xp.exp(z - shift), axis=1)) + shift[:, 0]
-            return xp.sum(lse * xp.sum(y, axis=1) - xp.sum(y * z, axis=1)) / rows
-        if isinstance(part, QuadraticCost):
-            r = 0.5 * (xp.tanh(0.5 * z) + 1.0) - y
-            return xp.sum(r * r) / (2 * rows)
-        raise ConfigError(f"network: the cost {part!r} has no traced form, so an autodiff "
-                          "gradient source cannot differentiate it; use the analytic gradient "
-                          "(the cost's delta), or one of the built-in costs.")
 
     # -- helpers ---------------------------------------------------------------
     def unpack(self, v: FloatArray) -> tuple[list[FloatArray], list[FloatArray]]:
