@@ -1,6 +1,7 @@
-"""What a gradient costs: autograd, central differences and the analytic one.
+"""What a gradient costs: autograd, JAX, central differences and the analytic one.
 
-Run from the repository root (after ``pip install -e '.[autodiff]'``)::
+Run from the repository root (after ``pip install -e '.[autodiff,jax]'``;
+without JAX its column is left out)::
 
     python benchmarks/autodiff.py
 
@@ -9,9 +10,13 @@ one gradient from each source (the best of ``--repeat``, each source in turn)
 and reports it as a ratio to the analytic gradient
 (:func:`scipy.optimize.rosen_der`). Central differences at m = 100,000 would
 take 200,000 evaluations of C; there the time is **estimated** as 2m times
-one measured evaluation, and marked so. Then, for m = 1,000, the time per
-step of :func:`gdkit.minimize` (fixed η, 200 steps) with each source, as a
-ratio to the analytic one: what the loop costs on top of the gradient.
+one measured evaluation, and marked so. JAX runs in its 64-bit mode (enabled
+here), so every source computes in float64; its compile time (once per run)
+is reported apart. Then, for m = 1,000, the time per step of
+:func:`gdkit.minimize` (fixed η) with each source, as a ratio to the
+analytic one: what the loop costs on top of the gradient, measured as the
+difference between runs of 2N and N steps (so the fixed cost of a run, JAX's
+compilation included, is reported apart as "per run").
 
 Prints a table and writes JSON to ``benchmarks/results/``.
 """
@@ -34,7 +39,13 @@ import gdkit
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-SOURCES = ("analytic", "autograd", "central")
+try:
+    import jax
+except ImportError:
+    SOURCES: tuple[str, ...] = ("analytic", "autograd", "central")
+else:
+    jax.config.update("jax_enable_x64", True)
+    SOURCES = ("analytic", "autograd", "jax", "central")
 CENTRAL_LIMIT = 10_000  # above: estimated from one evaluation
 
 
@@ -59,8 +70,12 @@ def gradient_times(m: int, repeat: int) -> dict[str, Any]:
             row["seconds"][name] = 2 * m * one
             row["estimated"].append(name)
             continue
-        src.gradient(obj, v, out=out)  # warm up (imports, caches)
+        t0 = time.perf_counter()
+        src.gradient(obj, v, out=out)  # warm up (imports, caches; JAX compiles here)
+        first = time.perf_counter() - t0
         row["seconds"][name] = best(lambda src=src: src.gradient(obj, v, out=out), repeat)
+        if name == "jax":
+            row["jax_compile_seconds"] = first - row["seconds"][name]
     base = row["seconds"]["analytic"]
     row["ratio"] = {k: s / base for k, s in row["seconds"].items()}
     return row
@@ -70,13 +85,16 @@ def step_times(m: int, steps: int, repeat: int) -> dict[str, Any]:
     obj = gdkit.objective("rosenbrock", dim=m)
     v0 = np.full(m, 0.9)
     rule = gdkit.step_rule("fixed", eta=1e-4)
-    per_step = {}
+    per_step, per_run = {}, {}
     for name in SOURCES:
-        def run(name: str = name) -> None:
-            gdkit.minimize(obj, v0, gradient=name, step=rule, max_iter=steps, gtol=0.0)
-        run()
-        per_step[name] = best(run, repeat) / steps
-    return {"m": m, "steps": steps, "seconds_per_step": per_step,
+        def run(n: int, name: str = name) -> None:
+            gdkit.minimize(obj, v0, gradient=name, step=rule, max_iter=n, gtol=0.0)
+        run(steps)
+        short = best(lambda: run(steps), repeat)
+        long = best(lambda: run(2 * steps), repeat)
+        per_step[name] = (long - short) / steps
+        per_run[name] = short - steps * per_step[name]
+    return {"m": m, "steps": steps, "seconds_per_step": per_step, "seconds_per_run": per_run,
             "ratio": {k: s / per_step["analytic"] for k, s in per_step.items()}}
 
 
@@ -97,10 +115,15 @@ def main(argv: list[str] | None = None) -> int:
                  + ("*" if s in r["estimated"] else " ") for s in SOURCES]
         print(f"{m:>8} " + " ".join(f"{c:>22}" for c in cells), flush=True)
     print("* estimated: 2m evaluations of C at the measured time of one")
+    if "jax" in SOURCES:
+        print("jax compile time (once per run): " + ", ".join(
+            f"m = {r['m']:,} {r['jax_compile_seconds'] * 1e3:.0f} ms" for r in rows))
     loop = step_times(1_000, args.steps, args.repeat)
-    print(f"gdkit.minimize per step, m = 1,000 ({args.steps} steps): " + ", ".join(
+    print("gdkit.minimize per step, m = 1,000: " + ", ".join(
         f"{s} {loop['seconds_per_step'][s] * 1e6:.0f} us ({loop['ratio'][s]:.1f}x)"
         for s in SOURCES))
+    print("  and per run (set-up, JAX's compilation): " + ", ".join(
+        f"{s} {loop['seconds_per_run'][s] * 1e3:.1f} ms" for s in SOURCES))
 
     report = {"benchmark": "autodiff", "date": time.strftime("%Y-%m-%d"),
               "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),

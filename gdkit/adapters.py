@@ -77,6 +77,9 @@ class FunctionObjective:
         # differences see a float32 cost's precision, and a value that is no
         # number at all is named by minimize's first check, not float()'s.
         value: Any = self.fun(v)
+        if not isinstance(value, (int, float, np.generic, np.ndarray)) and hasattr(
+                value, "__array__"):  # another library's array (jax.Array): as numpy's
+            value = np.asarray(value)[()]
         return value  # type: ignore[no-any-return]
 
 

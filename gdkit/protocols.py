@@ -38,6 +38,7 @@ __all__ = [
     "StepRule",
     "StepSize",
     "Traceable",
+    "TracesData",
     "Transform",
     "ValidatesObjective",
 ]
@@ -123,7 +124,7 @@ class ComplexCost(Protocol):
 
 @runtime_checkable
 class Traceable(Protocol):
-    """Optional capability needed by autodiff gradient sources (``autograd``).
+    """Optional capability needed by autodiff gradient sources (``autograd``, ``jax``).
 
     ``traced_cost(xp, v, batch=None)`` computes the same C with the array
     namespace ``xp`` (numpy's API: ``autograd.numpy``, ``jax.numpy``) and
@@ -132,6 +133,25 @@ class Traceable(Protocol):
     """
 
     def traced_cost(self, xp: Any, v: Any, batch: Batch | None = None) -> Any: ...
+
+
+@runtime_checkable
+class TracesData(Protocol):
+    """Optional capability of a :class:`Traceable` objective that holds data:
+    its traced cost as a pure function of v and the batch's arrays.
+
+    ``batch_data(batch=None)`` returns the arrays ``batch`` selects (all of
+    them when None), for example ``(inputs, targets)``, as numpy arrays;
+    ``traced_cost_on(xp, v, data)`` computes from them, and from nothing else
+    the objective holds, the same C as ``traced_cost(xp, v, batch)``. A
+    compiling autodiff source (``jax``) passes ``data`` as arguments of one
+    compiled function, so it compiles once per run, not once per mini-batch,
+    and never bakes the training data into the compiled code.
+    """
+
+    def batch_data(self, batch: Batch | None = None) -> tuple[npt.NDArray[Any], ...]: ...
+
+    def traced_cost_on(self, xp: Any, v: Any, data: tuple[Any, ...]) -> Any: ...
 
 
 @runtime_checkable

@@ -496,13 +496,18 @@ class Network:
         ``jax.numpy``) for an autodiff gradient source: the same network and
         cost, σ(z) as (1 + tanh(z/2))/2 and the cross-entropy and log-likelihood
         from z (softplus, log-sum-exp), so nothing overflows."""
-        traced = getattr(self.cost_part, "traced", None)
-        if traced is None:
-            raise ConfigError(f"network: the cost {self.cost_part!r} has no traced form "
-                              "(traced(xp, z, y)), so an autodiff gradient source cannot "
-                              "differentiate it; use the analytic gradient (the cost's delta) "
-                              "or one of the built-in costs.")
-        x, y = (self.inputs, self.targets) if batch is None else self._gather(batch)
+        return self.traced_cost_on(xp, v, self.batch_data(batch))
+
+    def batch_data(self, batch: Batch | None = None) -> tuple[FloatArray, FloatArray]:
+        """The inputs and targets ``batch`` selects (all when None); a
+        mini-batch's are the network's work buffers, overwritten by the next."""
+        return (self.inputs, self.targets) if batch is None else self._gather(batch)
+
+    def traced_cost_on(self, xp: Any, v: Any, data: tuple[Any, ...]) -> Any:
+        """C on ``data = (inputs, targets)`` with the namespace ``xp`` (see
+        :meth:`traced_cost`)."""
+        traced = self._traced_form()
+        x, y = data
         a: Any = x
         last = len(self._layout) - 1
         for layer, (s, e, end, shape) in enumerate(self._layout):
@@ -511,6 +516,15 @@ class Network:
                 return traced(xp, z, y)
             a = 0.5 * (xp.tanh(0.5 * z) + 1.0)
         raise AssertionError("a network has at least one layer")  # pragma: no cover
+
+    def _traced_form(self) -> Any:
+        traced = getattr(self.cost_part, "traced", None)
+        if traced is None:
+            raise ConfigError(f"network: the cost {self.cost_part!r} has no traced form "
+                              "(traced(xp, z, y)), so an autodiff gradient source cannot "
+                              "differentiate it; use the analytic gradient (the cost's delta) "
+                              "or one of the built-in costs.")
+        return traced
 
     # -- helpers ---------------------------------------------------------------
     def unpack(self, v: FloatArray) -> tuple[list[FloatArray], list[FloatArray]]:

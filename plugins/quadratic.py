@@ -146,7 +146,15 @@ class Quadratic:
 
     def traced_cost(self, xp: Any, v: Any, batch: Batch | None = None) -> Any:
         """The same cost with the array namespace ``xp``, for autodiff."""
-        x, y = self._data(batch)
+        return self.traced_cost_on(xp, v, self.batch_data(batch))
+
+    def batch_data(self, batch: Batch | None = None) -> tuple[Array, Array]:
+        """The inputs and targets ``batch`` selects (all when None)."""
+        return self._data(batch)
+
+    def traced_cost_on(self, xp: Any, v: Any, data: tuple[Any, ...]) -> Any:
+        """C of eq. (6) on ``data = (inputs, targets)``, with the namespace ``xp``."""
+        x, y = data
         w, b = self._split(v)
         r = xp.dot(x, w.T) + b - y
         return xp.sum(r * r) / (2 * x.shape[0])

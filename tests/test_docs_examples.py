@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import gdkit
@@ -75,5 +76,19 @@ def test_how_to_pages_run_and_print_what_they_show(page: str,
     monkeypatch.setenv("GDKIT_DATA", str(MNIST))  # as a user with their data set up
     result = doctest.testfile(str(DOCS / page), module_relative=False,
                               optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert result.attempted > 10
+    assert result.failed == 0
+
+
+def test_the_jax_part_of_the_autodiff_how_to_runs() -> None:
+    jax = pytest.importorskip("jax", reason="the jax extra is not installed")
+    page = DOCS / "howto-autodiff-jax.inc"  # included in howto-autodiff.rst, after its imports
+    x64 = jax.config.jax_enable_x64
+    try:
+        result = doctest.testfile(str(page), module_relative=False,
+                                  globs={"np": np, "gdkit": gdkit},
+                                  optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    finally:
+        jax.config.update("jax_enable_x64", x64)  # the page turns the 64-bit mode on and off
     assert result.attempted > 10
     assert result.failed == 0

@@ -87,7 +87,13 @@ class _Logistic:
         return complex(np.mean(np.log(1.0 + np.exp(-y * (a @ v)))) + 0.5 * self.lam * (v @ v))
 
     def traced_cost(self, xp: Any, v: Any, batch: Batch | None = None) -> Any:
-        a, y = self._rows(batch)
+        return self.traced_cost_on(xp, v, self._rows(batch))
+
+    def batch_data(self, batch: Batch | None = None) -> tuple[npt.NDArray[Any], ...]:
+        return self._rows(batch)
+
+    def traced_cost_on(self, xp: Any, v: Any, data: tuple[Any, ...]) -> Any:
+        a, y = data
         return xp.mean(xp.logaddexp(0.0, -y * xp.dot(a, v))) + 0.5 * self.lam * xp.dot(v, v)
 
     def gradient(self, v: FloatArray, batch: Batch | None = None,
