@@ -65,6 +65,8 @@ def _options() -> dict[str, dict[str, Any]]:
 def test_every_builtin_plugin_passes_its_contract_checks(plugin: str) -> None:
     if plugin == "autodiff":
         pytest.importorskip("autograd", reason="the autodiff extra is not installed")
+    if plugin == "jax_gradient":
+        pytest.importorskip("jax", reason="the jax extra is not installed")
     parts = {i.name for i in plugin_parts(plugin)}
     options = {k: v for k, v in _options().items() if k in parts}
     if "mnist-network" in parts and not MNIST_DIR.is_dir():
