@@ -22,7 +22,16 @@ training images, three ways, in the same process and interleaved:
     with no framework: batches gathered with ``numpy.take``, preallocated
     buffers, ``scipy.special.expit``, weights updated in place. A full epoch.
 
-(a) and (c) report the best of ``--repeat`` epochs (the machine may be
+(a') **compiled** (when numba is installed, ``gdkit[fast]``): (a) again on the
+    compiled path (gdkit.compiled); (a) itself runs with ``GDKIT_NO_COMPILE=1``.
+    The compile time is measured apart, in fresh processes with an empty
+    compile cache and then with the cache on disk.
+(d) **JAX** (when JAX is installed): the same epoch as one compiled function,
+    ``jax.jit`` over ``lax.scan`` of the mini-batch steps (the gradient by
+    ``jax.grad``), its compile time reported apart; float64 in JAX's 64-bit
+    mode.
+
+(a), (a'), (c) and (d) report the best of ``--repeat`` epochs (the machine may be
 shared; the best run is the least disturbed), (b) the best of ``--repeat``
 partial runs. All three start from the same parameters, and a check before
 timing confirms one step of each gives the same parameters.
@@ -46,10 +55,16 @@ The BLAS library's own threads matter on a small machine: pass
 one thread (the script restarts itself with the environment set), and
 compare with a default run.
 
+The FLOP bound: one core's dense float64 rate, measured on a 1000 × 1000
+matrix product with one BLAS thread, and the seconds an epoch of the dense
+network would take at that rate (3 × the forward pass's multiply-adds).
+
 Prints a table and writes JSON to ``benchmarks/results/``. Targets (2 cores):
 batch-10 float64 gdkit at least 6x faster than per-example and at most 1.25x
 the hand-written loop; float32 at least 1.3x faster than float64; Rosenbrock
-overhead at most 2x; peak memory under 700 MB.
+overhead at most 2x; peak memory under 700 MB; the compiled path at batch 10
+float64 at least 2x faster than the hand-written loop and 1.5x faster than
+JAX's compiled epoch, and its float32 at least 1.3x faster than its float64.
 """
 
 from __future__ import annotations
@@ -75,6 +90,7 @@ from scipy.optimize import rosen, rosen_der
 from scipy.special import expit
 
 import gdkit
+from gdkit.compiled import NO_COMPILE
 
 Array = npt.NDArray[Any]
 
@@ -91,6 +107,9 @@ TARGETS = {
     "rosenbrock_overhead": ("<=", 2.0),
     "peak_memory_mb": ("<", 700.0),
     "thread_policy_over_best_fixed": ("<=", 1.10),
+    "handwritten_over_compiled_b10_f64": (">=", 2.0),
+    "jax_over_compiled_b10_f64": (">=", 1.5),
+    "float64_over_float32_compiled": (">=", 1.3),
 }
 
 
@@ -224,10 +243,114 @@ def handwritten_epoch(x_all: Array, y_all: Array, weights: list[Array], biases: 
 
 # -- (a) gdkit -----------------------------------------------------------------
 def gdkit_epoch(net: Network, v0: Array, batch_size: int, seed: int,
-                max_iter: int | None = None) -> tuple[float, Array]:
-    res = gdkit.minimize(net, v0, step=gdkit.step_rule("fixed", eta=ETA),
-                         batch_size=batch_size, epochs=1, seed=seed, max_iter=max_iter)
+                max_iter: int | None = None, compiled: bool = False) -> tuple[float, Array]:
+    """One epoch by gdkit.minimize, on the numpy path or (``compiled``) on the
+    compiled path, which must then be taken."""
+    saved = os.environ.get(NO_COMPILE)
+    os.environ[NO_COMPILE] = "0" if compiled else "1"
+    try:
+        res = gdkit.minimize(net, v0, step=gdkit.step_rule("fixed", eta=ETA),
+                             batch_size=batch_size, epochs=1, seed=seed, max_iter=max_iter)
+    finally:
+        if saved is None:
+            del os.environ[NO_COMPILE]
+        else:
+            os.environ[NO_COMPILE] = saved
+    if res.compiled is not compiled:
+        raise SystemExit(f"gdkit ran the {'compiled' if res.compiled else 'numpy'} path where "
+                         f"the {'compiled' if compiled else 'numpy'} one was asked for")
     return float(res.history["seconds"][0]), res.x
+
+
+def has_numba() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# -- (d) JAX: the whole epoch compiled (jax.jit over lax.scan) -----------------
+def jax_epoch_fn(dtype: str) -> Any:
+    """A jitted epoch of mini-batch SGD on the [784, 30, 10] network in JAX, the
+    same math as (c); None without JAX. Returns f(params, x, y, batches) -> params."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", dtype == "float64")
+
+    def cost(params: Any, xb: Any, yb: Any) -> Any:
+        a = xb
+        for w, b in params:
+            a = jax.nn.sigmoid(a @ w.T + b)
+        return jnp.sum((a - yb) ** 2) / (2 * xb.shape[0])
+
+    grad = jax.grad(cost)
+
+    def epoch(params: Any, x: Any, y: Any, batches: Any) -> Any:
+        def step(p: Any, idx: Any) -> tuple[Any, None]:
+            g = grad(p, x[idx], y[idx])
+            return jax.tree_util.tree_map(lambda a, b: a - ETA * b, p, g), None
+        return jax.lax.scan(step, params, batches)[0]
+
+    return jax.jit(epoch)
+
+
+def jax_times(fn: Any, net: Network, v0: Array, perm: Array, batch_size: int,
+              repeat: int) -> tuple[float, float]:
+    """(compile seconds, best epoch seconds) of the JAX epoch from v0."""
+    import jax
+    ws, bs = net.unpack(v0.copy())
+    params = [(jax.device_put(w), jax.device_put(b)) for w, b in zip(ws, bs, strict=True)]
+    x, y = jax.device_put(net.inputs), jax.device_put(net.targets)
+    batches = jax.device_put(perm[: perm.size // batch_size * batch_size].reshape(-1, batch_size))
+    t0 = time.perf_counter()
+    compiled = fn.lower(params, x, y, batches).compile()
+    compile_s = time.perf_counter() - t0
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(params, x, y, batches))
+        best = min(best, time.perf_counter() - t0)
+    return compile_s, best
+
+
+def compile_seconds(data: str, dtype: str) -> dict[str, float]:
+    """The compiled path's start-up in fresh processes: a first run with an
+    empty compile cache, then a second run that finds it on disk."""
+    code = ("import time, numpy as np, gdkit\n"
+            f"net = gdkit.objective('mnist-network', data={data!r}, dtype={dtype!r}, n_train=100)\n"
+            "t = time.perf_counter()\n"
+            "r = gdkit.minimize(net, step=gdkit.step_rule('fixed', eta=3.0), batch_size=10,\n"
+            "                   max_iter=1, seed=0)\n"
+            "assert r.compiled\n"
+            "print(time.perf_counter() - t)\n")
+    import tempfile
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        env.pop(NO_COMPILE, None)
+        runs = [float(subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                                     capture_output=True, text=True).stdout) for _ in range(2)]
+    return {"first_run_s": runs[0], "cached_run_s": runs[1], "compile_s": runs[0] - runs[1]}
+
+
+def flop_bound(repeat: int) -> dict[str, float]:
+    """This core's dense float64 rate (a large matrix product on one BLAS thread),
+    and the seconds an epoch of [784, 30, 10] would take at that rate with
+    every multiply-add of the dense network counted (forward 1×, backward 2×)."""
+    from threadpoolctl import threadpool_limits
+    a = np.random.default_rng(0).standard_normal((1000, 1000))
+    best = math.inf
+    with threadpool_limits(1, user_api="blas"):
+        for _ in range(max(repeat, 3)):
+            t0 = time.perf_counter()
+            a @ a
+            best = min(best, time.perf_counter() - t0)
+    rate = 2e9 / best
+    per_example = 2 * 3 * (784 * 30 + 30 * 10)
+    return {"gflops": rate / 1e9, "epoch_s": 50_000 * per_example / rate}
 
 
 def check_same_math(net: Network, v0: Array, batch_size: int) -> float:
@@ -246,7 +369,7 @@ def check_same_math(net: Network, v0: Array, batch_size: int) -> float:
 
 
 def bench_mnist(data: str, dtype: str, batch_sizes: list[int], repeat: int,
-                book_examples: int) -> list[dict[str, Any]]:
+                book_examples: int, fast: bool) -> list[dict[str, Any]]:
     net = gdkit.objective("mnist-network", data=data, dtype=dtype)
     assert isinstance(net, Network)
     v0 = net.initial_point(np.random.default_rng(0))
@@ -258,9 +381,14 @@ def bench_mnist(data: str, dtype: str, batch_sizes: list[int], repeat: int,
             raise SystemExit(f"the three loops disagree after one step ({dtype}, batch {b}): "
                              f"max |Δv| = {diff:.3g}")
         times: dict[str, list[float]] = {"gdkit": [], "handwritten": [], "per_example": []}
+        if fast:
+            gdkit_epoch(net, v0, b, seed=0, max_iter=1, compiled=True)  # compiled or cached
+            times["compiled"] = []
         for r in range(repeat):
             perm = np.random.default_rng(100 + r).permutation(net.n_samples)
             times["gdkit"].append(gdkit_epoch(net, v0, b, seed=r)[0])
+            if fast:
+                times["compiled"].append(gdkit_epoch(net, v0, b, seed=r, compiled=True)[0])
             ws, bs = (list(p) for p in net.unpack(v0.copy()))
             times["handwritten"].append(handwritten_epoch(net.inputs, net.targets, ws, bs,
                                                           perm, b))
@@ -270,10 +398,19 @@ def bench_mnist(data: str, dtype: str, batch_sizes: list[int], repeat: int,
                "seconds_per_epoch": best, "all_runs": times,
                "per_example_over_gdkit": best["per_example"] / best["gdkit"],
                "gdkit_over_handwritten": best["gdkit"] / best["handwritten"]}
+        jax_fn = jax_epoch_fn(dtype)
+        if jax_fn is not None:
+            perm = np.random.default_rng(100).permutation(net.n_samples)
+            row["jax_compile_s"], best["jax"] = jax_times(jax_fn, net, v0, perm, b, repeat)
+        if fast:
+            row["handwritten_over_compiled"] = best["handwritten"] / best["compiled"]
+            if "jax" in best:
+                row["jax_over_compiled"] = best["jax"] / best["compiled"]
         rows.append(row)
-        print(f"  {dtype:<8} batch {b:>4}: gdkit {best['gdkit']:7.3f} s  hand-written "
-              f"{best['handwritten']:7.3f} s  per-example {best['per_example']:7.2f} s "
-              f"(extrapolated)", flush=True)
+        print(f"  {dtype:<8} batch {b:>4}: " + "  ".join(
+            f"{k} {best[k]:.3f} s" for k in ("gdkit", "compiled", "handwritten", "jax")
+            if k in best) + f"  per-example {best['per_example']:.2f} s (extrapolated)",
+            flush=True)
     del net
     return rows
 
@@ -440,6 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         os.execv(sys.executable, [sys.executable, os.path.abspath(__file__),
                                   *(sys.argv[1:] if argv is None else argv)])
 
+    fast = has_numba()
     started = machine()
     print(f"gdkit speed benchmark: {started['cpus']} CPUs, load average "
           f"{started['load_average']}, numpy {started['numpy']}", flush=True)
@@ -447,7 +585,8 @@ def main(argv: list[str] | None = None) -> int:
           f"(best of {args.repeat}):", flush=True)
     rows = []
     for dtype in args.dtypes:
-        rows += bench_mnist(args.data, dtype, args.batch_sizes, args.repeat, args.book_examples)
+        rows += bench_mnist(args.data, dtype, args.batch_sizes, args.repeat, args.book_examples,
+                            fast)
     print("Loop overhead:", flush=True)
     rosen_res = bench_rosenbrock(args.rosenbrock_iter, max(args.repeat, 3))
     memory = [] if args.skip_memory else [bench_memory(args.data, d) for d in args.dtypes]
@@ -459,8 +598,20 @@ def main(argv: list[str] | None = None) -> int:
     def find(dtype: str, b: int) -> dict[str, Any] | None:
         return next((r for r in rows if r["dtype"] == dtype and r["batch_size"] == b), None)
 
+    compile_info = [compile_seconds(args.data, d) | {"dtype": d} for d in args.dtypes] \
+        if fast else []
+    bound = flop_bound(args.repeat)
     figures: dict[str, float] = {}
     r64, r32 = find("float64", 10), find("float32", 10)
+    if r64 and fast:
+        figures["handwritten_over_compiled_b10_f64"] = r64["handwritten_over_compiled"]
+        if "jax_over_compiled" in r64:
+            figures["jax_over_compiled_b10_f64"] = r64["jax_over_compiled"]
+        bound["compiled_over_bound_b10_f64"] = (r64["seconds_per_epoch"]["compiled"]
+                                                / bound["epoch_s"])
+    if r64 and r32 and fast:
+        figures["float64_over_float32_compiled"] = (
+            r64["seconds_per_epoch"]["compiled"] / r32["seconds_per_epoch"]["compiled"])
     if r64:
         figures["per_example_over_gdkit_b10_f64"] = r64["per_example_over_gdkit"]
         figures["gdkit_over_handwritten_b10_f64"] = r64["gdkit_over_handwritten"]
@@ -490,6 +641,21 @@ def main(argv: list[str] | None = None) -> int:
         if a and c:
             print(f"float64/float32 (gdkit, batch {b}): "
                   f"{a['seconds_per_epoch']['gdkit'] / c['seconds_per_epoch']['gdkit']:.2f}x")
+    for r in rows:
+        s = r["seconds_per_epoch"]
+        extra = [f"compiled {s['compiled']:.3f} s ({r['handwritten_over_compiled']:.2f}x "
+                 "faster than hand-written)"] if "compiled" in s else []
+        if "jax" in s:
+            extra.append(f"JAX scan {s['jax']:.3f} s (compile {r['jax_compile_s']:.2f} s)")
+        if extra:
+            print(f"{r['dtype']:<8} {r['batch_size']:>5}: " + ", ".join(extra))
+    for c in compile_info:
+        print(f"compiled path start-up ({c['dtype']}): first run {c['first_run_s']:.2f} s, with "
+              f"the cache on disk {c['cached_run_s']:.2f} s (compile {c['compile_s']:.2f} s)")
+    print(f"FLOP bound: {bound['gflops']:.1f} GFLOP/s on one core (1000x1000 product); the "
+          f"dense network's epoch would take {bound['epoch_s']:.3f} s at that rate" + (
+              f"; compiled batch 10 float64 is {bound['compiled_over_bound_b10_f64']:.1f}x that"
+              if "compiled_over_bound_b10_f64" in bound else ""))
     print(f"Rosenbrock overhead: {rosen_res['overhead']:.2f}x "
           f"({rosen_res['gdkit_us_per_iter']:.2f} vs {rosen_res['handwritten_us_per_iter']:.2f} "
           "us per step)")
@@ -509,6 +675,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"benchmark": "speed", "machine": started, "load_average_end":
               finished["load_average"], "settings": vars(args) | {"out": str(args.out)},
               "mnist": rows, "rosenbrock": rosen_res, "memory": memory, "threads": thread_rows,
+              "compile": compile_info, "flop_bound": bound,
               "targets": verdicts}
     out = args.out or RESULTS / f"speed-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

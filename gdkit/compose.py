@@ -108,6 +108,16 @@ class Chain:
         self._d = np.empty_like(v)
         return states
 
+    def states(self, v: FloatArray) -> list[PartState]:
+        """The parts' states for a run at ``v``, as the next step would use
+        them (started, or restored from a checkpoint): the same objects, so
+        compiled code that updates their arrays in place continues the chain."""
+        states = self._states
+        d = self._d
+        if states is None or d is None or d.shape != v.shape or d.dtype != v.dtype:
+            states = self._start(v)
+        return states
+
     # -- the step --------------------------------------------------------------
     def step(self, v: FloatArray, grad: FloatArray, ctx: StepContext) -> float:
         """Move ``v`` in place along the chain's direction; return η."""

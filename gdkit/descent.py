@@ -18,6 +18,7 @@ import numpy as np
 
 from .adapters import FunctionObjective
 from .checkpoint import Checkpoint, load_checkpoint
+from .compiled import compiled_steps
 from .compose import Chain
 from .errors import (
     CheckpointError,
@@ -30,6 +31,7 @@ from .errors import (
 from .files import check_target, claim
 from .parts import resolve
 from .protocols import (
+    CompiledSteps,
     Evaluates,
     FloatArray,
     GradientSource,
@@ -493,7 +495,8 @@ def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
     n = int(obj.n_samples)
     evaluate = obj.evaluate if isinstance(obj, Evaluates) else None
     run = _Epochs(obj, src, rule, v, g_buf, ctx, control, n=n, batch_size=batch_size,
-                  max_iter=max_iter, progress=progress)
+                  max_iter=max_iter, progress=progress,
+                  compiled=compiled_steps(obj, src, rule, batch_size, v, g_buf))
     records: dict[str, list[float]] = {"cost": [], "eta": [], "seconds": []}
     epoch, position, perm, spent = 0, 0, None, 0.0
     if start is not None:
@@ -552,7 +555,7 @@ def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
     return Result(x=v, fun=f, jac=g.copy(), grad_norm=gnorm, nit=run.it,
                   nfev=run.nfev + ctx.nfev, ngev=run.it, epochs=epoch,
                   success=status == EPOCHS_DONE, status=status, message=message,
-                  history=History("epoch", records))
+                  history=History("epoch", records), compiled=run.compiled is not None)
 
 
 class _Epochs:
@@ -561,8 +564,10 @@ class _Epochs:
     def __init__(self, obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
                  g_buf: FloatArray, ctx: StepContext, control: RunControl, *, n: int,
                  batch_size: int, max_iter: float,
-                 progress: Callable[[int, int, int], None] | None) -> None:
+                 progress: Callable[[int, int, int], None] | None,
+                 compiled: CompiledSteps | None = None) -> None:
         self.obj, self.src, self.rule, self.v, self.g_buf = obj, src, rule, v, g_buf
+        self.compiled = compiled
         self.ctx, self.control = ctx, control
         self.n, self.batch_size, self.max_iter, self.progress = n, batch_size, max_iter, progress
         self.total = len(range(0, n, batch_size))
@@ -578,6 +583,8 @@ class _Epochs:
         """Run epoch ``epoch`` from ``position`` of ``perm``; return why it
         stopped early (status, message), or None if it completed, and its
         training seconds. A signal mid-epoch saves the run and raises."""
+        if self.compiled is not None:
+            return self._compiled_epoch(epoch, perm, position, spent, records)
         obj, src, v, g_buf, ctx, control = (
             self.obj, self.src, self.v, self.g_buf, self.ctx, self.control)
         gradient, step, isfinite, bs, n = (
@@ -607,18 +614,9 @@ class _Epochs:
                             spent + time.perf_counter() - t0
                     it += 1
                     if control.requested:
-                        reached = start_i + bs
-                        if reached < n:  # mid-epoch: save where we are and leave
-                            self.it = it
-                            spent += time.perf_counter() - t0
-                            control.save(v, "epoch", epoch=epoch, iteration=it,
-                                         position=reached, perm=perm, history=records,
-                                         epoch_seconds=spent)
-                            raise control.interrupted(
-                                epoch=epoch, iteration=it,
-                                where=f"in epoch {epoch + 1}, after mini-batch "
-                                      f"{done0 + (start_i - position) // bs + 1:,}")
-                        return None, spent + time.perf_counter() - t0
+                        self.it = it
+                        return self._interrupted(epoch, perm, start_i + bs, position, done0,
+                                                 spent + time.perf_counter() - t0, records)
                     if it >= self.max_iter:
                         return (MAX_ITER, f"stopped: max_iter = {self.max_iter} steps taken"), \
                             spent + time.perf_counter() - t0
@@ -628,3 +626,51 @@ class _Epochs:
             return None, spent + time.perf_counter() - t0
         finally:
             self.it, self.g = it, g
+
+    def _interrupted(self, epoch: int, perm: Any, reached: int, position: int, done0: int,
+                     spent: float, records: Mapping[str, list[float]]
+                     ) -> tuple[tuple[int, str] | None, float]:
+        """A signal arrived with the mini-batches up to ``reached`` done: at the
+        end of the epoch, finish it; mid-epoch, save where the run is and raise."""
+        if reached >= self.n:
+            return None, spent
+        self.control.save(self.v, "epoch", epoch=epoch, iteration=self.it, position=reached,
+                          perm=perm, history=records, epoch_seconds=spent)
+        raise self.control.interrupted(
+            epoch=epoch, iteration=self.it,
+            where=f"in epoch {epoch + 1}, after mini-batch "
+                  f"{done0 + (reached - position - 1) // self.batch_size + 1:,}")
+
+    def _compiled_epoch(self, epoch: int, perm: Any, position: int, spent: float,
+                        records: Mapping[str, list[float]]
+                        ) -> tuple[tuple[int, str] | None, float]:
+        """:meth:`epoch` with the steps run by the compiled path, in spans of
+        about 1% of the epoch: signals, max_iter and progress are seen between
+        spans, divergence at the step it happens."""
+        run = self.compiled
+        assert run is not None
+        bs, n = self.batch_size, self.n
+        starts = range(position, n, bs)
+        done0 = self.total - len(starts)
+        span = max(1, self.total // 100)
+        t0 = time.perf_counter()
+        for c0 in range(0, len(starts), span):
+            todo = starts[c0:c0 + span]
+            if len(todo) > self.max_iter - self.it:
+                todo = todo[:int(self.max_iter - self.it)]
+            stop = min(todo[-1] + bs, n)
+            taken, eta, gsum = run.steps(perm, todo[0], stop, self.it, epoch)
+            self.it += taken
+            if taken:
+                self.eta = eta
+            if taken < len(todo):
+                raise _diverged("gradient", gsum, self.it, self.last)
+            if self.control.requested:
+                return self._interrupted(epoch, perm, stop, position, done0,
+                                         spent + time.perf_counter() - t0, records)
+            if self.it >= self.max_iter:
+                return (MAX_ITER, f"stopped: max_iter = {self.max_iter} steps taken"), \
+                    spent + time.perf_counter() - t0
+            if self.progress is not None:
+                self.progress(epoch + 1, done0 + c0 + len(todo), self.total)
+        return None, spent + time.perf_counter() - t0

@@ -51,7 +51,14 @@ import gdkit
 from gdkit.checkpoint import save_model
 from gdkit.errors import CheckpointError, ConfigError, ShapeError
 from gdkit.parts import resolve
-from gdkit.protocols import Batch, Cost, FloatArray
+from gdkit.protocols import (
+    Batch,
+    CompiledForm,
+    CompiledSteps,
+    Cost,
+    FloatArray,
+    GradientSource,
+)
 from gdkit.validate import COPIES, choice, float_dtype, integer, memory
 
 from .mnist import load_mnist
@@ -516,6 +523,15 @@ class Network:
                 return traced(xp, z, y)
             a = 0.5 * (xp.tanh(0.5 * z) + 1.0)
         raise AssertionError("a network has at least one layer")  # pragma: no cover
+
+    def compiled_steps(self, gradient: GradientSource, forms: tuple[CompiledForm, ...],
+                       batch_size: int, dtype: np.dtype[Any]) -> CompiledSteps | None:
+        """Mini-batch SGD compiled with numba (``gdkit[fast]``), or None for the
+        numpy path: see :mod:`gdkit_plugins.fast` for what it supports."""
+        from . import fast
+        if not fast.available():
+            return None
+        return fast.network_steps(self, gradient, forms, batch_size, dtype)
 
     def _traced_form(self) -> Any:
         traced = getattr(self.cost_part, "traced", None)

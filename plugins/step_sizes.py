@@ -31,7 +31,7 @@ import numpy as np
 
 import gdkit
 from gdkit.errors import ConfigError, StepError
-from gdkit.protocols import FloatArray, PartState, StepContext
+from gdkit.protocols import CompiledForm, FloatArray, PartState, StepContext
 from gdkit.validate import choice, integer, number
 
 from .schedules import parse_schedule
@@ -117,8 +117,16 @@ class Fixed:
         return ()
 
     def _eta(self, ctx: StepContext) -> float:
+        return self.eta_at(ctx.iteration, ctx.epoch)
+
+    def eta_at(self, iteration: int, epoch: int) -> float:
+        """η at a step: ``eta``, times the schedule at (iteration, epoch) if any."""
         s = self.schedule
-        return self.eta if s is None else self.eta * s(ctx.iteration, ctx.epoch)
+        return self.eta if s is None else self.eta * s(iteration, epoch)
+
+    def compiled_form(self) -> CompiledForm:
+        """For a compiled path: v → v + η·d with η = :meth:`eta_at`."""
+        return CompiledForm("fixed", (self.eta,), eta=self.eta_at)
 
     def move(self, v: FloatArray, d: FloatArray, state: PartState,
              ctx: StepContext) -> tuple[float, PartState]:

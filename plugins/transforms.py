@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 import gdkit
-from gdkit.protocols import FloatArray, PartState, StepContext
+from gdkit.protocols import CompiledForm, FloatArray, PartState, StepContext
 from gdkit.validate import flag, number
 
 __all__ = ["Clip", "Momentum", "WeightDecay"]
@@ -67,6 +67,10 @@ class Momentum:
 
     def init(self, v: FloatArray) -> MomentumState:
         return MomentumState(np.zeros_like(v))
+
+    def compiled_form(self) -> CompiledForm:
+        """For a compiled path: β, and 1.0 for Nesterov's look-ahead (else 0.0)."""
+        return CompiledForm("momentum", (self.beta, 1.0 if self.nesterov else 0.0))
 
     def update(self, d: FloatArray, state: MomentumState,
                v: FloatArray, ctx: StepContext) -> MomentumState:

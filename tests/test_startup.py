@@ -10,7 +10,7 @@ import pytest
 import gdkit
 
 HEAVY = ("scipy.optimize", "scipy.special", "scipy.linalg", "matplotlib", "hypothesis", "tqdm",
-         "autograd", "jax")
+         "autograd", "jax", "numba")
 
 
 @pytest.mark.parametrize("command", [["--help"], ["plugins"], ["train", "--help"]])

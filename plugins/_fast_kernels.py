@@ -1,0 +1,287 @@
+"""numba kernels of the compiled path (imported only by :mod:`gdkit_plugins.fast`).
+
+One function, :func:`sgd_steps`, runs a span of mini-batch steps of a
+sigmoid network: gather, forward pass, backpropagation (BP1-BP4) and the
+step of a fixed η (plain, momentum or Nesterov), fused in one loop over the
+mini-batches. It computes what the numpy path computes, operation by
+operation in the same dtype; only the order of the terms in each sum differs
+(ascending over the mini-batch, where BLAS chooses its own), so the results
+agree to rounding, not bit for bit. It is single-threaded and does no
+reassociation (no ``fastmath``), so the same inputs give the same bits on any
+machine of the same instruction set, whatever the thread count.
+
+During a span of steps the weights live in a transposed working copy (each
+layer's matrix stored input-major), so that every inner loop runs over
+independent outputs and vectorizes, rather than down one long chain of
+additions; the copy is written back into v at the end of the span. The first
+layer skips zero inputs (MNIST's pixels are 81% zeros): a term
+``w·0`` adds exactly zero to a sum, so skipping it changes no bit, and a
+weight whose input column is zero throughout the mini-batch has gradient
+exactly zero, so plain η leaves it exactly as it was.
+
+Compiled on first use per dtype and cached on disk (numba's ``cache=True``:
+``__pycache__`` beside this file, or numba's user cache directory when that
+is read-only; ``NUMBA_CACHE_DIR`` overrides).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+PLAIN, MOMENTUM, NESTEROV = 0, 1, 2
+QUADRATIC, CROSS_ENTROPY = 0, 1
+# consts[...]: the run's numbers in v's dtype (so float32 arithmetic stays float32)
+BETA, INV_FULL, INV_LAST, ONE = 0, 1, 2, 3
+
+
+@njit(cache=True, nogil=True)
+def _sigmoid(z: Any, one: Any) -> Any:
+    return one / (one + np.exp(-z))
+
+
+@njit(cache=True, nogil=True)
+def _weights(flat: Any, w_off: Any, sizes: Any, layer: int, input_major: bool) -> Any:
+    """A layer's weight matrix as a 2-D view of ``flat``: (k_in, k_out) when
+    ``input_major``, else v's (k_out, k_in)."""
+    k_in, k_out, w = sizes[layer], sizes[layer + 1], w_off[layer]
+    view = flat[w:w + k_in * k_out]
+    return view.reshape((k_in, k_out)) if input_major else view.reshape((k_out, k_in))
+
+
+@njit(cache=True, nogil=True)
+def _transpose(src: Any, dst: Any, sizes: Any, w_off: Any, to_input_major: bool) -> None:
+    """Each layer's weights between v's layout (output-major) and input-major."""
+    for layer in range(sizes.size - 1):
+        a = _weights(src, w_off, sizes, layer, not to_input_major)
+        b = _weights(dst, w_off, sizes, layer, to_input_major)
+        for p in range(b.shape[0]):
+            row = b[p]
+            for q in range(b.shape[1]):
+                row[q] = a[q, p]
+
+
+@njit(cache=True, nogil=True)
+def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, w_off: Any,
+             b_off: Any, acts: Any, z: Any, nz: Any, nzc: Any, one: Any) -> None:
+    """Aˡ = σ(Aˡ⁻¹ (wˡ)ᵀ + bˡ) for the mini-batch ``rows`` of ``x`` into ``acts``
+    (the sums over inputs in ascending order; zero inputs skipped in layer 1)."""
+    n_in = sizes[0]
+    zero = one - one
+    for b in range(n_rows):
+        xr = x[rows[b]]
+        idx = nz[b]
+        c = 0
+        for i in range(n_in):
+            idx[c] = i
+            c += xr[i] != zero
+        nzc[b] = c
+    for layer in range(sizes.size - 1):
+        k_out = sizes[layer + 1]
+        wl = _weights(wt, w_off, sizes, layer, True)
+        bias = v[b_off[layer]:b_off[layer] + k_out]
+        zz = np.empty(k_out, wt.dtype)  # local: the compiler keeps it apart from the weights
+        for b in range(n_rows):
+            zz[:] = zero
+            if layer == 0:
+                xr = x[rows[b]]
+                idx = nz[b]
+                for t in range(nzc[b]):
+                    i = idx[t]
+                    xi = xr[i]
+                    row = wl[i]
+                    for j in range(k_out):
+                        zz[j] += xi * row[j]
+            else:
+                prev = acts[layer - 1, b]
+                for i in range(sizes[layer]):
+                    ai = prev[i]
+                    row = wl[i]
+                    for j in range(k_out):
+                        zz[j] += ai * row[j]
+            out = acts[layer, b]
+            for j in range(k_out):
+                out[j] = _sigmoid(zz[j] + bias[j], one)
+
+
+@njit(cache=True, nogil=True)
+def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off: Any,
+              b_off: Any, cost: int, inv: Any, acts: Any, deltas: Any, nz: Any, nzc: Any,
+              g: Any, gt: Any, mark: Any, union: Any, one: Any) -> tuple[int, Any]:
+    """∇C of the mini-batch: the first layer's weights into ``gt`` (input-major,
+    on the columns listed in ``union``), everything else into ``g`` (v's
+    layout). Returns the number of columns in ``union`` and the gradient's sum."""
+    zero = one - one
+    last = sizes.size - 2
+    k_out = sizes[last + 1]
+    for b in range(n_rows):  # BP1: δᴸ = (a − y)/B (⊙ a(1 − a) for the quadratic cost)
+        a, d, yr = acts[last, b], deltas[last, b], y[rows[b]]
+        for j in range(k_out):
+            d[j] = (a[j] - yr[j]) * inv
+            if cost == QUADRATIC:
+                d[j] *= (one - a[j]) * a[j]
+    # The gradient's sum (for the finiteness check) in independent running sums,
+    # not one chain of additions: tot[i] gathers column i of every matrix.
+    tot = np.zeros(acts.shape[2], g.dtype)
+    for layer in range(last, 0, -1):
+        k_in, k_out = sizes[layer], sizes[layer + 1]
+        gw = _weights(g, w_off, sizes, layer, False)
+        gb = g[b_off[layer]:b_off[layer] + k_out]
+        for j in range(k_out):  # BP4 and BP3, summed over the mini-batch in order
+            row = gw[j]
+            row[:] = zero
+            s = zero
+            for b in range(n_rows):
+                d = deltas[layer, b, j]
+                s += d
+                prev = acts[layer - 1, b]
+                for i in range(k_in):
+                    row[i] += d * prev[i]
+            gb[j] = s
+            for i in range(k_in):
+                tot[i] += row[i]
+            tot[j] += s
+        wl = _weights(wt, w_off, sizes, layer, True)
+        for b in range(n_rows):  # BP2: δˡ⁻¹ = (δˡ wˡ) ⊙ σ'(zˡ⁻¹), the weights before the step
+            d, dp, a = deltas[layer, b], deltas[layer - 1, b], acts[layer - 1, b]
+            for i in range(k_in):
+                row = wl[i]
+                s = zero
+                for j in range(k_out):
+                    s += d[j] * row[j]
+                dp[i] = s * ((one - a[i]) * a[i])
+    h = sizes[1]
+    for b in range(n_rows):  # the first layer: only the inputs that are not zero
+        xr, idx, d = x[rows[b]], nz[b], deltas[0, b]
+        for t in range(nzc[b]):
+            i = idx[t]
+            mark[i] = 1
+            xi = xr[i]
+            row = gt[i]
+            for j in range(h):
+                row[j] += d[j] * xi
+    n_union = 0
+    for i in range(sizes[0]):  # the columns touched, without a branch per input
+        union[n_union] = i
+        n_union += mark[i]
+    for u in range(n_union):
+        row = gt[union[u]]
+        for j in range(h):
+            tot[j] += row[j]
+    gb = g[b_off[0]:b_off[0] + h]
+    for j in range(h):
+        s = zero
+        for b in range(n_rows):
+            s += deltas[0, b, j]
+        gb[j] = s
+        tot[j] += s
+    total = zero
+    for j in range(tot.size):
+        total += tot[j]
+    return n_union, total
+
+
+@njit(cache=True, nogil=True)
+def _momentum(p: Any, velocity: Any, d: Any, beta: Any, eta: Any, nesterov: bool) -> None:
+    """m ← β·m + d, then p + η·m (Nesterov: p + η·(d + β·m)), elementwise."""
+    for k in range(p.size):
+        m = velocity[k] * beta + d[k]
+        velocity[k] = m
+        if nesterov:
+            p[k] += (d[k] + m * beta) * eta
+        else:
+            p[k] += m * eta
+
+
+@njit(cache=True, nogil=True)
+def _step(wt: Any, v: Any, g: Any, gt: Any, union: Any, n_union: int, sizes: Any,
+          w_off: Any, b_off: Any, neg_eta: Any, mode: int, beta: Any, vt: Any,
+          velocity: Any, d: Any) -> None:
+    """The weights (in ``wt``) and biases (in ``v``) moved by η along −∇C, or
+    along momentum's direction (its weights' velocity in ``vt``, input-major);
+    ``d`` is scratch."""
+    eta = -neg_eta
+    nesterov = mode == NESTEROV
+    for layer in range(sizes.size - 1):
+        k_in, k_out, bo = sizes[layer], sizes[layer + 1], b_off[layer]
+        wl = _weights(wt, w_off, sizes, layer, True)
+        gl = _weights(g, w_off, sizes, layer, False)
+        bias, gb = v[bo:bo + k_out], g[bo:bo + k_out]
+        dd = d[:k_out]
+        if mode == PLAIN:  # p + (−η)·∇C
+            if layer == 0:  # only where ∇C is not exactly zero
+                for u in range(n_union):
+                    i = union[u]
+                    row, grow = wl[i], gt[i]
+                    for j in range(k_out):
+                        row[j] += grow[j] * neg_eta
+            else:
+                for i in range(k_in):
+                    row = wl[i]
+                    for j in range(k_out):
+                        row[j] += gl[j, i] * neg_eta
+            for j in range(k_out):
+                bias[j] += gb[j] * neg_eta
+        else:  # d = −∇C, everywhere
+            vl = _weights(vt, w_off, sizes, layer, True)
+            for i in range(k_in):
+                for j in range(k_out):
+                    dd[j] = -gt[i, j] if layer == 0 else -gl[j, i]
+                _momentum(wl[i], vl[i], dd, beta, eta, nesterov)
+            for j in range(k_out):
+                dd[j] = -gb[j]
+            _momentum(bias, velocity[bo:bo + k_out], dd, beta, eta, nesterov)
+
+
+@njit(cache=True, nogil=True)
+def _clear(gt: Any, mark: Any, union: Any, n_union: int) -> None:
+    for u in range(n_union):
+        i = union[u]
+        mark[i] = 0
+        gt[i, :] = 0
+
+
+@njit(cache=True, nogil=True)
+def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_size: int,
+              neg_etas: Any, mode: int, consts: Any, velocity: Any, sizes: Any, w_off: Any,
+              b_off: Any, cost: int, wt: Any, vt: Any, acts: Any, deltas: Any, z: Any,
+              nz: Any, nzc: Any, g: Any, gt: Any, mark: Any, union: Any) -> tuple[int, Any]:
+    """The mini-batch steps over ``perm[start:stop]`` (``stop`` at a mini-batch
+    boundary or n). Returns the steps taken and, if a gradient was not finite,
+    its sum (the step it belongs to is not taken); else 0. ``g`` ends as the
+    last step's whole gradient."""
+    one = consts[ONE]
+    zero = one - one
+    _transpose(v, wt, sizes, w_off, True)
+    if mode != PLAIN:
+        _transpose(velocity, vt, sizes, w_off, True)
+    k = 0
+    pos = start
+    total = zero
+    n_union = 0
+    while pos < stop:
+        n_rows = min(batch_size, stop - pos)
+        inv = consts[INV_FULL] if n_rows == batch_size else consts[INV_LAST]
+        rows = perm[pos:pos + n_rows]
+        _forward(wt, v, x, rows, n_rows, sizes, w_off, b_off, acts, z, nz, nzc, one)
+        n_union, total = _gradient(wt, x, y, rows, n_rows, sizes, w_off, b_off, cost, inv,
+                                   acts, deltas, nz, nzc, g, gt, mark, union, one)
+        if not np.isfinite(total):
+            break
+        pos += n_rows
+        _step(wt, v, g, gt, union, n_union, sizes, w_off, b_off, neg_etas[k], mode,
+              consts[BETA], vt, velocity, z)
+        k += 1
+        if pos < stop:
+            _clear(gt, mark, union, n_union)
+    g0 = _weights(g, w_off, sizes, 0, False)
+    for j in range(g0.shape[0]):  # the first layer's gradient of the last step, into g
+        for i in range(g0.shape[1]):
+            g0[j, i] = gt[i, j]
+    _clear(gt, mark, union, n_union)
+    _transpose(wt, v, sizes, w_off, False)
+    if mode != PLAIN:
+        _transpose(vt, velocity, sizes, w_off, False)
+    return k, (zero if np.isfinite(total) else total)

@@ -1,0 +1,112 @@
+"""The compiled path of the sigmoid network (``gdkit[fast]``, numba).
+
+:meth:`gdkit_plugins.network.Network.compiled_steps` asks :func:`network_steps`
+for a :class:`~gdkit.protocols.CompiledSteps`; it gives one when numba is
+installed, the gradient is the network's own
+(the ``analytic`` source), the cost is ``quadratic`` or ``cross-entropy``
+(sigmoid outputs) and the step rule is ``fixed`` η (any schedule), alone or
+after ``momentum`` (plain or Nesterov). Otherwise it gives None and the numpy
+loop runs as always. The kernels are in :mod:`gdkit_plugins._fast_kernels`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gdkit.protocols import Batch, CompiledForm, FloatArray, GradientSource, PartState
+
+__all__ = ["CompiledNetworkSteps", "available", "network_steps"]
+
+
+def available() -> bool:
+    """Whether numba is installed (``GDKIT_NO_COMPILE`` is the core's to read)."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def network_steps(net: Any, gradient: GradientSource, forms: tuple[CompiledForm, ...],
+                  batch_size: int, dtype: np.dtype[Any]) -> CompiledNetworkSteps | None:
+    """A compiled runner for ``net``'s mini-batch steps, or None (see the module)."""
+    from . import _fast_kernels as k  # numba is imported here, at the first compiled run
+    if type(gradient).__name__ != "Analytic" or len(net.sizes) < 3:
+        return None
+    cost = {"QuadraticCost": k.QUADRATIC, "CrossEntropy": k.CROSS_ENTROPY}.get(
+        type(net.cost_part).__name__)
+    if cost is None or np.dtype(dtype) != net.dtype:
+        return None
+    kinds = tuple(f.kind for f in forms)
+    if kinds == ("fixed",):
+        mode, beta = k.PLAIN, 0.0
+    elif kinds == ("momentum", "fixed"):
+        beta, nesterov = forms[0].constants
+        mode = k.NESTEROV if nesterov else k.MOMENTUM
+    else:
+        return None
+    eta = forms[-1].eta
+    if eta is None:
+        return None
+    return CompiledNetworkSteps(net, batch_size, cost, mode, beta, eta)
+
+
+class CompiledNetworkSteps:
+    """Mini-batch steps of a sigmoid network with fixed η, run by numba."""
+
+    def __init__(self, net: Any, batch_size: int, cost: int, mode: int, beta: float,
+                 eta: Any) -> None:
+        from . import _fast_kernels as k
+        self._sgd = k.sgd_steps
+        self.net, self.batch_size, self.cost, self.mode, self.eta = net, batch_size, cost, mode, eta
+        dt = net.dtype
+        sizes = np.asarray(net.sizes, np.int64)
+        self.sizes = sizes
+        self.w_off = np.array([s for s, _, _, _ in net._layout], np.int64)
+        self.b_off = np.array([e for _, e, _, _ in net._layout], np.int64)
+        n = int(net.n_samples)
+        last = n % batch_size or batch_size
+        self.consts = np.array([beta, 1.0 / batch_size, 1.0 / last, 1.0], dt)
+        width = int(sizes[1:].max())
+        layers = sizes.size - 1
+        self.acts = np.zeros((layers, batch_size, width), dt)
+        self.z = np.zeros(width, dt)
+        self.wt = np.zeros(net.dim, dt)  # the weights, input-major, during a span
+        self.vt = np.zeros(net.dim if mode else 0, dt)  # momentum's velocity, likewise
+        self.deltas = np.zeros((layers, batch_size, width), dt)
+        self.nz = np.zeros((batch_size, int(sizes[0])), np.int64)
+        self.nzc = np.zeros(batch_size, np.int64)
+        self.gt = np.zeros((int(sizes[0]), int(sizes[1])), dt)
+        self.mark = np.zeros(int(sizes[0]), np.uint8)
+        self.union = np.zeros(int(sizes[0]), np.int64)
+        self.x = np.ascontiguousarray(net.inputs)
+        self.y = np.ascontiguousarray(net.targets)
+        self.v: FloatArray | None = None
+        self.g: FloatArray | None = None
+        self.velocity: FloatArray = np.zeros(0, dt)
+
+    def __repr__(self) -> str:
+        return f"CompiledNetworkSteps(sizes={tuple(int(s) for s in self.sizes)}, mode={self.mode})"
+
+    def bind(self, v: FloatArray, g: FloatArray, states: list[PartState]) -> None:
+        """The run's v, gradient buffer and the chain's states (momentum's velocity)."""
+        self.v, self.g = v, g
+        if self.mode != 0:
+            self.velocity = states[0][0]
+
+    def steps(self, perm: Batch, start: int, stop: int, iteration: int,
+              epoch: int) -> tuple[int, float, float]:
+        """The steps over ``perm[start:stop]``: (taken, η of the last, gsum if stopped)."""
+        assert self.v is not None and self.g is not None, "bind() first"
+        count = len(range(start, stop, self.batch_size))
+        etas = np.array([self.eta(iteration + i, epoch) for i in range(count)], np.float64)
+        neg = (-etas).astype(self.v.dtype)
+        taken, total = self._sgd(
+            self.v, self.x, self.y, perm, start, stop, self.batch_size, neg, self.mode,
+            self.consts, self.velocity, self.sizes, self.w_off, self.b_off, self.cost,
+            self.wt, self.vt, self.acts, self.deltas, self.z, self.nz, self.nzc, self.g,
+            self.gt, self.mark, self.union)
+        last = float(etas[taken - 1]) if taken else float("nan")
+        return int(taken), last, float(total)
