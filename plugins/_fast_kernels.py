@@ -37,12 +37,12 @@ QUADRATIC, CROSS_ENTROPY = 0, 1
 BETA, INV_FULL, INV_LAST, ONE = 0, 1, 2, 3
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"contract"})
 def _sigmoid(z: Any, one: Any) -> Any:
     return one / (one + np.exp(-z))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"contract"})
 def _weights(flat: Any, w_off: Any, sizes: Any, layer: int, input_major: bool) -> Any:
     """A layer's weight matrix as a 2-D view of ``flat``: (k_in, k_out) when
     ``input_major``, else v's (k_out, k_in)."""
@@ -51,7 +51,7 @@ def _weights(flat: Any, w_off: Any, sizes: Any, layer: int, input_major: bool) -
     return view.reshape((k_in, k_out)) if input_major else view.reshape((k_out, k_in))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"contract"})
 def _transpose(src: Any, dst: Any, sizes: Any, w_off: Any, to_input_major: bool) -> None:
     """Each layer's weights between v's layout (output-major) and input-major."""
     for layer in range(sizes.size - 1):
@@ -63,21 +63,12 @@ def _transpose(src: Any, dst: Any, sizes: Any, w_off: Any, to_input_major: bool)
                 row[q] = a[q, p]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"contract"})
 def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, w_off: Any,
-             b_off: Any, acts: Any, z: Any, nz: Any, nzc: Any, one: Any) -> None:
+             b_off: Any, acts: Any, z: Any, indptr: Any, indices: Any, one: Any) -> None:
     """Aˡ = σ(Aˡ⁻¹ (wˡ)ᵀ + bˡ) for the mini-batch ``rows`` of ``x`` into ``acts``
     (the sums over inputs in ascending order; zero inputs skipped in layer 1)."""
-    n_in = sizes[0]
     zero = one - one
-    for b in range(n_rows):
-        xr = x[rows[b]]
-        idx = nz[b]
-        c = 0
-        for i in range(n_in):
-            idx[c] = i
-            c += xr[i] != zero
-        nzc[b] = c
     for layer in range(sizes.size - 1):
         k_out = sizes[layer + 1]
         wl = _weights(wt, w_off, sizes, layer, True)
@@ -86,10 +77,10 @@ def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, w_off:
         for b in range(n_rows):
             zz[:] = zero
             if layer == 0:
-                xr = x[rows[b]]
-                idx = nz[b]
-                for t in range(nzc[b]):
-                    i = idx[t]
+                r = rows[b]
+                xr = x[r]
+                for t in range(indptr[r], indptr[r + 1]):
+                    i = indices[t]
                     xi = xr[i]
                     row = wl[i]
                     for j in range(k_out):
@@ -106,9 +97,9 @@ def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, w_off:
                 out[j] = _sigmoid(zz[j] + bias[j], one)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"contract"})
 def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off: Any,
-              b_off: Any, cost: int, inv: Any, acts: Any, deltas: Any, nz: Any, nzc: Any,
+              b_off: Any, cost: int, inv: Any, acts: Any, deltas: Any, indptr: Any, indices: Any,
               g: Any, gt: Any, mark: Any, union: Any, one: Any) -> tuple[int, Any]:
     """∇C of the mini-batch: the first layer's weights into ``gt`` (input-major,
     on the columns listed in ``union``), everything else into ``g`` (v's
@@ -154,9 +145,10 @@ def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off
                 dp[i] = s * ((one - a[i]) * a[i])
     h = sizes[1]
     for b in range(n_rows):  # the first layer: only the inputs that are not zero
-        xr, idx, d = x[rows[b]], nz[b], deltas[0, b]
-        for t in range(nzc[b]):
-            i = idx[t]
+        r = rows[b]
+        xr, d = x[r], deltas[0, b]
+        for t in range(indptr[r], indptr[r + 1]):
+            i = indices[t]
             mark[i] = 1
             xi = xr[i]
             row = gt[i]
@@ -183,7 +175,7 @@ def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off
     return n_union, total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"contract"})
 def _momentum(p: Any, velocity: Any, d: Any, beta: Any, eta: Any, nesterov: bool) -> None:
     """m ← β·m + d, then p + η·m (Nesterov: p + η·(d + β·m)), elementwise."""
     for k in range(p.size):
@@ -195,7 +187,7 @@ def _momentum(p: Any, velocity: Any, d: Any, beta: Any, eta: Any, nesterov: bool
             p[k] += m * eta
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"contract"})
 def _step(wt: Any, v: Any, g: Any, gt: Any, union: Any, n_union: int, sizes: Any,
           w_off: Any, b_off: Any, neg_eta: Any, mode: int, beta: Any, vt: Any,
           velocity: Any, d: Any) -> None:
@@ -235,7 +227,7 @@ def _step(wt: Any, v: Any, g: Any, gt: Any, union: Any, n_union: int, sizes: Any
             _momentum(bias, velocity[bo:bo + k_out], dd, beta, eta, nesterov)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"contract"})
 def _clear(gt: Any, mark: Any, union: Any, n_union: int) -> None:
     for u in range(n_union):
         i = union[u]
@@ -243,11 +235,11 @@ def _clear(gt: Any, mark: Any, union: Any, n_union: int) -> None:
         gt[i, :] = 0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"contract"})
 def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_size: int,
               neg_etas: Any, mode: int, consts: Any, velocity: Any, sizes: Any, w_off: Any,
               b_off: Any, cost: int, wt: Any, vt: Any, acts: Any, deltas: Any, z: Any,
-              nz: Any, nzc: Any, g: Any, gt: Any, mark: Any, union: Any) -> tuple[int, Any]:
+              indptr: Any, indices: Any, g: Any, gt: Any, mark: Any, union: Any) -> tuple[int, Any]:
     """The mini-batch steps over ``perm[start:stop]`` (``stop`` at a mini-batch
     boundary or n). Returns the steps taken and, if a gradient was not finite,
     its sum (the step it belongs to is not taken); else 0. ``g`` ends as the
@@ -265,9 +257,9 @@ def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_si
         n_rows = min(batch_size, stop - pos)
         inv = consts[INV_FULL] if n_rows == batch_size else consts[INV_LAST]
         rows = perm[pos:pos + n_rows]
-        _forward(wt, v, x, rows, n_rows, sizes, w_off, b_off, acts, z, nz, nzc, one)
+        _forward(wt, v, x, rows, n_rows, sizes, w_off, b_off, acts, z, indptr, indices, one)
         n_union, total = _gradient(wt, x, y, rows, n_rows, sizes, w_off, b_off, cost, inv,
-                                   acts, deltas, nz, nzc, g, gt, mark, union, one)
+                                   acts, deltas, indptr, indices, g, gt, mark, union, one)
         if not np.isfinite(total):
             break
         pos += n_rows

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from gdkit.protocols import Batch, CompiledForm, FloatArray, GradientSource, PartState
 
@@ -76,12 +77,11 @@ class CompiledNetworkSteps:
         self.wt = np.zeros(net.dim, dt)  # the weights, input-major, during a span
         self.vt = np.zeros(net.dim if mode else 0, dt)  # momentum's velocity, likewise
         self.deltas = np.zeros((layers, batch_size, width), dt)
-        self.nz = np.zeros((batch_size, int(sizes[0])), np.int64)
-        self.nzc = np.zeros(batch_size, np.int64)
         self.gt = np.zeros((int(sizes[0]), int(sizes[1])), dt)
         self.mark = np.zeros(int(sizes[0]), np.uint8)
         self.union = np.zeros(int(sizes[0]), np.int64)
         self.x = np.ascontiguousarray(net.inputs)
+        self.indptr, self.indices = _nonzeros(self.x)
         self.y = np.ascontiguousarray(net.targets)
         self.v: FloatArray | None = None
         self.g: FloatArray | None = None
@@ -106,7 +106,21 @@ class CompiledNetworkSteps:
         taken, total = self._sgd(
             self.v, self.x, self.y, perm, start, stop, self.batch_size, neg, self.mode,
             self.consts, self.velocity, self.sizes, self.w_off, self.b_off, self.cost,
-            self.wt, self.vt, self.acts, self.deltas, self.z, self.nz, self.nzc, self.g,
+            self.wt, self.vt, self.acts, self.deltas, self.z, self.indptr, self.indices, self.g,
             self.gt, self.mark, self.union)
         last = float(etas[taken - 1]) if taken else float("nan")
         return int(taken), last, float(total)
+
+
+def _nonzeros(x: FloatArray, block: int = 4096) -> tuple[npt.NDArray[np.int64], npt.NDArray[Any]]:
+    """Where each row of ``x`` is not zero, as CSR ``(indptr, indices)``: built
+    block by block (no full-size temporary), int16 positions when they fit."""
+    counts = np.count_nonzero(x, axis=1)
+    indptr = np.zeros(x.shape[0] + 1, np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    kind = np.int16 if x.shape[1] <= np.iinfo(np.int16).max else np.int32
+    indices = np.empty(int(indptr[-1]), kind)
+    for s in range(0, x.shape[0], block):
+        cols = np.nonzero(x[s:s + block])[1]
+        indices[indptr[s]:indptr[min(s + block, x.shape[0])]] = cols
+    return indptr, indices

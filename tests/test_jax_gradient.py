@@ -53,8 +53,22 @@ class _Counting:
         self.net = gdkit.objective("network", sizes=(6, 5, 4), n_samples=40)
         self.traces = 0
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.net, name)
+    def __repr__(self) -> str:
+        return f"Counting({self.net!r})"
+
+    @property
+    def dim(self) -> int:
+        return int(self.net.dim)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.net.n_samples)
+
+    def cost(self, v: Any, batch: Any = None) -> float:
+        return float(self.net.cost(v, batch))
+
+    def initial_point(self, rng: np.random.Generator) -> Any:
+        return self.net.initial_point(rng)
 
     def traced_cost(self, xp: Any, v: Any, batch: Any = None) -> Any:
         return self.traced_cost_on(xp, v, self.net.batch_data(batch))
