@@ -66,8 +66,9 @@ def _transpose(src: Any, dst: Any, sizes: Any, w_off: Any, to_input_major: bool)
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, w_off: Any,
              b_off: Any, acts: Any, z: Any, indptr: Any, indices: Any, one: Any) -> None:
-    """Aˡ = σ(Aˡ⁻¹ (wˡ)ᵀ + bˡ) for the mini-batch ``rows`` of ``x`` into ``acts``
-    (the sums over inputs in ascending order; zero inputs skipped in layer 1)."""
+    """Aˡ = σ(Aˡ⁻¹ (wˡ)ᵀ + bˡ) for the mini-batch ``rows`` into ``acts``; the
+    inputs are the CSR ``(indptr, indices, x)`` of their non-zero values (the
+    sums over inputs in ascending order)."""
     zero = one - one
     for layer in range(sizes.size - 1):
         k_out = sizes[layer + 1]
@@ -78,11 +79,9 @@ def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, w_off:
             zz[:] = zero
             if layer == 0:
                 r = rows[b]
-                xr = x[r]
                 for t in range(indptr[r], indptr[r + 1]):
-                    i = indices[t]
-                    xi = xr[i]
-                    row = wl[i]
+                    xi = x[t]
+                    row = wl[indices[t]]
                     for j in range(k_out):
                         zz[j] += xi * row[j]
             else:
@@ -99,8 +98,8 @@ def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, w_off:
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off: Any,
-              b_off: Any, cost: int, inv: Any, acts: Any, deltas: Any, indptr: Any, indices: Any,
-              g: Any, gt: Any, mark: Any, union: Any, one: Any) -> tuple[int, Any]:
+              b_off: Any, cost: int, inv: Any, acts: Any, deltas: Any, indptr: Any,
+              indices: Any, g: Any, gt: Any, mark: Any, union: Any, one: Any) -> tuple[int, Any]:
     """∇C of the mini-batch: the first layer's weights into ``gt`` (input-major,
     on the columns listed in ``union``), everything else into ``g`` (v's
     layout). Returns the number of columns in ``union`` and the gradient's sum."""
@@ -146,11 +145,11 @@ def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off
     h = sizes[1]
     for b in range(n_rows):  # the first layer: only the inputs that are not zero
         r = rows[b]
-        xr, d = x[r], deltas[0, b]
+        d = deltas[0, b]
         for t in range(indptr[r], indptr[r + 1]):
             i = indices[t]
             mark[i] = 1
-            xi = xr[i]
+            xi = x[t]
             row = gt[i]
             for j in range(h):
                 row[j] += d[j] * xi
@@ -239,7 +238,8 @@ def _clear(gt: Any, mark: Any, union: Any, n_union: int) -> None:
 def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_size: int,
               neg_etas: Any, mode: int, consts: Any, velocity: Any, sizes: Any, w_off: Any,
               b_off: Any, cost: int, wt: Any, vt: Any, acts: Any, deltas: Any, z: Any,
-              indptr: Any, indices: Any, g: Any, gt: Any, mark: Any, union: Any) -> tuple[int, Any]:
+              indptr: Any, indices: Any, g: Any, gt: Any, mark: Any, union: Any
+              ) -> tuple[int, Any]:
     """The mini-batch steps over ``perm[start:stop]`` (``stop`` at a mini-batch
     boundary or n). Returns the steps taken and, if a gradient was not finite,
     its sum (the step it belongs to is not taken); else 0. ``g`` ends as the
