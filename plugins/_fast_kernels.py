@@ -11,9 +11,10 @@ reassociation (no ``fastmath``), so the same inputs give the same bits on any
 machine of the same instruction set, whatever the thread count.
 
 During a span of steps the weights live in a transposed working copy (each
-layer's matrix stored input-major), so that every inner loop runs over
-independent outputs and vectorizes, rather than down one long chain of
-additions; the copy is written back into v at the end of the span. The first
+layer's matrix stored input-major, its rows padded with zeros to a whole
+number of vector lanes), so that every inner loop runs over independent
+outputs and vectorizes, rather than down one long chain of additions; the
+copy is written back into v at the end of the span. The first
 layer skips zero inputs (MNIST's pixels are 81% zeros): a term
 ``w·0`` adds exactly zero to a sum, so skipping it changes no bit, and a
 weight whose input column is zero throughout the mini-batch has gradient
@@ -43,38 +44,50 @@ def _sigmoid(z: Any, one: Any) -> Any:
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
-def _weights(flat: Any, w_off: Any, sizes: Any, layer: int, input_major: bool) -> Any:
-    """A layer's weight matrix as a 2-D view of ``flat``: (k_in, k_out) when
-    ``input_major``, else v's (k_out, k_in)."""
+def _weights(flat: Any, w_off: Any, sizes: Any, layer: int) -> Any:
+    """A layer's weight matrix in v's layout: a (k_out, k_in) view of ``flat``."""
     k_in, k_out, w = sizes[layer], sizes[layer + 1], w_off[layer]
-    view = flat[w:w + k_in * k_out]
-    return view.reshape((k_in, k_out)) if input_major else view.reshape((k_out, k_in))
+    return flat[w:w + k_in * k_out].reshape((k_out, k_in))
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
-def _transpose(src: Any, dst: Any, sizes: Any, w_off: Any, to_input_major: bool) -> None:
-    """Each layer's weights between v's layout (output-major) and input-major."""
+def _padded(flat: Any, p_off: Any, sizes: Any, pad: Any, layer: int) -> Any:
+    """A layer's weight matrix in the working layout: a (k_in, pad) view of
+    ``flat``, input-major, each row padded with zeros to a whole number of
+    vector lanes (so inner loops over outputs have no remainder)."""
+    k_in, w = sizes[layer], p_off[layer]
+    return flat[w:w + k_in * pad[layer]].reshape((k_in, pad[layer]))
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _transpose(flat: Any, work: Any, sizes: Any, w_off: Any, p_off: Any, pad: Any,
+               into_work: bool) -> None:
+    """Each layer's weights between v's layout and the working layout (whose
+    padding is never written, so it stays zero)."""
     for layer in range(sizes.size - 1):
-        a = _weights(src, w_off, sizes, layer, not to_input_major)
-        b = _weights(dst, w_off, sizes, layer, to_input_major)
-        for p in range(b.shape[0]):
-            row = b[p]
-            for q in range(b.shape[1]):
-                row[q] = a[q, p]
+        a = _weights(flat, w_off, sizes, layer)
+        b = _padded(work, p_off, sizes, pad, layer)
+        for i in range(a.shape[1]):
+            row = b[i]
+            for j in range(a.shape[0]):
+                if into_work:
+                    row[j] = a[j, i]
+                else:
+                    a[j, i] = row[j]
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
-def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, w_off: Any,
-             b_off: Any, acts: Any, z: Any, indptr: Any, indices: Any, one: Any) -> None:
+def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, p_off: Any,
+             pad: Any, b_off: Any, acts: Any, indptr: Any, indices: Any, one: Any) -> None:
     """Aˡ = σ(Aˡ⁻¹ (wˡ)ᵀ + bˡ) for the mini-batch ``rows`` into ``acts``; the
     inputs are the CSR ``(indptr, indices, x)`` of their non-zero values (the
     sums over inputs in ascending order)."""
     zero = one - one
     for layer in range(sizes.size - 1):
-        k_out = sizes[layer + 1]
-        wl = _weights(wt, w_off, sizes, layer, True)
+        k_out, kp = sizes[layer + 1], pad[layer]
+        wl = _padded(wt, p_off, sizes, pad, layer)
         bias = v[b_off[layer]:b_off[layer] + k_out]
-        zz = np.empty(k_out, wt.dtype)  # local: the compiler keeps it apart from the weights
+        zz = np.empty(kp, wt.dtype)  # local: the compiler keeps it apart from the weights
         for b in range(n_rows):
             zz[:] = zero
             if layer == 0:
@@ -82,14 +95,14 @@ def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, w_off:
                 for t in range(indptr[r], indptr[r + 1]):
                     xi = x[t]
                     row = wl[indices[t]]
-                    for j in range(k_out):
+                    for j in range(kp):
                         zz[j] += xi * row[j]
             else:
                 prev = acts[layer - 1, b]
                 for i in range(sizes[layer]):
                     ai = prev[i]
                     row = wl[i]
-                    for j in range(k_out):
+                    for j in range(kp):
                         zz[j] += ai * row[j]
             out = acts[layer, b]
             for j in range(k_out):
@@ -98,8 +111,8 @@ def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, w_off:
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off: Any,
-              b_off: Any, cost: int, inv: Any, acts: Any, deltas: Any, indptr: Any,
-              indices: Any, g: Any, gt: Any, mark: Any, union: Any, one: Any) -> tuple[int, Any]:
+              p_off: Any, pad: Any, b_off: Any, cost: int, inv: Any, acts: Any, deltas: Any,
+              indptr: Any, indices: Any, g: Any, gt: Any, mark: Any, union: Any, one: Any) -> tuple[int, Any]:
     """∇C of the mini-batch: the first layer's weights into ``gt`` (input-major,
     on the columns listed in ``union``), everything else into ``g`` (v's
     layout). Returns the number of columns in ``union`` and the gradient's sum."""
@@ -117,7 +130,7 @@ def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off
     tot = np.zeros(acts.shape[2], g.dtype)
     for layer in range(last, 0, -1):
         k_in, k_out = sizes[layer], sizes[layer + 1]
-        gw = _weights(g, w_off, sizes, layer, False)
+        gw = _weights(g, w_off, sizes, layer)
         gb = g[b_off[layer]:b_off[layer] + k_out]
         for j in range(k_out):  # BP4 and BP3, summed over the mini-batch in order
             row = gw[j]
@@ -133,7 +146,7 @@ def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off
             for i in range(k_in):
                 tot[i] += row[i]
             tot[j] += s
-        wl = _weights(wt, w_off, sizes, layer, True)
+        wl = _padded(wt, p_off, sizes, pad, layer)
         for b in range(n_rows):  # BP2: δˡ⁻¹ = (δˡ wˡ) ⊙ σ'(zˡ⁻¹), the weights before the step
             d, dp, a = deltas[layer, b], deltas[layer - 1, b], acts[layer - 1, b]
             for i in range(k_in):
@@ -142,7 +155,7 @@ def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off
                 for j in range(k_out):
                     s += d[j] * row[j]
                 dp[i] = s * ((one - a[i]) * a[i])
-    h = sizes[1]
+    h, hp = sizes[1], pad[0]
     for b in range(n_rows):  # the first layer: only the inputs that are not zero
         r = rows[b]
         d = deltas[0, b]
@@ -151,7 +164,7 @@ def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off
             mark[i] = 1
             xi = x[t]
             row = gt[i]
-            for j in range(h):
+            for j in range(hp):  # the padding: zero deltas into zero rows
                 row[j] += d[j] * xi
     n_union = 0
     for i in range(sizes[0]):  # the columns touched, without a branch per input
@@ -188,7 +201,7 @@ def _momentum(p: Any, velocity: Any, d: Any, beta: Any, eta: Any, nesterov: bool
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def _step(wt: Any, v: Any, g: Any, gt: Any, union: Any, n_union: int, sizes: Any,
-          w_off: Any, b_off: Any, neg_eta: Any, mode: int, beta: Any, vt: Any,
+          w_off: Any, p_off: Any, pad: Any, b_off: Any, neg_eta: Any, mode: int, beta: Any, vt: Any,
           velocity: Any, d: Any) -> None:
     """The weights (in ``wt``) and biases (in ``v``) moved by η along −∇C, or
     along momentum's direction (its weights' velocity in ``vt``, input-major);
@@ -197,8 +210,8 @@ def _step(wt: Any, v: Any, g: Any, gt: Any, union: Any, n_union: int, sizes: Any
     nesterov = mode == NESTEROV
     for layer in range(sizes.size - 1):
         k_in, k_out, bo = sizes[layer], sizes[layer + 1], b_off[layer]
-        wl = _weights(wt, w_off, sizes, layer, True)
-        gl = _weights(g, w_off, sizes, layer, False)
+        wl = _padded(wt, p_off, sizes, pad, layer)
+        gl = _weights(g, w_off, sizes, layer)
         bias, gb = v[bo:bo + k_out], g[bo:bo + k_out]
         dd = d[:k_out]
         if mode == PLAIN:  # p + (−η)·∇C
@@ -216,11 +229,11 @@ def _step(wt: Any, v: Any, g: Any, gt: Any, union: Any, n_union: int, sizes: Any
             for j in range(k_out):
                 bias[j] += gb[j] * neg_eta
         else:  # d = −∇C, everywhere
-            vl = _weights(vt, w_off, sizes, layer, True)
+            vl = _padded(vt, p_off, sizes, pad, layer)
             for i in range(k_in):
                 for j in range(k_out):
                     dd[j] = -gt[i, j] if layer == 0 else -gl[j, i]
-                _momentum(wl[i], vl[i], dd, beta, eta, nesterov)
+                _momentum(wl[i][:k_out], vl[i][:k_out], dd, beta, eta, nesterov)
             for j in range(k_out):
                 dd[j] = -gb[j]
             _momentum(bias, velocity[bo:bo + k_out], dd, beta, eta, nesterov)
@@ -237,8 +250,8 @@ def _clear(gt: Any, mark: Any, union: Any, n_union: int) -> None:
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_size: int,
               neg_etas: Any, mode: int, consts: Any, velocity: Any, sizes: Any, w_off: Any,
-              b_off: Any, cost: int, wt: Any, vt: Any, acts: Any, deltas: Any, z: Any,
-              indptr: Any, indices: Any, g: Any, gt: Any, mark: Any, union: Any
+              p_off: Any, pad: Any, b_off: Any, cost: int, wt: Any, vt: Any, acts: Any,
+              deltas: Any, z: Any, indptr: Any, indices: Any, g: Any, gt: Any, mark: Any, union: Any
               ) -> tuple[int, Any]:
     """The mini-batch steps over ``perm[start:stop]`` (``stop`` at a mini-batch
     boundary or n). Returns the steps taken and, if a gradient was not finite,
@@ -246,9 +259,9 @@ def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_si
     last step's whole gradient."""
     one = consts[ONE]
     zero = one - one
-    _transpose(v, wt, sizes, w_off, True)
+    _transpose(v, wt, sizes, w_off, p_off, pad, True)
     if mode != PLAIN:
-        _transpose(velocity, vt, sizes, w_off, True)
+        _transpose(velocity, vt, sizes, w_off, p_off, pad, True)
     k = 0
     pos = start
     total = zero
@@ -257,23 +270,24 @@ def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_si
         n_rows = min(batch_size, stop - pos)
         inv = consts[INV_FULL] if n_rows == batch_size else consts[INV_LAST]
         rows = perm[pos:pos + n_rows]
-        _forward(wt, v, x, rows, n_rows, sizes, w_off, b_off, acts, z, indptr, indices, one)
-        n_union, total = _gradient(wt, x, y, rows, n_rows, sizes, w_off, b_off, cost, inv,
-                                   acts, deltas, indptr, indices, g, gt, mark, union, one)
+        _forward(wt, v, x, rows, n_rows, sizes, p_off, pad, b_off, acts, indptr, indices, one)
+        n_union, total = _gradient(wt, x, y, rows, n_rows, sizes, w_off, p_off, pad, b_off,
+                                   cost, inv, acts, deltas, indptr, indices, g, gt, mark,
+                                   union, one)
         if not np.isfinite(total):
             break
         pos += n_rows
-        _step(wt, v, g, gt, union, n_union, sizes, w_off, b_off, neg_etas[k], mode,
-              consts[BETA], vt, velocity, z)
+        _step(wt, v, g, gt, union, n_union, sizes, w_off, p_off, pad, b_off, neg_etas[k],
+              mode, consts[BETA], vt, velocity, z)
         k += 1
         if pos < stop:
             _clear(gt, mark, union, n_union)
-    g0 = _weights(g, w_off, sizes, 0, False)
+    g0 = _weights(g, w_off, sizes, 0)
     for j in range(g0.shape[0]):  # the first layer's gradient of the last step, into g
         for i in range(g0.shape[1]):
             g0[j, i] = gt[i, j]
     _clear(gt, mark, union, n_union)
-    _transpose(wt, v, sizes, w_off, False)
+    _transpose(v, wt, sizes, w_off, p_off, pad, False)
     if mode != PLAIN:
-        _transpose(vt, velocity, sizes, w_off, False)
+        _transpose(velocity, vt, sizes, w_off, p_off, pad, False)
     return k, (zero if np.isfinite(total) else total)

@@ -20,6 +20,8 @@ from gdkit.protocols import Batch, CompiledForm, FloatArray, GradientSource, Par
 
 __all__ = ["CompiledNetworkSteps", "available", "network_steps"]
 
+LANES = 8  # float32 lanes of a 256-bit vector: the working rows' padding
+
 
 def available() -> bool:
     """Whether numba is installed (``GDKIT_NO_COMPILE`` is the core's to read)."""
@@ -70,14 +72,18 @@ class CompiledNetworkSteps:
         n = int(net.n_samples)
         last = n % batch_size or batch_size
         self.consts = np.array([beta, 1.0 / batch_size, 1.0 / last, 1.0], dt)
-        width = int(sizes[1:].max())
+        # The working layout: each layer input-major, rows padded to LANES.
+        self.pad = -(-sizes[1:] // LANES) * LANES
+        self.p_off = np.concatenate([[0], np.cumsum(sizes[:-1] * self.pad)[:-1]]).astype(np.int64)
+        size = int(np.sum(sizes[:-1] * self.pad))
+        width = int(self.pad.max())
         layers = sizes.size - 1
-        self.acts = np.zeros((layers, batch_size, width), dt)
-        self.z = np.zeros(width, dt)
-        self.wt = np.zeros(net.dim, dt)  # the weights, input-major, during a span
-        self.vt = np.zeros(net.dim if mode else 0, dt)  # momentum's velocity, likewise
+        self.acts = np.zeros((layers, batch_size, width), dt)  # padding stays zero
         self.deltas = np.zeros((layers, batch_size, width), dt)
-        self.gt = np.zeros((int(sizes[0]), int(sizes[1])), dt)
+        self.z = np.zeros(width, dt)
+        self.wt = np.zeros(size, dt)  # the weights during a span
+        self.vt = np.zeros(size if mode else 0, dt)  # momentum's velocity, likewise
+        self.gt = np.zeros((int(sizes[0]), int(self.pad[0])), dt)
         self.mark = np.zeros(int(sizes[0]), np.uint8)
         self.union = np.zeros(int(sizes[0]), np.int64)
         self.indptr, self.indices, self.values = _nonzeros(np.ascontiguousarray(net.inputs))
@@ -104,7 +110,8 @@ class CompiledNetworkSteps:
         neg = (-etas).astype(self.v.dtype)
         taken, total = self._sgd(
             self.v, self.values, self.y, perm, start, stop, self.batch_size, neg, self.mode,
-            self.consts, self.velocity, self.sizes, self.w_off, self.b_off, self.cost,
+            self.consts, self.velocity, self.sizes, self.w_off, self.p_off, self.pad,
+            self.b_off, self.cost,
             self.wt, self.vt, self.acts, self.deltas, self.z, self.indptr, self.indices, self.g,
             self.gt, self.mark, self.union)
         last = float(etas[taken - 1]) if taken else float("nan")
