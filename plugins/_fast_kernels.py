@@ -112,7 +112,8 @@ def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, p_off:
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off: Any,
               p_off: Any, pad: Any, b_off: Any, cost: int, inv: Any, acts: Any, deltas: Any,
-              indptr: Any, indices: Any, g: Any, gt: Any, mark: Any, union: Any, one: Any) -> tuple[int, Any]:
+              indptr: Any, indices: Any, g: Any, gt: Any, mark: Any, union: Any, one: Any
+              ) -> tuple[int, Any]:
     """∇C of the mini-batch: the first layer's weights into ``gt`` (input-major,
     on the columns listed in ``union``), everything else into ``g`` (v's
     layout). Returns the number of columns in ``union`` and the gradient's sum."""
