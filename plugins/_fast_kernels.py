@@ -79,9 +79,9 @@ def _transpose(flat: Any, work: Any, sizes: Any, w_off: Any, p_off: Any, pad: An
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, p_off: Any,
              pad: Any, b_off: Any, acts: Any, indptr: Any, indices: Any, one: Any) -> None:
-    """Aˡ = σ(Aˡ⁻¹ (wˡ)ᵀ + bˡ) for the mini-batch ``rows`` into ``acts``; the
-    inputs are the CSR ``(indptr, indices, x)`` of their non-zero values (the
-    sums over inputs in ascending order)."""
+    """Aˡ = σ(Aˡ⁻¹ (wˡ)ᵀ + bˡ) for the mini-batch ``rows`` of ``x`` into ``acts``,
+    the first layer over the inputs' non-zero positions (CSR ``indptr``,
+    ``indices``); every sum over inputs in ascending order."""
     zero = one - one
     for layer in range(sizes.size - 1):
         k_out, kp = sizes[layer + 1], pad[layer]
@@ -92,9 +92,11 @@ def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, p_off:
             zz[:] = zero
             if layer == 0:
                 r = rows[b]
+                xr = x[r]
                 for t in range(indptr[r], indptr[r + 1]):
-                    xi = x[t]
-                    row = wl[indices[t]]
+                    i = indices[t]
+                    xi = xr[i]
+                    row = wl[i]
                     for j in range(kp):
                         zz[j] += xi * row[j]
             else:
@@ -159,11 +161,11 @@ def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off
     h, hp = sizes[1], pad[0]
     for b in range(n_rows):  # the first layer: only the inputs that are not zero
         r = rows[b]
-        d = deltas[0, b]
+        xr, d = x[r], deltas[0, b]
         for t in range(indptr[r], indptr[r + 1]):
             i = indices[t]
             mark[i] = 1
-            xi = x[t]
+            xi = xr[i]
             row = gt[i]
             for j in range(hp):  # the padding: zero deltas into zero rows
                 row[j] += d[j] * xi
