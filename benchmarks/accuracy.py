@@ -67,7 +67,7 @@ def train_one(net: Any, seed: int, epochs: int, batch_size: int, eta: float) -> 
             "min_recall_per_epoch": recall.min(axis=0).tolist(),
             "final_recall": recall[:, -1].tolist(),
             "cost": res.history["cost"].tolist(), "seconds": res.history["seconds"].tolist(),
-            "wall_seconds": time.perf_counter() - t0}
+            "wall_seconds": time.perf_counter() - t0, "compiled": bool(res.compiled)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{100 * r['final_accuracy']:>7.2f}% {100 * r['test_at_best_validation']:>7.2f}% "
               f"{100 * min(r['final_recall']):>7.2f}% {statistics.median(r['seconds']):>8.2f}")
     med = report["median_best_accuracy"]
+    path = "compiled (gdkit[fast])" if runs[0]["compiled"] else "numpy"
+    print(f"path: {path}; GDKIT_NO_COMPILE=1 runs the numpy path")
     print(f"median best-epoch accuracy: {100 * med:.2f}% (target >= {100 * TARGET:.1f}%: "
           f"{'MET' if med >= TARGET else 'MISSED'})")
     print(f"wrote {out}")
