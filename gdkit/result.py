@@ -68,6 +68,9 @@ class Result(dict[str, Any]):
         Why the run stopped, in words.
     history : History
         The cost (and more) per iteration, or per epoch in mini-batch mode.
+    compiled : bool
+        Mini-batch mode only: whether the steps ran on the compiled path
+        (:mod:`gdkit.compiled`) rather than in numpy.
     """
 
     def __getattr__(self, name: str) -> Any:

@@ -32,10 +32,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-PLAIN, MOMENTUM, NESTEROV = 0, 1, 2
-QUADRATIC, CROSS_ENTROPY = 0, 1
-# consts[...]: the run's numbers in v's dtype (so float32 arithmetic stays float32)
-BETA, INV_FULL, INV_LAST, ONE = 0, 1, 2, 3
+from .fast import BETA, INV_FULL, INV_LAST, NESTEROV, ONE, PLAIN, QUADRATIC
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})

@@ -21,6 +21,9 @@ from gdkit.protocols import Batch, CompiledForm, FloatArray, GradientSource, Par
 __all__ = ["CompiledNetworkSteps", "available", "network_steps"]
 
 LANES = 8  # float32 lanes of a 256-bit vector: the working rows' padding
+PLAIN, MOMENTUM, NESTEROV = 0, 1, 2  # the step
+QUADRATIC, CROSS_ENTROPY = 0, 1  # the cost
+BETA, INV_FULL, INV_LAST, ONE = 0, 1, 2, 3  # consts[...], in v's dtype (float32 stays float32)
 
 
 def available() -> bool:
@@ -35,19 +38,19 @@ def available() -> bool:
 def network_steps(net: Any, gradient: GradientSource, forms: tuple[CompiledForm, ...],
                   batch_size: int, dtype: np.dtype[Any]) -> CompiledNetworkSteps | None:
     """A compiled runner for ``net``'s mini-batch steps, or None (see the module)."""
-    from . import _fast_kernels as k  # numba is imported here, at the first compiled run
-    if type(gradient).__name__ != "Analytic" or len(net.sizes) < 3:
+    from .analytic import Analytic
+    from .costs import CrossEntropy, QuadraticCost
+    if not isinstance(gradient, Analytic) or len(net.sizes) < 3:
         return None
-    cost = {"QuadraticCost": k.QUADRATIC, "CrossEntropy": k.CROSS_ENTROPY}.get(
-        type(net.cost_part).__name__)
+    cost = {QuadraticCost: QUADRATIC, CrossEntropy: CROSS_ENTROPY}.get(type(net.cost_part))
     if cost is None or np.dtype(dtype) != net.dtype:
         return None
     kinds = tuple(f.kind for f in forms)
     if kinds == ("fixed",):
-        mode, beta = k.PLAIN, 0.0
+        mode, beta = PLAIN, 0.0
     elif kinds == ("momentum", "fixed"):
         beta, nesterov = forms[0].constants
-        mode = k.NESTEROV if nesterov else k.MOMENTUM
+        mode = NESTEROV if nesterov else MOMENTUM
     else:
         return None
     eta = forms[-1].eta
@@ -61,8 +64,8 @@ class CompiledNetworkSteps:
 
     def __init__(self, net: Any, batch_size: int, cost: int, mode: int, beta: float,
                  eta: Any) -> None:
-        from . import _fast_kernels as k
-        self._sgd = k.sgd_steps
+        from . import _fast_kernels  # numba is imported here, at the first compiled run
+        self._sgd = _fast_kernels.sgd_steps
         self.net, self.batch_size, self.cost, self.mode, self.eta = net, batch_size, cost, mode, eta
         dt = net.dtype
         sizes = np.asarray(net.sizes, np.int64)
