@@ -6,6 +6,7 @@ Each comparison runs the same call twice, once with ``GDKIT_NO_COMPILE=1``
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import signal
@@ -19,7 +20,8 @@ import pytest
 import gdkit
 from gdkit.errors import DivergenceError, Interrupted
 
-numba = pytest.importorskip("numba", reason="the fast extra is not installed")
+needs_numba = pytest.mark.skipif(importlib.util.find_spec("numba") is None,
+                                 reason="the fast extra (numba) is not installed")
 
 
 def sparse_network(n: int = 205, dtype: str = "float64", cost: str = "quadratic",
@@ -55,6 +57,7 @@ RULES = {
 }
 
 
+@needs_numba
 @pytest.mark.parametrize("cost", ["quadratic", "cross-entropy"])
 @pytest.mark.parametrize("rule", sorted(RULES))
 def test_500_steps_agree_with_the_numpy_path_to_1e_12(rule: str, cost: str,
@@ -69,6 +72,7 @@ def test_500_steps_agree_with_the_numpy_path_to_1e_12(rule: str, cost: str,
     assert not np.array_equal(fast.x, net.initial_point(np.random.default_rng(0)))
 
 
+@needs_numba
 def test_float32_stays_within_float32s_drift(monkeypatch: pytest.MonkeyPatch) -> None:
     net = sparse_network(dtype="float32")
     fast = train(net, RULES["fixed"](), compiled=True, monkeypatch=monkeypatch)
@@ -79,6 +83,7 @@ def test_float32_stays_within_float32s_drift(monkeypatch: pytest.MonkeyPatch) ->
     assert np.max(np.abs(fast.x - slow.x)) <= 3e-5 * np.max(np.abs(slow.x))
 
 
+@needs_numba
 def test_the_same_seed_gives_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
     net = sparse_network()
     a = train(net, RULES["momentum"](), compiled=True, monkeypatch=monkeypatch)
@@ -86,6 +91,7 @@ def test_the_same_seed_gives_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> N
     np.testing.assert_array_equal(a.x, b.x)
 
 
+@needs_numba
 def test_a_signal_mid_epoch_saves_and_resume_is_bit_for_bit(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     net = sparse_network(n=2000)  # 200 steps an epoch, in spans of 2
@@ -107,6 +113,7 @@ def test_a_signal_mid_epoch_saves_and_resume_is_bit_for_bit(
     np.testing.assert_array_equal(resumed.x, straight.x)
 
 
+@needs_numba
 def test_divergence_is_caught_at_the_same_step(monkeypatch: pytest.MonkeyPatch) -> None:
     net = sparse_network()
     steps = {}
