@@ -656,8 +656,8 @@ class _Epochs:
         t0 = time.perf_counter()
         for c0 in range(0, len(starts), span):
             todo = starts[c0:c0 + span]
-            if len(todo) > self.max_iter - self.it:
-                todo = todo[:int(self.max_iter - self.it)]
+            if len(todo) > self.max_iter - self.it:  # at least one, as the numpy loop takes
+                todo = todo[:max(1, int(self.max_iter - self.it))]
             stop = min(todo[-1] + bs, n)
             taken, eta, gsum = run.steps(perm, todo[0], stop, self.it, epoch)
             self.it += taken

@@ -4,25 +4,32 @@ One function, :func:`sgd_steps`, runs a span of mini-batch steps of a
 sigmoid network: gather, forward pass, backpropagation (BP1-BP4) and the
 step of a fixed η (plain, momentum or Nesterov), fused in one loop over the
 mini-batches. It computes what the numpy path computes, operation by
-operation in the same dtype; only the order of the terms in each sum differs
-(ascending over the mini-batch, where BLAS chooses its own), so the results
-agree to rounding, not bit for bit. It is single-threaded and does no
-reassociation (no ``fastmath``), so the same inputs give the same bits on any
-machine of the same instruction set, whatever the thread count.
+operation in the same dtype, so the results agree to rounding, not bit for
+bit. The differences: the order of the terms in each sum (ascending over
+the mini-batch and the inputs, where BLAS chooses its own); ``a·b + c``
+contracted into one fused multiply-add where the CPU has one (numba's
+``fastmath={"contract"}``, nothing else of fast-math: no reassociation);
+and, only when η or the gradient is not finite, a first-layer weight whose
+input is zero throughout the mini-batch, which numpy turns into NaN
+(0·inf) and the kernel leaves alone (the run stops with a
+:class:`~gdkit.errors.DivergenceError` either way). It is single-threaded,
+so the same inputs give the same bits on one machine whatever the thread
+count.
 
 During a span of steps the weights live in a transposed working copy (each
 layer's matrix stored input-major, its rows padded with zeros to a whole
 number of vector lanes), so that every inner loop runs over independent
 outputs and vectorizes, rather than down one long chain of additions; the
-copy is written back into v at the end of the span. The first
-layer skips zero inputs (MNIST's pixels are 81% zeros): a term
-``w·0`` adds exactly zero to a sum, so skipping it changes no bit, and a
-weight whose input column is zero throughout the mini-batch has gradient
-exactly zero, so plain η leaves it exactly as it was.
+copy is written back into v at the end of the span. The first layer skips
+zero inputs (MNIST's pixels are 81% zeros; their positions listed once per
+run, row by row): a term ``w·0`` adds exactly zero to a sum, so skipping it
+changes no bit, and a weight whose input is zero throughout the mini-batch
+has gradient exactly zero, so plain η leaves it exactly as it was.
 
 Compiled on first use per dtype and cached on disk (numba's ``cache=True``:
 ``__pycache__`` beside this file, or numba's user cache directory when that
-is read-only; ``NUMBA_CACHE_DIR`` overrides).
+is read-only; ``NUMBA_CACHE_DIR`` overrides). numba's cache notices edits
+to this file only, so every number the kernels use is defined here.
 """
 
 from __future__ import annotations
@@ -32,7 +39,9 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .fast import BETA, INV_FULL, INV_LAST, NESTEROV, ONE, PLAIN, QUADRATIC
+PLAIN, MOMENTUM, NESTEROV = 0, 1, 2  # the step
+QUADRATIC, CROSS_ENTROPY = 0, 1  # the cost
+BETA, ONE = 0, 1  # consts[...], in v's dtype (so float32 arithmetic stays float32)
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
@@ -249,14 +258,15 @@ def _clear(gt: Any, mark: Any, union: Any, n_union: int) -> None:
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_size: int,
-              neg_etas: Any, mode: int, consts: Any, velocity: Any, sizes: Any, w_off: Any,
-              p_off: Any, pad: Any, b_off: Any, cost: int, wt: Any, vt: Any, acts: Any,
-              deltas: Any, z: Any, indptr: Any, indices: Any, g: Any, gt: Any, mark: Any, union: Any
-              ) -> tuple[int, Any]:
+              neg_etas: Any, mode: int, consts: Any, invs: Any, velocity: Any, sizes: Any,
+              w_off: Any, p_off: Any, pad: Any, b_off: Any, cost: int, wt: Any, vt: Any,
+              acts: Any, deltas: Any, z: Any, indptr: Any, indices: Any, g: Any, gt: Any,
+              mark: Any, union: Any) -> tuple[int, Any]:
     """The mini-batch steps over ``perm[start:stop]`` (``stop`` at a mini-batch
-    boundary or n). Returns the steps taken and, if a gradient was not finite,
-    its sum (the step it belongs to is not taken); else 0. ``g`` ends as the
-    last step's whole gradient."""
+    boundary or n; ``invs[r]`` is 1/r in v's dtype, the mean's factor for r
+    rows). Returns the steps taken and, if a gradient was not finite, its sum
+    (the step it belongs to is not taken); else 0. ``g`` ends as the last
+    step's whole gradient."""
     one = consts[ONE]
     zero = one - one
     _transpose(v, wt, sizes, w_off, p_off, pad, True)
@@ -268,7 +278,7 @@ def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_si
     n_union = 0
     while pos < stop:
         n_rows = min(batch_size, stop - pos)
-        inv = consts[INV_FULL] if n_rows == batch_size else consts[INV_LAST]
+        inv = invs[n_rows]
         rows = perm[pos:pos + n_rows]
         _forward(wt, v, x, rows, n_rows, sizes, p_off, pad, b_off, acts, indptr, indices, one)
         n_union, total = _gradient(wt, x, y, rows, n_rows, sizes, w_off, p_off, pad, b_off,

@@ -11,6 +11,7 @@ loop runs as always. The kernels are in :mod:`gdkit_plugins._fast_kernels`.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import numpy as np
@@ -21,18 +22,18 @@ from gdkit.protocols import Batch, CompiledForm, FloatArray, GradientSource, Par
 __all__ = ["CompiledNetworkSteps", "available", "network_steps"]
 
 LANES = 8  # float32 lanes of a 256-bit vector: the working rows' padding
-PLAIN, MOMENTUM, NESTEROV = 0, 1, 2  # the step
-QUADRATIC, CROSS_ENTROPY = 0, 1  # the cost
-BETA, INV_FULL, INV_LAST, ONE = 0, 1, 2, 3  # consts[...], in v's dtype (float32 stays float32)
+# The kernels' codes, as _fast_kernels defines them (checked when it is imported).
+PLAIN, MOMENTUM, NESTEROV = 0, 1, 2
+QUADRATIC, CROSS_ENTROPY = 0, 1
 
 
 def available() -> bool:
-    """Whether numba is installed (``GDKIT_NO_COMPILE`` is the core's to read)."""
+    """Whether numba is installed, without importing it (``GDKIT_NO_COMPILE``
+    is the core's to read)."""
     try:
-        import numba  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec("numba") is not None
+    except (ImportError, ValueError):  # a None entry in sys.modules, a broken install
         return False
-    return True
 
 
 def network_steps(net: Any, gradient: GradientSource, forms: tuple[CompiledForm, ...],
@@ -40,7 +41,11 @@ def network_steps(net: Any, gradient: GradientSource, forms: tuple[CompiledForm,
     """A compiled runner for ``net``'s mini-batch steps, or None (see the module)."""
     from .analytic import Analytic
     from .costs import CrossEntropy, QuadraticCost
-    if not isinstance(gradient, Analytic) or len(net.sizes) < 3:
+    from .network import Network
+    # Exactly the network: a subclass may change what a step computes.
+    if type(net) is not Network or not isinstance(gradient, Analytic) or len(net.sizes) < 3:
+        return None
+    if batch_size > net.chunk_size:  # numpy then averages chunks' gradients; kept there
         return None
     cost = {QuadraticCost: QUADRATIC, CrossEntropy: CROSS_ENTROPY}.get(type(net.cost_part))
     if cost is None or np.dtype(dtype) != net.dtype:
@@ -64,17 +69,20 @@ class CompiledNetworkSteps:
 
     def __init__(self, net: Any, batch_size: int, cost: int, mode: int, beta: float,
                  eta: Any) -> None:
-        from . import _fast_kernels  # numba is imported here, at the first compiled run
-        self._sgd = _fast_kernels.sgd_steps
+        from . import _fast_kernels as k  # numba is imported here, at the first compiled run
+        if (k.PLAIN, k.MOMENTUM, k.NESTEROV, k.QUADRATIC, k.CROSS_ENTROPY) != (
+                PLAIN, MOMENTUM, NESTEROV, QUADRATIC, CROSS_ENTROPY):
+            raise AssertionError("gdkit_plugins.fast and _fast_kernels disagree on the codes")
+        self._sgd = k.sgd_steps
         self.net, self.batch_size, self.cost, self.mode, self.eta = net, batch_size, cost, mode, eta
         dt = net.dtype
         sizes = np.asarray(net.sizes, np.int64)
         self.sizes = sizes
         self.w_off = np.array([s for s, _, _, _ in net._layout], np.int64)
         self.b_off = np.array([e for _, e, _, _ in net._layout], np.int64)
-        n = int(net.n_samples)
-        last = n % batch_size or batch_size
-        self.consts = np.array([beta, 1.0 / batch_size, 1.0 / last, 1.0], dt)
+        self.consts = np.array([beta, 1.0], dt)  # _fast_kernels.BETA, ONE
+        with np.errstate(divide="ignore"):  # invs[r] = 1/r, as numpy's (a − y)·(1/r)
+            self.invs = (1.0 / np.arange(batch_size + 1, dtype=np.float64)).astype(dt)
         # The working layout: each layer input-major, rows padded to LANES.
         self.pad = -(-sizes[1:] // LANES) * LANES
         self.p_off = np.concatenate([[0], np.cumsum(sizes[:-1] * self.pad)[:-1]]).astype(np.int64)
@@ -114,7 +122,7 @@ class CompiledNetworkSteps:
         neg = (-etas).astype(self.v.dtype)
         taken, total = self._sgd(
             self.v, self.x, self.y, perm, start, stop, self.batch_size, neg, self.mode,
-            self.consts, self.velocity, self.sizes, self.w_off, self.p_off, self.pad,
+            self.consts, self.invs, self.velocity, self.sizes, self.w_off, self.p_off, self.pad,
             self.b_off, self.cost,
             self.wt, self.vt, self.acts, self.deltas, self.z, self.indptr, self.indices, self.g,
             self.gt, self.mark, self.union)

@@ -25,14 +25,14 @@ needs_numba = pytest.mark.skipif(importlib.util.find_spec("numba") is None,
 
 
 def sparse_network(n: int = 205, dtype: str = "float64", cost: str = "quadratic",
-                   sizes: tuple[int, ...] = (30, 12, 8, 5)) -> Any:
+                   sizes: tuple[int, ...] = (30, 12, 8, 5), **options: Any) -> Any:
     """A network on inputs that are 60% exact zeros, like MNIST's pixels."""
     rng = np.random.default_rng(7)
     x = rng.random((n, sizes[0]))
     x[x < 0.6] = 0.0
     labels = np.argmax((x - 0.2) @ rng.standard_normal((sizes[0], sizes[-1])), axis=1)
     return gdkit.objective("network", sizes=sizes, inputs=x, targets=labels, dtype=dtype,
-                           cost=cost)
+                           cost=cost, **options)
 
 
 def train(net: Any, step: Any, *, compiled: bool, monkeypatch: pytest.MonkeyPatch,
@@ -58,14 +58,18 @@ RULES = {
 
 
 @needs_numba
+@pytest.mark.parametrize(("n", "steps"), [(205, 500), (2400, 501)],
+                         ids=["one-step-spans", "two-step-spans"])
 @pytest.mark.parametrize("cost", ["quadratic", "cross-entropy"])
 @pytest.mark.parametrize("rule", sorted(RULES))
-def test_500_steps_agree_with_the_numpy_path_to_1e_12(rule: str, cost: str,
+def test_500_steps_agree_with_the_numpy_path_to_1e_12(rule: str, cost: str, n: int, steps: int,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    net = sparse_network(cost=cost)
-    fast = train(net, RULES[rule](), compiled=True, monkeypatch=monkeypatch)
-    slow = train(net, RULES[rule](), compiled=False, monkeypatch=monkeypatch)
-    assert fast.nit == slow.nit == 500 and fast.status == slow.status  # max_iter, mid-epoch
+    # 205 inputs: 21 mini-batches an epoch, the last of 5, one step a span; 2400: 240
+    # mini-batches in spans of 2, and max_iter ends inside a span.
+    net = sparse_network(n=n, cost=cost)
+    fast = train(net, RULES[rule](), compiled=True, monkeypatch=monkeypatch, max_iter=steps)
+    slow = train(net, RULES[rule](), compiled=False, monkeypatch=monkeypatch, max_iter=steps)
+    assert fast.nit == slow.nit == steps and fast.status == slow.status  # max_iter, mid-epoch
     assert np.max(np.abs(fast.x - slow.x)) <= 1e-12 * np.max(np.abs(slow.x))
     assert np.max(np.abs(fast.jac - slow.jac)) <= 1e-12 * np.max(np.abs(slow.jac)) + 1e-300
     np.testing.assert_allclose(fast.history["cost"], slow.history["cost"], rtol=1e-12)
@@ -81,6 +85,35 @@ def test_float32_stays_within_float32s_drift(monkeypatch: pytest.MonkeyPatch) ->
     # Rounding differences of one ulp (6e-8) per operation, compounded over 500 steps:
     # measured 3.5e-7 relative (2026-12-02); the bound leaves a factor 85.
     assert np.max(np.abs(fast.x - slow.x)) <= 3e-5 * np.max(np.abs(slow.x))
+
+
+@needs_numba
+def test_max_iter_0_takes_the_one_step_the_numpy_loop_takes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    net = sparse_network(n=2400)
+    fast = train(net, RULES["fixed"](), compiled=True, monkeypatch=monkeypatch, max_iter=0)
+    slow = train(net, RULES["fixed"](), compiled=False, monkeypatch=monkeypatch, max_iter=0)
+    assert fast.nit == slow.nit == 1
+    assert np.max(np.abs(fast.x - slow.x)) <= 1e-12 * np.max(np.abs(slow.x))
+
+
+@needs_numba
+@pytest.mark.parametrize("first", [False, True], ids=["numpy-then-compiled",
+                                                      "compiled-then-numpy"])
+def test_a_checkpoint_carries_momentum_from_one_path_to_the_other(
+        first: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    net = sparse_network(n=2400)
+    ck = tmp_path / "ck.npz"
+    train(net, RULES["nesterov"](), compiled=first, monkeypatch=monkeypatch, epochs=1,
+          max_iter=None, checkpoint=ck)
+    monkeypatch.setenv("GDKIT_NO_COMPILE", "1" if first else "0")
+    resumed = gdkit.minimize(net, step=RULES["nesterov"](), batch_size=10, epochs=3, seed=3,
+                             resume=ck)
+    assert resumed.compiled is not first
+    straight = train(net, RULES["nesterov"](), compiled=False, monkeypatch=monkeypatch,
+                     epochs=3, max_iter=None)
+    assert resumed.nit == straight.nit == 720
+    assert np.max(np.abs(resumed.x - straight.x)) <= 1e-12 * np.max(np.abs(straight.x))
 
 
 @needs_numba
@@ -115,7 +148,7 @@ def test_a_signal_mid_epoch_saves_and_resume_is_bit_for_bit(
 
 @needs_numba
 def test_divergence_is_caught_at_the_same_step(monkeypatch: pytest.MonkeyPatch) -> None:
-    net = sparse_network()
+    net = sparse_network(n=2400)  # the failing step, 101, inside a span of two
     steps = {}
     for compiled in (True, False):
         blow_up = gdkit.step_rule("fixed", eta=1.0,
@@ -134,13 +167,18 @@ def test_divergence_is_caught_at_the_same_step(monkeypatch: pytest.MonkeyPatch) 
     ("a transform it has no form for", {"step": "clip,fixed"}),
     ("a cost it has no kernel for", {"cost": "log-likelihood"}),
     ("no extra", {"numba": None}),
+    ("a mini-batch larger than the network's chunks", {"chunk_size": 4}),
+    ("a subclass of the network", {"subclass": True}),
 ])
 def test_everything_else_runs_on_the_numpy_path(why: str, options: dict[str, Any],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GDKIT_NO_COMPILE", options.get("env", "0"))
     if "numba" in options:
         monkeypatch.setitem(sys.modules, "numba", None)
-    net = sparse_network(cost=options.get("cost", "quadratic"))
+    net = sparse_network(cost=options.get("cost", "quadratic"),
+                         chunk_size=options.get("chunk_size", 5000))
+    if options.get("subclass"):
+        net.__class__ = type("MyNetwork", (type(net),), {})  # may override a step's math
     res = gdkit.minimize(net, step=options.get("step", "fixed"),
                          gradient=options.get("gradient", "analytic"), batch_size=10,
                          epochs=1, seed=0)
