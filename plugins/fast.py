@@ -47,7 +47,8 @@ def network_steps(net: Any, gradient: GradientSource, forms: tuple[CompiledForm,
         return None
     if batch_size > net.chunk_size:  # numpy then averages chunks' gradients; kept there
         return None
-    cost = {QuadraticCost: QUADRATIC, CrossEntropy: CROSS_ENTROPY}.get(type(net.cost_part))
+    kernels: dict[type, int] = {QuadraticCost: QUADRATIC, CrossEntropy: CROSS_ENTROPY}
+    cost = kernels.get(type(net.cost_part))
     if cost is None or np.dtype(dtype) != net.dtype:
         return None
     kinds = tuple(f.kind for f in forms)
