@@ -109,10 +109,15 @@ class CompiledNetworkSteps:
         return f"CompiledNetworkSteps(sizes={tuple(int(s) for s in self.sizes)}, mode={self.mode})"
 
     def bind(self, v: FloatArray, g: FloatArray, states: list[PartState]) -> None:
-        """The run's v, gradient buffer and the chain's states (momentum's velocity)."""
+        """The run's v, gradient buffer and the chain's states (momentum's velocity).
+
+        Also loads the compiled kernels (or compiles them, the first time) with
+        an empty span, so that the first epoch's time is a step's, not numba's.
+        """
         self.v, self.g = v, g
         if self.mode != 0:
             self.velocity = states[0][0]
+        self.steps(np.zeros(1, np.intp), 0, 0, 0, 0)
 
     def steps(self, perm: Batch, start: int, stop: int, iteration: int,
               epoch: int) -> tuple[int, float, float]:
