@@ -121,12 +121,9 @@ class Chain:
     # -- the step --------------------------------------------------------------
     def step(self, v: FloatArray, grad: FloatArray, ctx: StepContext) -> float:
         """Move ``v`` in place along the chain's direction; return η."""
-        states = self._states
+        states = self.states(v)
         d = self._d
-        if states is None or d is None or d.shape != v.shape or d.dtype != v.dtype:
-            states = self._start(v)
-            d = self._d
-            assert d is not None
+        assert d is not None
         ctx.grad = grad
         if self._fast:  # no transforms: d = −∇C is never materialized
             eta, states[-1] = self.step_size.move_steepest(  # type: ignore[attr-defined]

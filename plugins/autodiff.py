@@ -22,7 +22,10 @@ import gdkit
 from gdkit.errors import ConfigError, MissingExtraError
 from gdkit.protocols import Batch, FloatArray, Objective, Traceable
 
-__all__ = ["AutogradGradient"]
+__all__ = ["TRACE_ERRORS", "AutogradGradient", "delivered", "require_traceable", "untraceable"]
+
+TRACE_ERRORS = (TypeError, ValueError, AttributeError, NotImplementedError)
+"""What an autodiff library raises on a cost it cannot trace."""
 
 _CAUSES = ("Likely causes: the cost uses plain numpy (import autograd.numpy as np), assigns "
            "into an array in place (a[i] = ..., a += ...), or calls float() or .item() on an "
@@ -42,11 +45,7 @@ class AutogradGradient:
 
     def validate(self, objective: Objective) -> None:
         """Refuse, before the run, an objective whose cost cannot be traced."""
-        if not isinstance(objective, Traceable):
-            raise ConfigError(
-                f"the gradient source 'autograd' needs a cost it can trace: a callable written "
-                f"with autograd.numpy, or an objective with traced_cost; {objective!r} has "
-                "neither. Use its analytic gradient or 'central'.")
+        require_traceable("autograd", "autograd.numpy", objective)
 
     def gradient(self, objective: Objective, v: FloatArray, batch: Batch | None = None,
                  out: FloatArray | None = None) -> FloatArray:
@@ -61,19 +60,44 @@ class AutogradGradient:
 
         try:
             g = grad(cost)(v)
-        except (TypeError, ValueError, AttributeError, NotImplementedError) as exc:
-            raise ConfigError(f"the gradient source 'autograd' could not trace the cost of "
-                              f"{objective!r} ({type(exc).__name__}: {exc}). {_CAUSES}"
-                              ) from exc
-        g = np.asarray(g)
-        if g.shape != v.shape:
-            raise ConfigError(f"the gradient source 'autograd' got a gradient of shape {g.shape} "
-                              f"for v of shape {v.shape} from {objective!r}: its cost must "
-                              "return one number (a 0-d array).")
-        if out is None:
-            return g.astype(v.dtype, copy=False)
-        out[...] = g
-        return out
+        except TRACE_ERRORS as exc:
+            raise untraceable("autograd", objective, exc, _CAUSES) from exc
+        return delivered("autograd", objective, g, v, out)
+
+
+def require_traceable(source: str, numpy_name: str, objective: Objective) -> Traceable:
+    """``objective`` as a :class:`~gdkit.protocols.Traceable`, or one line
+    refusing what an autodiff ``source`` cannot trace."""
+    if not isinstance(objective, Traceable):
+        raise ConfigError(
+            f"the gradient source '{source}' needs a cost it can trace: a callable written "
+            f"with {numpy_name}, or an objective with traced_cost; {objective!r} has "
+            "neither. Use its analytic gradient or 'central'.")
+    return objective
+
+
+def untraceable(source: str, objective: Objective, exc: Exception, causes: str) -> ConfigError:
+    """The one-line error for a cost the library failed to trace: the library's
+    first line, and the likely ``causes``."""
+    first = str(exc).strip().split("\n")[0][:240]
+    return ConfigError(f"the gradient source '{source}' could not trace the cost of "
+                       f"{objective!r} ({type(exc).__name__}: {first}). {causes}")
+
+
+def delivered(source: str, objective: Objective, g: Any, v: FloatArray,
+              out: FloatArray | None) -> FloatArray:
+    """The traced gradient ``g`` checked against v's shape, as a writable
+    array of v's dtype, or written into ``out``."""
+    g = np.asarray(g)
+    if g.shape != v.shape:
+        raise ConfigError(f"the gradient source '{source}' got a gradient of shape {g.shape} "
+                          f"for v of shape {v.shape} from {objective!r}: its cost must "
+                          "return one number (a 0-d array).")
+    if out is None:  # a copy only when needed (JAX's buffers are read-only)
+        result: FloatArray = g.astype(v.dtype, copy=not g.flags.writeable)
+        return result
+    out[...] = g
+    return out
 
 
 def _autograd() -> tuple[Any, Any]:

@@ -75,7 +75,7 @@ class CompiledNetworkSteps:
                 PLAIN, MOMENTUM, NESTEROV, QUADRATIC, CROSS_ENTROPY):
             raise AssertionError("gdkit_plugins.fast and _fast_kernels disagree on the codes")
         self._sgd = k.sgd_steps
-        self.net, self.batch_size, self.cost, self.mode, self.eta = net, batch_size, cost, mode, eta
+        self.batch_size, self.cost, self.mode, self.eta = batch_size, cost, mode, eta
         dt = net.dtype
         sizes = np.asarray(net.sizes, np.int64)
         self.sizes = sizes

@@ -27,7 +27,9 @@ import numpy as np
 
 import gdkit
 from gdkit.errors import ConfigError, MissingExtraError
-from gdkit.protocols import Batch, FloatArray, Objective, Traceable, TracesData
+from gdkit.protocols import Batch, FloatArray, Objective, TracesData
+
+from .autodiff import TRACE_ERRORS, delivered, require_traceable, untraceable
 
 __all__ = ["JaxGradient"]
 
@@ -58,20 +60,18 @@ class JaxGradient:
 
     def validate(self, objective: Objective) -> None:
         """Refuse an objective whose cost cannot be traced, and compile for the run."""
-        if not isinstance(objective, Traceable):
-            raise ConfigError(
-                f"the gradient source 'jax' needs a cost it can trace: a callable written "
-                f"with jax.numpy, or an objective with traced_cost; {objective!r} has "
-                "neither. Use its analytic gradient or 'central'.")
+        traceable = require_traceable("jax", "jax.numpy", objective)
         jax, jnp = _jax()
         self._on_data = isinstance(objective, TracesData)
-        if self._on_data:
+        if isinstance(objective, TracesData):
+            on_data = objective
+
             def cost_on(w: Any, data: tuple[Any, ...]) -> Any:
-                return objective.traced_cost_on(jnp, w, data)  # type: ignore[attr-defined]
+                return on_data.traced_cost_on(jnp, w, data)
             self._compiled = jax.jit(jax.grad(cost_on))
         else:
             def cost(w: Any) -> Any:
-                return objective.traced_cost(jnp, w, None)
+                return traceable.traced_cost(jnp, w, None)
             self._compiled = jax.jit(jax.grad(cost))
         self._objective = objective
         self._all_data = None
@@ -86,19 +86,9 @@ class JaxGradient:
             raise ConfigError(_X64)
         try:
             g = np.asarray(self._call(objective, v, batch, jax, jnp))
-        except (TypeError, ValueError, AttributeError, NotImplementedError) as exc:
-            first = str(exc).strip().split("\n")[0][:240]
-            raise ConfigError(f"the gradient source 'jax' could not trace the cost of "
-                              f"{objective!r} ({type(exc).__name__}: {first}). {_CAUSES}"
-                              ) from exc
-        if g.shape != v.shape:
-            raise ConfigError(f"the gradient source 'jax' got a gradient of shape {g.shape} "
-                              f"for v of shape {v.shape} from {objective!r}: its cost must "
-                              "return one number (a 0-d array).")
-        if out is None:
-            return np.array(g, dtype=v.dtype)  # a writable copy: JAX's buffer is read-only
-        out[...] = g
-        return out
+        except TRACE_ERRORS as exc:
+            raise untraceable("jax", objective, exc, _CAUSES) from exc
+        return delivered("jax", objective, g, v, out)
 
     def _call(self, objective: Any, v: FloatArray, batch: Batch | None, jax: Any,
               jnp: Any) -> Any:
