@@ -32,6 +32,7 @@ from .files import check_target, claim
 from .parts import resolve
 from .protocols import (
     CompiledSteps,
+    ComputesCost,
     Evaluates,
     FloatArray,
     GradientSource,
@@ -219,6 +220,10 @@ def minimize(
     v = _starting_point(obj, v0, init_rng, dtype) if saved is None else _saved_point(
         saved, v0, dtype)
     loop, config = _mode(obj, batch_size, epochs, max_iter, gtol)
+    cost_fn = _cost_function(obj, src)
+    config["cost"] = cost_fn
+    if loop is _full_batch and isinstance(src, ComputesCost):
+        config["value_and_gradient"] = src.value_and_gradient
     if loop is _mini_batch:
         config.update(shuffle_rng=shuffle_rng, progress=progress)
     run_config = {"mode": "iteration" if batch_size is None else "epoch", "objective": repr(obj),
@@ -226,7 +231,7 @@ def minimize(
                   "dtype": str(v.dtype), "batch_size": batch_size}
     if isinstance(rule, Stateful):
         rule.reset()
-    probe = probe_of(obj)
+    probe = probe_of(obj, cost_fn)
     if saved is not None:
         check_config(resume, saved, run_config, allow_config_change)
         if not allow_config_change:
@@ -244,7 +249,7 @@ def minimize(
         "resumed_from": None if resume is None else os.fspath(resume),
     })
     notify = None if callback is None else _callback_caller(callback)
-    ctx = StepContext(obj.cost, v)
+    ctx = StepContext(cost_fn, v)
     probes = getattr(src, "nfev", None)  # a finite-difference source counts its evaluations
     with (claim(checkpoint) if checkpoint is not None else contextlib.nullcontext()), \
             trap_signals(control, enabled=handle_signals and checkpoint is not None), \
@@ -272,6 +277,20 @@ def _objective(objective: Any, v0: Any, jac: Any, saved: Checkpoint | None) -> O
         raise ConfigError("jac= is for a callable objective; this objective has its own "
                           "gradient method (or use a gradient source).")
     return objective  # type: ignore[no-any-return]
+
+
+def _cost_function(obj: Objective, src: GradientSource
+                   ) -> Callable[[FloatArray, Any], float]:
+    """Where the run's every C comes from: a gradient source that computes C
+    (one that holds the data on a cluster), else the objective."""
+    if isinstance(src, ComputesCost):
+        cost = src.cost
+
+        def source_cost(v: FloatArray, batch: Any = None) -> float:
+            return cost(obj, v, batch)
+
+        return source_cost
+    return obj.cost
 
 
 def _mode(obj: Objective, batch_size: Any, epochs: Any, max_iter: Any,
@@ -391,12 +410,14 @@ def _as_eta(value: Any, rule: StepRule) -> float:
                       "step(v, g, ctx) must return the step size it used. Fix the step rule.")
 
 
-def _first_cost(obj: Objective, v: FloatArray) -> float:
+def _first_cost(obj: Objective, v: FloatArray,
+                cost: Callable[[FloatArray], Any] | None = None) -> float:
     """C(v) at a run's start, checked once: one real number, and v left as it
     was (gdkit passes v to the cost without copying; later calls are trusted,
-    so the hot path stays a call and a float())."""
+    so the hot path stays a call and a float()). ``cost`` is where the run's
+    costs come from (default: the objective)."""
     w = v.copy()
-    value: Any = obj.cost(w)
+    value: Any = (obj.cost if cost is None else cost)(w)
     if not np.array_equal(w, v, equal_nan=True):
         raise PluginError(f"the cost of {obj!r} modified v, its argument: gdkit passes v "
                           "without copying, so a cost must only read it. Fix the objective "
@@ -425,23 +446,31 @@ def _diverged(what: str, value: float, it: int, last: float | None) -> Divergenc
 def _full_batch(obj: Objective, src: GradientSource, rule: StepRule, v: FloatArray,
                 g_buf: FloatArray, ctx: StepContext, notify: Callable[..., bool] | None,
                 hook: Any, *, max_iter: int, gtol: float, control: RunControl,
-                start: Checkpoint | None) -> Result:
+                start: Checkpoint | None, cost: Callable[..., float],
+                value_and_gradient: Callable[..., tuple[float, FloatArray]] | None = None
+                ) -> Result:
     history = start.history if start is not None else {}
     costs: list[float] = list(history.get("cost", []))
     norms: list[float] = list(history.get("grad_norm", []))
     etas: list[float] = list(history.get("eta", []))
     it = 0 if start is None else start.iteration
-    cost, gradient, step, dot, isfinite, sqrt = (
-        obj.cost, src.gradient, rule.step, np.dot, math.isfinite, math.sqrt)
+    gradient, step, dot, isfinite, sqrt = (
+        src.gradient, rule.step, np.dot, math.isfinite, math.sqrt)
     every = control.every if control.saving else 0
     nfev, last = 1, None
-    f = _first_cost(obj, v)
+    # A source holding the data gives C and ∇C of a point in one pass: `ahead`
+    # is the gradient it gave with f, used at the top of the next iteration.
+    ahead: FloatArray | None = None
+    if value_and_gradient is None:
+        f = _first_cost(obj, v, cost)
+    else:
+        f, ahead = value_and_gradient(obj, v, None, g_buf)
     status, message, g, gnorm = MAX_ITER, "", g_buf, math.nan
     while True:
         if not isfinite(f):
             raise _diverged("cost", f, it, last)
         last = f
-        g = gradient(obj, v, None, g_buf)
+        g = gradient(obj, v, None, g_buf) if ahead is None else ahead
         if g is not g_buf:
             g = _check_gradient(g, v, src)
         gnorm = sqrt(dot(g, g))
@@ -466,7 +495,10 @@ def _full_batch(obj: Objective, src: GradientSource, rule: StepRule, v: FloatArr
             break
         etas.append(eta if type(eta) is float else _as_eta(eta, rule))
         it += 1
-        f = cost(v)
+        if value_and_gradient is None:
+            f = cost(v)
+        else:
+            f, ahead = value_and_gradient(obj, v, None, g_buf)
         nfev += 1
         if every and (it % every == 0 or control.requested):
             # The state after step `it`: the rows of v_0 .. v_{it-1}; v_it's
@@ -491,7 +523,7 @@ def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
                 hook: Any, *, batch_size: int, epochs: int, max_iter: float,
                 shuffle_rng: np.random.Generator,
                 progress: Callable[[int, int, int], None] | None, control: RunControl,
-                start: Checkpoint | None) -> Result:
+                start: Checkpoint | None, cost: Callable[..., float]) -> Result:
     n = int(obj.n_samples)
     evaluate = obj.evaluate if isinstance(obj, Evaluates) else None
     run = _Epochs(obj, src, rule, v, g_buf, ctx, control, n=n, batch_size=batch_size,
@@ -515,7 +547,7 @@ def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
                                   f"outside 0..{n}: it is damaged.")
     run.last = records["cost"][-1] if records.get("cost") else None
     if start is None:  # the cost at the start, which success must not exceed
-        control.config["start_cost"] = _first_cost(obj, v)
+        control.config["start_cost"] = _first_cost(obj, v, cost)
         run.nfev += 1
     else:  # kept in every checkpoint of the run
         control.config["start_cost"] = float(start.config.get("start_cost", math.inf))
@@ -528,7 +560,7 @@ def _mini_batch(obj: Any, src: GradientSource, rule: StepRule, v: FloatArray,
         stop, seconds = run.epoch(epoch, perm, position, spent, records)
         epoch += 1
         perm = None
-        f = obj.cost(v)
+        f = cost(v)
         run.nfev += 1
         if not math.isfinite(f):
             raise _diverged("cost", f, run.it, run.last)

@@ -26,6 +26,7 @@ __all__ = [
     "CompiledSteps",
     "CompilesSteps",
     "ComplexCost",
+    "ComputesCost",
     "Cost",
     "Evaluates",
     "FloatArray",
@@ -36,6 +37,7 @@ __all__ = [
     "Objective",
     "PartState",
     "Sampled",
+    "Shardable",
     "Stateful",
     "SteepestMove",
     "StepContext",
@@ -159,6 +161,27 @@ class TracesData(Protocol):
 
 
 @runtime_checkable
+class Shardable(Protocol):
+    """Optional capability of a :class:`Sampled` objective: its data as rows,
+    and the objective rebuilt on any shard of them, so that a distributed
+    gradient source (``dask``) evaluates it where its data lives.
+
+    ``shard_data()`` returns the arrays holding the n training inputs, one
+    input per row along the first axis (for example ``(inputs, targets)``):
+    numpy arrays, or chunked arrays of another library (``dask.array``) that
+    never have to exist in one process. ``shard_builder()`` returns a
+    picklable callable holding none of the data: ``builder(*rows)``, given
+    numpy arrays of some of those rows, makes an objective with the same
+    settings over these rows only. Since C is a mean over the inputs (eq. 6),
+    C and ∇C over all n are the row-weighted means of the shards' own.
+    """
+
+    def shard_data(self) -> tuple[Any, ...]: ...
+
+    def shard_builder(self) -> Callable[..., Objective]: ...
+
+
+@runtime_checkable
 class Evaluates(Protocol):
     """Optional capability: metrics to record once per epoch (for example
     test accuracy). Returns a mapping name → float."""
@@ -181,6 +204,29 @@ class GradientSource(Protocol):
         batch: Batch | None = None,
         out: FloatArray | None = None,
     ) -> FloatArray: ...
+
+
+@runtime_checkable
+class ComputesCost(Protocol):
+    """Optional capability of a gradient source that holds the data (on a
+    cluster's workers, say): it computes C too, and :func:`gdkit.minimize`
+    then takes every C of the run from it rather than from the objective.
+
+    ``cost(objective, v, batch=None)`` returns C(v) as a float (on ``batch``
+    when given); ``value_and_gradient(objective, v, batch=None, out=None)``
+    returns ``(C(v), ∇C(v))`` from one pass over the data (∇C written into
+    ``out`` when given), which the full-batch loop asks for once per step.
+    """
+
+    def cost(self, objective: Objective, v: FloatArray, batch: Batch | None = None) -> float: ...
+
+    def value_and_gradient(
+        self,
+        objective: Objective,
+        v: FloatArray,
+        batch: Batch | None = None,
+        out: FloatArray | None = None,
+    ) -> tuple[float, FloatArray]: ...
 
 
 @runtime_checkable

@@ -49,15 +49,18 @@ _PROBE_KEY: Final = "probe_cost"
 _PROBE_ROWS: Final = 64
 
 
-def probe_of(obj: Objective) -> Callable[[FloatArray], float]:
+def probe_of(obj: Objective, cost: Callable[[FloatArray, Any], float] | None = None
+             ) -> Callable[[FloatArray], float]:
     """A fingerprint of the objective as a function, saved with each checkpoint:
     its cost at v on the first 64 training inputs (a sampled objective), or
     C(v). A resume recomputes it at the saved v, which catches other data or
-    settings that the parts' reprs do not show."""
+    settings that the parts' reprs do not show. ``cost(v, batch)`` is where
+    the run's costs come from (default: the objective's)."""
+    c = obj.cost if cost is None else cost
     if isinstance(obj, Sampled):
         batch = np.arange(min(int(obj.n_samples), _PROBE_ROWS))
-        return lambda v: float(obj.cost(v, batch))
-    return lambda v: float(obj.cost(v))
+        return lambda v: float(c(v, batch))
+    return lambda v: float(c(v, None))
 
 
 def check_probe(path: Any, saved: Checkpoint, now: float) -> None:

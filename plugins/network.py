@@ -37,6 +37,7 @@ images).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 import os
@@ -61,6 +62,7 @@ from gdkit.protocols import (
 )
 from gdkit.validate import COPIES, choice, float_dtype, integer, memory
 
+from .lazy import is_lazy, lazy_shape, not_here
 from .mnist import load_mnist
 
 __all__ = ["INITS", "LAYOUT", "MAX_RECALL", "MNIST_SIZES", "SAVE_KIND", "Network",
@@ -184,10 +186,13 @@ class Network:
         Neurons per layer, input layer first: ``[784, 30, 10]``.
     inputs : array_like, shape (n, sizes[0])
         The training inputs x, one per row. Not copied when already a
-        C-contiguous array of ``dtype``.
+        C-contiguous array of ``dtype``. A ``dask.array`` stays where it is:
+        the ``dask`` gradient source computes on it where it lives
+        (:meth:`shard_data`), and local cost and gradient calls are refused.
     targets : array_like, shape (n, sizes[-1]) or (n,)
         The desired outputs y(x), one per row (one-hot vectors), or integer
-        labels, turned into one-hot rows by :func:`one_hot`.
+        labels, turned into one-hot rows by :func:`one_hot` (a ``dask.array``
+        with dask inputs: one shard at a time, on the workers).
     eval_inputs : array_like, shape (m, sizes[0]), optional
         Inputs whose classification :meth:`evaluate` scores (the test set).
     eval_labels : array_like of int, shape (m,), optional
@@ -270,19 +275,11 @@ class Network:
         self.dtype: np.dtype[Any] = float_dtype("network", "dtype", dtype)
         self.chunk_size = integer("network", "chunk_size", chunk_size, minimum=1)
 
-        n_in, n_out = self.sizes[0], self.sizes[-1]
-        x = np.ascontiguousarray(inputs, dtype=self.dtype)
-        if x.ndim != 2 or x.shape[1] != n_in or x.shape[0] == 0:
-            raise ShapeError(f"network: inputs must have shape (n, {n_in}) with n >= 1 "
-                             f"(one input per row, sizes[0] = {n_in}), got {x.shape}.")
-        t = np.asarray(targets)
-        if t.ndim == 1:
-            t = one_hot(t, n_out, self.dtype)
-        y = np.ascontiguousarray(t, dtype=self.dtype)
-        if y.shape != (x.shape[0], n_out):
-            raise ShapeError(f"network: targets must have shape ({x.shape[0]}, {n_out}) "
-                             f"(one desired output per input) or be {x.shape[0]} integer "
-                             f"labels, got {np.shape(targets)}.")
+        self._lazy = is_lazy(inputs) or is_lazy(targets)
+        if self._lazy:
+            x, y = self._lazy_data(inputs, targets)
+        else:
+            x, y = self._local_data(inputs, targets)
         self.inputs: FloatArray = x
         self.targets: FloatArray = y
 
@@ -302,6 +299,37 @@ class Network:
         self._param_views: list[_Views] = []
         self._grad_views: list[_Views] = []
         self._acc: FloatArray | None = None
+
+    def _local_data(self, inputs: Any, targets: Any) -> tuple[FloatArray, FloatArray]:
+        n_in, n_out = self.sizes[0], self.sizes[-1]
+        x = np.ascontiguousarray(inputs, dtype=self.dtype)
+        if x.ndim != 2 or x.shape[1] != n_in or x.shape[0] == 0:
+            raise ShapeError(f"network: inputs must have shape (n, {n_in}) with n >= 1 "
+                             f"(one input per row, sizes[0] = {n_in}), got {x.shape}.")
+        t = np.asarray(targets)
+        if t.ndim == 1:
+            t = one_hot(t, n_out, self.dtype)
+        y = np.ascontiguousarray(t, dtype=self.dtype)
+        if y.shape != (x.shape[0], n_out):
+            raise ShapeError(f"network: targets must have shape ({x.shape[0]}, {n_out}) "
+                             f"(one desired output per input) or be {x.shape[0]} integer "
+                             f"labels, got {np.shape(targets)}.")
+        return x, y
+
+    def _lazy_data(self, inputs: Any, targets: Any) -> tuple[Any, Any]:
+        """Dask inputs and targets, kept as they are: only their shapes are
+        checked here; each shard is converted on its worker."""
+        n_in, n_out = self.sizes[0], self.sizes[-1]
+        xs = lazy_shape("network", "inputs", inputs)
+        ys = lazy_shape("network", "targets", targets)
+        if len(xs) != 2 or xs[1] != n_in or xs[0] == 0:
+            raise ShapeError(f"network: inputs must have shape (n, {n_in}) with n >= 1 "
+                             f"(one input per row, sizes[0] = {n_in}), got {xs}.")
+        if ys not in ((xs[0],), (xs[0], n_out)):
+            raise ShapeError(f"network: targets must have shape ({xs[0]}, {n_out}) (one "
+                             f"desired output per input) or be {xs[0]} integer labels, got "
+                             f"{ys}.")
+        return inputs, targets
 
     # -- the protocols -------------------------------------------------------
     def __repr__(self) -> str:
@@ -349,6 +377,8 @@ class Network:
         -------
         float
         """
+        if self._lazy:
+            raise not_here(repr(self))
         pv = self._views(v, self._param_views, "v")
         x_all, y_all = self.inputs, self.targets
         if batch is None:
@@ -391,6 +421,8 @@ class Network:
         ndarray
             ``out`` (a new array if None was given).
         """
+        if self._lazy:
+            raise not_here(repr(self))
         pv = self._views(v, self._param_views, "v")
         if out is None:
             out = np.empty(self._dim, self.dtype)
@@ -508,6 +540,8 @@ class Network:
     def batch_data(self, batch: Batch | None = None) -> tuple[FloatArray, FloatArray]:
         """The inputs and targets ``batch`` selects (all when None); a
         mini-batch's are the network's work buffers, overwritten by the next."""
+        if self._lazy:
+            raise not_here(repr(self))
         return (self.inputs, self.targets) if batch is None else self._gather(batch)
 
     def traced_cost_on(self, xp: Any, v: Any, data: tuple[Any, ...]) -> Any:
@@ -529,9 +563,22 @@ class Network:
         """Mini-batch SGD compiled with numba (``gdkit[fast]``), or None for the
         numpy path: see :mod:`gdkit_plugins.fast` for what it supports."""
         from . import fast
-        if not fast.available():
+        if self._lazy or not fast.available():
             return None
         return fast.network_steps(self, gradient, forms, batch_size, dtype)
+
+    def shard_data(self) -> tuple[Any, Any]:
+        """The training inputs and targets, rows first (numpy, or the dask
+        arrays given): what a distributed gradient source splits into shards."""
+        return self.inputs, self.targets
+
+    def shard_builder(self) -> Any:
+        """A picklable ``builder(inputs, targets)``: this network (sizes,
+        cost, dtype, chunk size, init) on a shard's rows, without evaluation
+        data."""
+        return functools.partial(Network, self.sizes, dtype=self.dtype.name,
+                                 chunk_size=self.chunk_size, cost=self.cost_part,
+                                 init=self.init)
 
     def _traced_form(self) -> Any:
         traced = getattr(self.cost_part, "traced", None)

@@ -19,6 +19,8 @@ from gdkit.errors import ConfigError, ShapeError
 from gdkit.protocols import Batch, FloatArray
 from gdkit.validate import COPIES, integer, memory, number
 
+from .lazy import is_lazy, lazy_shape, not_here
+
 __all__ = ["Quadratic", "quadratic_cost", "quadratic_cost_gradient"]
 
 Array = npt.NDArray[Any]
@@ -67,9 +69,10 @@ class Quadratic:
     Parameters
     ----------
     inputs : array_like, shape (n, d), optional
-        The inputs x, one per row.
+        The inputs x, one per row: a numpy array, or a ``dask.array`` that
+        stays where it is (see :meth:`shard_data`).
     targets : array_like, shape (n, k) or (n,), optional
-        The desired outputs y(x).
+        The desired outputs y(x) (a ``dask.array`` with dask inputs).
     n_samples, n_features, n_outputs : int
         The synthetic problem's size (when no data is given).
     noise : float, default 0.1
@@ -92,6 +95,16 @@ class Quadratic:
         if (inputs is None) != (targets is None):
             raise ConfigError("quadratic: give both inputs and targets, or neither "
                               "(for the seeded synthetic problem).")
+        self._lazy = is_lazy(inputs) or is_lazy(targets)
+        if self._lazy:
+            xs = lazy_shape("quadratic", "inputs", inputs)
+            ys = lazy_shape("quadratic", "targets", targets)
+            if len(xs) != 2 or len(ys) not in (1, 2) or xs[0] != ys[0] or xs[0] == 0:
+                raise ShapeError(f"quadratic: inputs must be (n, d) and targets (n, k) or (n,) "
+                                 f"with the same n >= 1; got {xs} and {ys}.")
+            self.inputs, self.targets = inputs, targets
+            self._k, self._d = (ys[1] if len(ys) == 2 else 1), xs[1]
+            return
         if inputs is None:
             for name, val in (("n_samples", n_samples), ("n_features", n_features),
                               ("n_outputs", n_outputs)):
@@ -134,6 +147,8 @@ class Quadratic:
         return v[:kd].reshape(self._k, self._d), v[kd:]
 
     def _data(self, batch: Batch | None) -> tuple[Array, Array]:
+        if self._lazy:
+            raise not_here(repr(self))
         if batch is None:
             return self.inputs, self.targets
         return self.inputs[batch], self.targets[batch]
@@ -178,15 +193,24 @@ class Quadratic:
         gb[...] = delta.sum(axis=0)
         return out
 
+    def shard_data(self) -> tuple[Any, Any]:
+        """The inputs and targets, rows first, as given (numpy or dask arrays)."""
+        return self.inputs, self.targets
+
+    def shard_builder(self) -> type[Quadratic]:
+        """``Quadratic`` itself: ``Quadratic(inputs, targets)`` on a shard's rows."""
+        return Quadratic
+
     def initial_point(self, rng: np.random.Generator) -> FloatArray:
         return rng.standard_normal(self.dim)
 
     def solution(self) -> FloatArray:
         """The exact minimizer, by :func:`scipy.linalg.lstsq` on [x, 1]."""
-        design = np.hstack([self.inputs, np.ones((self.n_samples, 1))])
+        x, y = self._data(None)
+        design = np.hstack([x, np.ones((self.n_samples, 1))])
         import scipy.linalg  # 0.1 s to import: only when asked
 
-        coef = scipy.linalg.lstsq(design, self.targets)[0]  # (d + 1, k)
+        coef = scipy.linalg.lstsq(design, y)[0]  # (d + 1, k)
         return np.concatenate([coef[:-1].T.ravel(), coef[-1]])
 
 

@@ -138,3 +138,12 @@ def test_the_plugin_authors_kit_passes(source: tuple[str, Any]) -> None:
     report = check_gradient_source(gdkit.gradient_source(source[0]))
     assert "accuracy vs analytic gradient" in report.passed
     assert "descent (eq. 9)" in report.passed
+
+
+def test_without_dask_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    for module in ("dask", "dask.array", "distributed"):
+        monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(MissingExtraError, match=r"the gradient source 'dask' needs dask and "
+                                                r"distributed, which is not installed: pip "
+                                                r"install 'gdkit\[dask\]'"):
+        gdkit.minimize("quadratic", gradient="dask", max_iter=2)

@@ -10,7 +10,7 @@ import pytest
 import gdkit
 
 HEAVY = ("scipy.optimize", "scipy.special", "scipy.linalg", "matplotlib", "hypothesis", "tqdm",
-         "autograd", "jax", "numba")
+         "autograd", "jax", "numba", "dask", "distributed")
 
 
 @pytest.mark.parametrize("command", [["--help"], ["plugins"], ["train", "--help"]])
