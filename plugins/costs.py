@@ -57,6 +57,12 @@ class _SigmoidOutputs:
     def __init__(self) -> None:
         self._expit = _special().expit
 
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        # Rebuilt, not copied: a scipy ufunc pickles by a search of every
+        # loaded module for its name, which may find a module a worker
+        # process (the ``dask`` source's) cannot import.
+        return type(self), ()
+
     def activate(self, z: FloatArray) -> FloatArray:
         """a = σ(z), in place."""
         out: FloatArray = self._expit(z, out=z)
@@ -143,6 +149,9 @@ class LogLikelihood:
 
     def __init__(self) -> None:
         self._xlogy = _special().xlogy
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return type(self), ()  # rebuilt, as the sigmoid costs are
 
     def __repr__(self) -> str:
         return "LogLikelihood()"

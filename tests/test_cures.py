@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import re
 import textwrap
 from pathlib import Path
@@ -333,3 +334,15 @@ def test_the_warning_reads_a_real_networks_record(capsys: pytest.CaptureFixture[
     run = _run(epochs=1)
     _epoch(run, 1, stuck)
     assert "after epoch 1: digit(s) 3 (0.00%)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", COSTS)
+def test_a_cost_pickles_by_its_class_alone(name: str) -> None:
+    # The dask source sends the network's settings, its cost included, to
+    # worker processes that import gdkit but not this test module (which
+    # imports scipy's expit by name, where pickle's search for a ufunc finds it).
+    cost = gdkit.cost(name)
+    data = pickle.dumps(cost)
+    assert b"tests" not in data and b"test_cures" not in data
+    again = pickle.loads(data)
+    assert type(again) is type(cost) and repr(again) == repr(cost)

@@ -92,3 +92,12 @@ def test_the_jax_part_of_the_autodiff_how_to_runs() -> None:
         jax.config.update("jax_enable_x64", x64)  # the page turns the 64-bit mode on and off
     assert result.attempted > 10
     assert result.failed == 0
+
+
+def test_the_dask_how_to_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    monkeypatch.setenv("GDKIT_DATA", str(MNIST))  # as a user with their data set up
+    result = doctest.testfile(str(DOCS / "howto-dask.rst"), module_relative=False,
+                              optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert result.attempted > 10
+    assert result.failed == 0

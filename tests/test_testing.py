@@ -72,7 +72,16 @@ def test_every_builtin_plugin_passes_its_contract_checks(plugin: str) -> None:
     if "mnist-network" in parts and not MNIST_DIR.is_dir():
         # A missing data set fails, like every other test that needs it.
         pytest.fail(f"the MNIST test data is missing: {MNIST_DIR} (set GDKIT_TEST_MNIST)")
-    report = check_plugin(plugin, options=options)
+    if plugin == "dask_gradient":
+        distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=":0", silence_logs=40) as cluster, \
+                distributed.Client(cluster, set_as_default=False) as client:
+            report = check_plugin(plugin, options={"dask": {"client": client}})
+        assert any("cannot be split over a cluster" in n for p in report.parts for n in p.notes), \
+            str(report)
+    else:
+        report = check_plugin(plugin, options=options)
     checked = {p.part.split("'")[1] for p in report.parts}
     assert checked == parts
     assert all(len(p.passed) >= 7 for p in report.parts), str(report)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any, final
 
 import numpy as np
@@ -106,6 +108,15 @@ class _Logistic:
         out[...] = a.T @ s / a.shape[0] + self.lam * v64
         return out
 
+    def shard_data(self) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+        """The inputs and labels, rows first (:class:`~gdkit.protocols.Shardable`)."""
+        return self.a, self.y
+
+    def shard_builder(self) -> Callable[..., _Logistic]:
+        """The same loss and λ on some of the rows: ½λ‖v‖² is in every shard's
+        cost, and the shards' costs weighted by their rows add up to C."""
+        return functools.partial(_logistic_on, self.dim, self.lam)
+
     def initial_point(self, rng: np.random.Generator) -> FloatArray:
         return rng.uniform(-2.0, 2.0, self.dim)
 
@@ -118,6 +129,14 @@ class _Logistic:
             h = (self.a.T * (p * (1 - p))) @ self.a / self.n_samples + self.lam * np.eye(self.dim)
             v = v - np.linalg.solve(h, g)
         return v
+
+
+def _logistic_on(dim: int, lam: float, a: npt.NDArray[Any], y: npt.NDArray[Any]) -> _Logistic:
+    """The logistic reference on given rows (a shard of its data)."""
+    obj = _Logistic.__new__(_Logistic)
+    obj.dim, obj.lam = dim, lam
+    obj.a, obj.y = np.asarray(a, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return obj
 
 
 def _sigmoid(z: npt.NDArray[Any]) -> npt.NDArray[Any]:
