@@ -83,7 +83,9 @@ class DaskGradient:
 
     Notes
     -----
-    One task per shard per step, so a step costs at least one round trip to
+    The shards stay on the workers while the source lives, so a second run
+    of the same objective reuses them; :meth:`close` (or the source's end)
+    frees them. One task per shard per step, so a step costs at least one round trip to
     the scheduler (10-20 ms on one machine): worth it only when a step's
     local gradient costs much more, i.e. for full-batch steps over large
     data, never for mini-batches of 10. Results agree with the local path to
@@ -164,23 +166,28 @@ class DaskGradient:
         shards = self._shards_of(objective)
         client = self._client
         key = f"gdkit-{self._token}-{next(self._steps)}"
-        # v travels once: one task holds it, the shards' tasks fetch it from
-        # there. A task, not a scatter: if its worker dies, the scheduler
-        # recomputes it from the graph.
-        held = client.submit(_hold, np.array(v, copy=True), key=f"{key}-v", pure=False)
-        parts = [client.submit(tasks.partial_sums, shards.futures[k], held, local,
-                               out is not None, key=f"{key}-shard-{k}", pure=False)
-                 for k, local in self._assign(shards, batch)]
-        total = self._reduce(client, parts, key)
+        assigned = self._assign(shards, batch)
+        futures: list[Any] = []
         try:
+            # v travels once: one task holds it, the shards' tasks fetch it
+            # from there. A task, not a scatter: if its worker dies, the
+            # scheduler recomputes it from the graph.
+            held = client.submit(_hold, np.array(v, copy=True), key=f"{key}-v", pure=False)
+            futures.append(held)
+            parts = [client.submit(tasks.partial_sums, shards.futures[k], held, local,
+                                   out is not None, key=f"{key}-shard-{k}", pure=False)
+                     for k, local in assigned]
+            futures += parts
+            total = self._reduce(client, parts, key)
+            futures.append(total)
             cost, g, count = total.result(timeout=self.timeout)
         except GdkitError:
             raise
         except Exception as exc:  # noqa: BLE001 - whatever failed there, one line here
-            _cancel(held, *parts, total)
+            _cancel(*futures)
             raise self._failure(exc) from None
         except BaseException:  # Ctrl-C: leave nothing running on the cluster
-            _cancel(held, *parts, total)
+            _cancel(*futures)
             raise
         if out is not None:
             assert g is not None
@@ -230,6 +237,8 @@ class DaskGradient:
                 f"dask: workers died while running a step ({alive}): {exc}. The shards' "
                 "tasks were retried on other workers until Dask gave up; the workers may "
                 "be running out of memory (a shard too large: rechunk the data smaller).")
+        if _closed(self._client) or "closed" in type(exc).__name__.lower():
+            return ClusterError(_CLOSED)
         if isinstance(exc, Exception) and "cancel" in type(exc).__name__.lower():
             return ClusterError(f"dask: the step was cancelled by the cluster ({alive}): the "
                                 "client lost its scheduler or was closed.")
@@ -261,6 +270,8 @@ class DaskGradient:
 
     def _connect(self) -> Any:
         if self._client is not None:
+            if _closed(self._client):
+                raise ClusterError(_CLOSED)
             return self._client
         dd = _distributed()
         if self._address is not None:
@@ -308,9 +319,10 @@ class DaskGradient:
         name = f"gdkit-shard-{self._token}-{next(self._steps)}"
         shards = [build(builder, *(b[k] for b in blocks), dask_key_name=f"{name}-{k}")
                   for k in range(len(sizes))]
-        futures = client.compute(shards)
         dd = _distributed()
+        futures: list[Any] = []
         try:
+            futures = client.compute(shards)
             with client.as_current():  # wait() asks for the current client
                 dd.wait(futures, timeout=self.load_timeout)
             for f in futures:
@@ -334,6 +346,14 @@ class DaskGradient:
             raise ConfigError(f"dask: the objective's data have {int(bounds[-1])} rows but it "
                               f"has n_samples = {n}.")
         return _Shards(objective, futures, bounds)
+
+
+_CLOSED = ("dask: the Dask client this source runs on is closed; pass an open one "
+           "(client=distributed.Client(...)) or a scheduler address.")
+
+
+def _closed(client: Any) -> bool:
+    return getattr(client, "status", "running") in ("closing", "closed")
 
 
 def _cancel(*futures: Any) -> None:

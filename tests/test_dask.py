@@ -264,6 +264,19 @@ def test_the_source_refuses_what_it_cannot_run(client: distributed.Client) -> No
         DaskGradient(address="tcp://127.0.0.1:9", load_timeout=2).validate(_quadratic())
 
 
+def test_a_closed_client_is_one_line_before_and_during_a_run(client: distributed.Client
+                                                             ) -> None:
+    q = _quadratic()
+    other = distributed.Client(client.scheduler.address, set_as_default=False)
+    src = DaskGradient(other)
+    src.validate(q)
+    other.close()
+    with pytest.raises(ClusterError, match="the Dask client this source runs on is closed"):
+        src.gradient(q, np.zeros(q.dim))
+    with pytest.raises(ClusterError, match="the Dask client this source runs on is closed"):
+        DaskGradient(other).validate(q)
+
+
 def test_without_a_cluster_the_error_says_how_to_give_one() -> None:
     try:
         distributed.default_client()
