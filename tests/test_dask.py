@@ -143,6 +143,25 @@ def test_the_network_on_dask_arrays_agrees_with_the_network_on_numpy(
     assert abs(c - local.cost(v)) <= float(_reorder_bound(per_cost, (width + 3) * per_cost.sum()))
 
 
+def test_mini_batch_sgd_on_a_dask_network_follows_the_local_run(client: distributed.Client
+                                                                ) -> None:
+    rng = np.random.default_rng(8)
+    x, labels = rng.random((240, 6)), rng.integers(0, 3, 240)
+    ex, el = rng.random((50, 6)), rng.integers(0, 3, 50)
+    local = Network([6, 5, 3], x, labels, eval_inputs=ex, eval_labels=el)
+    lazy = Network([6, 5, 3], da.from_array(x, chunks=(80, 6)), da.from_array(labels, chunks=80),
+                   eval_inputs=ex, eval_labels=el)
+    kw: dict[str, Any] = {"step": gdkit.step_rule("fixed", eta=3.0), "batch_size": 30,
+                          "epochs": 3, "seed": 4}
+    there = gdkit.minimize(lazy, gradient=DaskGradient(client), **kw)
+    here = gdkit.minimize(local, **kw)
+    assert there.nit == here.nit == 24
+    # 24 steps, each within a reordered sum's rounding of the local one.
+    np.testing.assert_allclose(there.x, here.x, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(there.history["cost"], here.history["cost"], rtol=1e-12)
+    assert list(there.history["accuracy"]) == list(here.history["accuracy"])  # scored here
+
+
 def test_dask_data_never_reach_the_client(client: distributed.Client) -> None:
     rs = da.random.RandomState(7)
     x = rs.standard_normal((4000, 4), chunks=(1000, 4))
