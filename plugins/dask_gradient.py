@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import types
 import uuid
 from typing import Any
 
@@ -35,6 +36,7 @@ from gdkit.protocols import Batch, FloatArray, Objective, Sampled, Shardable
 from gdkit.validate import integer, number
 
 from . import _dask_tasks as tasks
+from .lazy import is_lazy
 
 __all__ = ["ClusterError", "DaskGradient"]
 
@@ -56,7 +58,10 @@ class _Shards:
         self.objective = objective
         self.futures = futures
         self.bounds = bounds  # row offsets: shard k holds rows bounds[k]:bounds[k + 1]
-        self.n = int(bounds[-1])
+
+    @property
+    def n(self) -> int:
+        return int(self.bounds[-1])
 
 
 class DaskGradient:
@@ -225,7 +230,7 @@ class DaskGradient:
 
     def _failure(self, exc: BaseException) -> ClusterError:
         """One line saying why a step could not finish, and what to do."""
-        dd = _distributed()
+        dd = _dask().distributed
         alive = self._workers()
         if isinstance(exc, TimeoutError):
             return ClusterError(
@@ -273,7 +278,7 @@ class DaskGradient:
             if _closed(self._client):
                 raise ClusterError(_CLOSED)
             return self._client
-        dd = _distributed()
+        dd = _dask().distributed
         if self._address is not None:
             try:
                 self._client = dd.Client(self._address, timeout=self.load_timeout,
@@ -294,32 +299,42 @@ class DaskGradient:
 
     def _build(self, client: Any, objective: Any) -> _Shards:
         """Persist the objective's shards on the workers and wait for them."""
-        dask, da = _dask()
-        arrays = objective.shard_data()
         n = int(objective.n_samples)
-        rows = self.rows
-        if rows is None:
-            lazy = [a for a in arrays if hasattr(type(a), "__dask_graph__")]
-            if lazy:
-                chunks: Any = lazy[0].chunks[0]
-            else:
-                threads = max(1, sum(client.nthreads().values()))
-                chunks = max(1, math.ceil(n / threads))
-        else:
-            chunks = rows
-        blocks = []
-        for a in arrays:
-            arr = a if hasattr(type(a), "__dask_graph__") else da.from_array(
-                np.asarray(a), chunks=(chunks, *(-1 for _ in np.shape(a)[1:])))
-            arr = arr.rechunk((chunks, *(-1 for _ in arr.shape[1:])))
-            blocks.append(arr.to_delayed().reshape(-1))
-        sizes = arr.chunks[0]
+        blocks, sizes = self._blocks(client, objective.shard_data(), n)
         builder = objective.shard_builder()
-        build = dask.delayed(tasks.build_shard, pure=True)
+        build = _dask().dask.delayed(tasks.build_shard, pure=True)
         name = f"gdkit-shard-{self._token}-{next(self._steps)}"
         shards = [build(builder, *(b[k] for b in blocks), dask_key_name=f"{name}-{k}")
                   for k in range(len(sizes))]
-        dd = _distributed()
+        futures = self._persist(client, shards)
+        bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
+        if int(bounds[-1]) != n:
+            raise ConfigError(f"dask: the objective's data have {int(bounds[-1])} rows but it "
+                              f"has n_samples = {n}.")
+        return _Shards(objective, futures, bounds)
+
+    def _blocks(self, client: Any, arrays: tuple[Any, ...], n: int
+                ) -> tuple[list[Any], tuple[int, ...]]:
+        """Each array's row blocks (delayed), all split alike, and their sizes:
+        along a dask array's own row chunks, or ``rows=``, or (numpy data)
+        one block per worker thread."""
+        da = _dask().array
+        chunks: Any = self.rows
+        if chunks is None:
+            lazy = [a for a in arrays if is_lazy(a)]
+            threads = 1 if lazy else max(1, sum(client.nthreads().values()))
+            chunks = lazy[0].chunks[0] if lazy else max(1, math.ceil(n / threads))
+        blocks = []
+        for a in arrays:
+            whole = (chunks, *(-1 for _ in np.shape(a)[1:]))  # rows split, the rest whole
+            arr = a.rechunk(whole) if is_lazy(a) else da.from_array(np.asarray(a), chunks=whole)
+            blocks.append(arr.to_delayed().reshape(-1))
+        return blocks, tuple(arr.chunks[0])
+
+    def _persist(self, client: Any, shards: list[Any]) -> list[Any]:
+        """Compute the shards' objectives on the workers (kept there, with
+        their lineage) and wait for them, within ``load_timeout``."""
+        dd = _dask().distributed
         futures: list[Any] = []
         try:
             futures = client.compute(shards)
@@ -341,11 +356,7 @@ class DaskGradient:
                     "it for large data.") from None
             raise ClusterError(f"dask: building the shards on the workers failed: "
                                f"{type(exc).__name__}: {exc}"[:600]) from None
-        bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
-        if int(bounds[-1]) != n:
-            raise ConfigError(f"dask: the objective's data have {int(bounds[-1])} rows but it "
-                              f"has n_samples = {n}.")
-        return _Shards(objective, futures, bounds)
+        return futures
 
 
 _CLOSED = ("dask: the Dask client this source runs on is closed; pass an open one "
@@ -366,23 +377,16 @@ def _hold(v: FloatArray) -> FloatArray:
     return v
 
 
-def _dask() -> tuple[Any, Any]:
+def _dask() -> types.SimpleNamespace:
+    """dask, dask.array and distributed, imported when first asked for."""
     try:
         import dask
-        import dask.array as da
-    except ImportError:
-        raise MissingExtraError("the gradient source 'dask'", "dask",
-                                "dask and distributed") from None
-    return dask, da
-
-
-def _distributed() -> Any:
-    try:
+        import dask.array
         import distributed
     except ImportError:
         raise MissingExtraError("the gradient source 'dask'", "dask",
                                 "dask and distributed") from None
-    return distributed
+    return types.SimpleNamespace(dask=dask, array=dask.array, distributed=distributed)
 
 
 @gdkit.hookimpl

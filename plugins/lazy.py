@@ -26,8 +26,7 @@ def is_lazy(array: Any) -> bool:
 def lazy_shape(who: str, name: str, array: Any) -> tuple[int, ...]:
     """The shape of a lazy array, refused when its number of rows is unknown."""
     shape = tuple(getattr(array, "shape", ()))
-    if any(not isinstance(s, int) and (not isinstance(s, float) or math.isnan(s))
-           for s in shape):
+    if any(isinstance(s, float) and math.isnan(s) for s in shape):  # dask's unknown size
         raise ShapeError(f"{who}: {name} has rows of unknown number (shape {shape}); call "
                          f"{name}.compute_chunk_sizes() before building the objective.")
     return tuple(int(s) for s in shape)

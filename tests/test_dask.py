@@ -181,7 +181,10 @@ def test_dask_data_never_reach_the_client(client: distributed.Client) -> None:
 def test_a_network_with_dask_data_is_refused_locally_with_one_line() -> None:
     x = da.zeros((10, 4), chunks=5)
     net = Network([4, 3, 2], x, da.zeros(10, dtype=int, chunks=5))
-    assert net.compiled_steps(object(), (), 5, np.dtype(np.float64)) is None  # type: ignore[arg-type]
+    # What the compiled path would take for numpy data (gdkit[fast]): declined.
+    fixed = gdkit.step_size("fixed").compiled_form()  # type: ignore[attr-defined]
+    assert net.compiled_steps(gdkit.gradient_source("analytic"), (fixed,), 5,
+                              np.dtype(np.float64)) is None
     with pytest.raises(ConfigError, match="dask array"):
         net.gradient(net.initial_point(np.random.default_rng(0)))
 
