@@ -32,7 +32,14 @@ from .command import (
     summary,
 )
 from .descent import minimize
-from .errors import ConfigError, GdkitError, PluginError, PluginLoadWarning, StaleLockWarning
+from .errors import (
+    ConfigError,
+    DivergenceError,
+    GdkitError,
+    PluginError,
+    PluginLoadWarning,
+    StaleLockWarning,
+)
 from .parts import gradient_source, objective, step_rule
 from .registry import ALL_KINDS, PartInfo, Registry, check_part, get_registry
 from .result import Result
@@ -82,7 +89,13 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
     for key in ("max_iter", "gtol", "batch_size", "epochs", "checkpoint", "resume"):
         if getattr(args, key) is not None:
             kwargs[key] = getattr(args, key)
-    res = minimize(obj, **kwargs)
+    try:
+        res = minimize(obj, **kwargs)
+    except DivergenceError as exc:
+        if exc.last_finite_cost is not None:  # else: not finite at the start, no advice
+            exc.cli = exc.what + ("try a smaller η (--step-option eta=...) or an adaptive rule "
+                                  "such as --step armijo.")
+        raise
     if args.json:
         print(json.dumps(_result_json(res), indent=2))
     else:

@@ -94,15 +94,18 @@ class DivergenceError(GdkitError, FloatingPointError):
         The iteration at which the non-finite value appeared.
     last_finite_cost : float or None
         The last finite cost seen before it, if any.
+    what : str
+        What happened, without advice: a command adds its own (its flags).
     """
 
     def __init__(
         self, message: str, *, iteration: int, last_finite_cost: float | None,
-        cli: str | None = None,
+        cli: str | None = None, what: str = "",
     ) -> None:
         super().__init__(message, cli=cli)
         self.iteration = iteration
         self.last_finite_cost = last_finite_cost
+        self.what = what or message
 
 
 class StepError(GdkitError):

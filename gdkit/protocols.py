@@ -36,6 +36,7 @@ __all__ = [
     "HasInitialPoint",
     "Objective",
     "PartState",
+    "PureStepRule",
     "Sampled",
     "Shardable",
     "Stateful",
@@ -320,11 +321,35 @@ class StepRule(Protocol):
 
 
 @runtime_checkable
+class PureStepRule(Protocol):
+    """A step rule whose state goes in and comes out (optax's ``init``/``update``).
+
+    The loop owns the state: ``init(v)`` makes it once per run,
+    ``update(v, grad, state, ctx)`` moves ``v`` in place and returns the η it
+    used and the next state; ``state_dict(state)`` is the state as
+    ``{name: number or array}`` for a checkpoint, and ``load_state(v, saved)``
+    turns such a mapping back into a state (checked). The rule itself holds
+    configuration only, so one object can drive any number of runs.
+    :func:`gdkit.chain` builds such rules.
+    """
+
+    def init(self, v: FloatArray) -> Any: ...
+
+    def update(self, v: FloatArray, grad: FloatArray, state: Any,
+               ctx: StepContext) -> tuple[float, Any]: ...
+
+    def state_dict(self, state: Any) -> dict[str, Any]: ...
+
+    def load_state(self, v: FloatArray, saved: Any) -> Any: ...
+
+
+@runtime_checkable
 class Stateful(Protocol):
-    """Optional capability of a step rule with state (an adaptive η, the
-    previous point...). ``reset()`` starts a fresh run; ``get_state()`` /
-    ``set_state()`` exchange the state as plain numbers and arrays so a
-    checkpoint can store it without pickle."""
+    """Optional capability of a monolithic step rule (one with ``step``) that
+    keeps its own state (an adaptive η, the previous point...). ``reset()``
+    starts a fresh run; ``get_state()`` / ``set_state()`` exchange the state
+    as plain numbers and arrays so a checkpoint can store it without pickle.
+    Such a rule drives one run at a time; a :class:`PureStepRule` any number."""
 
     def reset(self) -> None: ...
 

@@ -19,7 +19,7 @@ from scipy.optimize._numdiff import approx_derivative  # scipy's own relative st
 import gdkit
 from gdkit.protocols import HasGradient
 
-from .helpers import EXEMPT, FD_SOURCES, SMALL, pairs, small
+from .helpers import EXEMPT, FD_SOURCES, SMALL, Stepper, pairs, small
 
 EPS = float(np.finfo(float).eps)
 
@@ -57,7 +57,7 @@ def test_small_fixed_step_never_raises_the_cost(name: str, source: str,
         if -predicted < 100 * EPS * max(1.0, abs(c0)):
             continue  # ΔC below float resolution: nothing to check
         w = v.copy()
-        gdkit.step_rule("fixed", eta=eta).step(w, g, gdkit.StepContext(obj.cost, w))
+        Stepper(gdkit.step_rule("fixed", eta=eta)).step(w, g, gdkit.StepContext(obj.cost, w))
         delta = obj.cost(w) - c0
         assert delta <= 0.0, f"η={eta}: ΔC={delta} > 0 (predicted {predicted})"
         checked += 1
@@ -207,6 +207,7 @@ def test_normalized_step_has_length_epsilon(v: np.ndarray, eps: float) -> None:
     g = obj.gradient(v)  # type: ignore[attr-defined]
     assume(float(g @ g) > 1e-12)
     w = v.copy()
-    eta = gdkit.step_rule("normalized", epsilon=eps).step(w, g, gdkit.StepContext(obj.cost, w))
+    eta = Stepper(gdkit.step_rule("normalized", epsilon=eps)).step(
+        w, g, gdkit.StepContext(obj.cost, w))
     assert math.isclose(float(np.linalg.norm(w - v)), eps, rel_tol=1e-9)
     assert math.isclose(eta, eps / float(np.linalg.norm(g)), rel_tol=1e-12)
