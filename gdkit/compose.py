@@ -124,11 +124,13 @@ class Chain:
                ctx: StepContext) -> tuple[float, ChainState]:
         """Move ``v`` in place along the chain's direction; return η and the new state."""
         ctx.grad = grad
-        parts = list(state.parts)
         if self._fast:  # no transforms: d = −∇C is never materialized
-            eta, parts[-1] = self.step_size.move_steepest(  # type: ignore[attr-defined]
-                v, grad, parts[-1], ctx)
-            return float(eta), ChainState(tuple(parts), state.d)
+            size_state = state.parts[0]
+            eta, new = self.step_size.move_steepest(  # type: ignore[attr-defined]
+                v, grad, size_state, ctx)
+            # the same state object back (a fixed η, arrays updated in place): no new tuple
+            return float(eta), state if new is size_state else ChainState((new,), state.d)
+        parts = list(state.parts)
         d = state.d
         np.negative(grad, out=d)
         for i, t in enumerate(self.transforms):
