@@ -249,7 +249,7 @@ def minimize(
         "resumed_from": None if resume is None else os.fspath(resume),
     })
     notify = None if callback is None else _callback_caller(callback)
-    ctx = StepContext(cost_fn, v)
+    ctx = StepContext(cost_fn, v, lambda w, b, out: src.gradient(obj, w, b, out))
     probes = getattr(src, "nfev", None)  # a finite-difference source counts its evaluations
     with (claim(checkpoint) if checkpoint is not None else contextlib.nullcontext()), \
             trap_signals(control, enabled=handle_signals and checkpoint is not None), \
