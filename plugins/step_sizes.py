@@ -9,7 +9,8 @@ way:
 - ``fixed``: η a number, or a number times a schedule of the step count and
   epoch (the seed's "η is often varied"); descends when η is small enough.
 - ``armijo``: backtracking until C(v + ηd) ≤ C(v) + c·η·∇C·d (sufficient
-  decrease); refuses a direction that is not a descent direction.
+  decrease, tested in difference form, on the slope where C is flat to
+  rounding); refuses a direction that is not a descent direction.
 - ``normalized``: η = ε/‖d‖, so every step has length ε (the seed's last
   paragraph: "choose ‖Δv‖ = ε").
 - ``bold-driver``: grow η after a step that lowered C, undo one that raised it.
@@ -30,7 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 import gdkit
-from gdkit.errors import ConfigError, StepError
+from gdkit.errors import ConfigError, PrecisionLost, StepError
 from gdkit.protocols import CompiledForm, FloatArray, PartState, StepContext
 from gdkit.validate import choice, integer, number
 
@@ -70,20 +71,109 @@ def _full_batch_only(name: str, ctx: StepContext, why: str) -> None:
             "full-batch runs (gdkit.minimize without batch_size, or gdkit minimize).")
 
 
-def _backtrack(v: FloatArray, d: FloatArray, ctx: StepContext, *, eta: float, ref: float,
-               slope: float, c: float, shrink: float, tries: int) -> float | None:
-    """Try η, η·shrink, … until C(v + ηd) ≤ ref + c·η·(∇C·d); move v there and
-    return η, or return None when ``tries`` trials all fail (v unchanged)."""
+_ROUNDING_ULPS = 100
+"""How many units in the last place of C count as "within rounding" of C."""
+
+
+def _rounding(f0: float, v: FloatArray) -> float:
+    """ε_k, the change in C that rounding can produce near C = ``f0``:
+    ``_ROUNDING_ULPS`` ulps of |C| in v's dtype (Hager & Zhang's ε|C_k|)."""
+    return _ROUNDING_ULPS * float(np.finfo(v.dtype).eps) * abs(f0)
+
+
+def _norm(g: FloatArray | None) -> float:
+    return math.nan if g is None else math.sqrt(float(np.dot(g, g)))
+
+
+def _frozen(name: str, ctx: StepContext, eta: float) -> PrecisionLost:
+    """The error for a trial η·d too small to change v in its dtype."""
+    gnorm = _norm(ctx.grad)
+    return PrecisionLost(
+        f"{name}: precision lost at ‖∇C‖ = {gnorm:.3g}: no step along d changes C by more "
+        f"than rounding (C = {ctx.fun:.17g}) while still moving v (η = {eta:.3g} leaves v "
+        "unchanged bit for bit). This is as close to the minimum as this precision gets: "
+        "loosen gtol, or use float64 if this ran in float32.", grad_norm=gnorm)
+
+
+def _approx_decrease(ctx: StepContext, trial: FloatArray, d: FloatArray, slope: float,
+                     delta: float) -> bool:
+    """Hager and Zhang's approximate sufficient decrease, for a trial whose C is
+    within rounding of C(v): ∇C(v + ηd)·d ≤ (2δ − 1)·∇C·d (eq. AW1).
+
+    For a C quadratic along d it is exactly C(v + ηd) ≤ C(v) + δ·η·∇C·d, but
+    it reads the slope, which rounding does not swamp where C is flat to
+    rounding. Without a gradient at trial points (a bare context) it is
+    False: the trial is rejected."""
+    if not ctx.has_gradient:
+        return False
+    gt = ctx.gradient_at(trial)
+    dphi = float(np.dot(gt, d))
+    return math.isfinite(dphi) and dphi <= (2.0 * delta - 1.0) * slope
+
+
+def _backtrack(name: str, v: FloatArray, d: FloatArray, ctx: StepContext, *, eta: float,
+               ref: float, slope: float, c: float, shrink: float,
+               tries: int) -> tuple[float, float] | None:
+    """Try η, η·shrink, … until the decrease is sufficient; move v there and
+    return (η, C there), or None when ``tries`` trials all fail (v unchanged).
+
+    A trial is accepted when, in difference form (rounding in C(v) and
+    C(trial) cancels instead of swamping the test),
+
+        (C(v + ηd) − ref) − c·η·∇C·d ≤ 0                     (Armijo, cf. eq. 9)
+
+    or, where C(v + ηd) is within rounding of C(v) so that the difference is
+    noise, when the approximate condition of :func:`_approx_decrease` holds.
+    A trial equal to v bit for bit is never accepted: it raises
+    :class:`~gdkit.errors.PrecisionLost` (a smaller η cannot move v either).
+    """
+    f0 = ctx.fun
+    tol = _rounding(f0, v)
     trial = ctx.work(v)
     for _ in range(tries):
         np.multiply(d, eta, out=trial)
         trial += v
         ft = ctx.cost(trial)
-        if math.isfinite(ft) and ft <= ref + c * eta * slope:
-            v[...] = trial
-            return eta
+        if math.isfinite(ft):
+            if (ft - ref) - c * eta * slope <= 0.0 and abs(ft - f0) > tol:
+                v[...] = trial
+                return eta, ft
+            if abs(ft - f0) <= tol:
+                if np.array_equal(trial, v):
+                    raise _frozen(name, ctx, eta)
+                if (ft - ref) - c * eta * slope <= 0.0 or _approx_decrease(
+                        ctx, trial, d, slope, c):
+                    v[...] = trial  # gradient_at writes its own buffer, not this one
+                    return eta, ft
         eta *= shrink
     return None
+
+
+def _watch(name: str, ctx: StepContext, v: FloatArray, ft: float, flat: int, best: float,
+           patience: int) -> tuple[int, float]:
+    """Count the accepted steps since C last fell by more than rounding and
+    ‖∇C‖ last reached a new low; at ``patience`` of them, raise
+    :class:`~gdkit.errors.PrecisionLost`.
+
+    Where C is flat to rounding, steps accepted on the slope test still make
+    progress while ‖∇C‖ keeps reaching new lows (float64 near a minimum);
+    once the gradient itself is rounding noise (float32 at a gtol below its
+    precision) v wanders without progress, and the run should say so rather
+    than spend its iterations. Returns the new (flat, best)."""
+    f0 = ctx.fun
+    if ft < f0 - _rounding(f0, v):
+        return 0, math.inf
+    gnorm = _norm(ctx.grad)
+    if gnorm < best:
+        return 0, gnorm
+    flat += 1
+    if flat >= patience:
+        raise PrecisionLost(
+            f"{name}: precision lost at ‖∇C‖ = {gnorm:.3g}: in {flat} steps C has not "
+            f"fallen by more than rounding (C = {f0:.17g}) nor ‖∇C‖ below its lowest, "
+            f"{best:.3g}; ∇C is rounding noise here. Loosen gtol, or use float64 if this "
+            "ran in float32.", grad_norm=gnorm)
+    return flat, best
 
 
 @dataclass(frozen=True)
@@ -182,6 +272,8 @@ class Normalized:
 
 class ArmijoState(NamedTuple):
     eta: float  # the last accepted η (NaN before the first step)
+    flat: int  # accepted steps since C fell beyond rounding or ‖∇C‖ reached a new low
+    best: float  # the lowest ‖∇C‖ among those steps (inf: none yet)
 
 
 @dataclass(frozen=True)
@@ -193,6 +285,27 @@ class Armijo:
     direction with ∇C·d >= 0 is refused with :class:`~gdkit.errors.StepError`).
     Each step starts from the last accepted η times ``grow``, capped at
     ``eta_max``, so η can also increase.
+
+    Near a minimum the decrease asked for, c·η·∇C·d, falls below one ulp of
+    C, and a test written C(trial) ≤ C + c·η·∇C·d rejects every real trial
+    on rounding noise. So the test is made in difference form,
+
+        (C(v + ηd) − C(v)) − c·η·∇C·d ≤ 0,                          (A1)
+
+    and where C(v + ηd) is within rounding of C(v) (100 ulps of |C|) the
+    search reads the slope instead, Hager and Zhang's approximate form of
+    (A1), exact for a C quadratic along d:
+
+        ∇C(v + ηd)·d ≤ (2c − 1)·∇C·d,                              (A2)
+
+    which needs ∇C at the trial point (:meth:`StepContext.gradient_at
+    <gdkit.protocols.StepContext.gradient_at>`; one gradient evaluation,
+    only in that regime). A trial equal to v bit for bit is never accepted:
+    the search raises :class:`~gdkit.errors.PrecisionLost` (the run ends at
+    once, unsuccessful, with the ‖∇C‖ reached), and so it does after
+    ``patience`` accepted steps in which neither C fell beyond rounding nor
+    ‖∇C‖ reached a new low (∇C is then rounding noise: float32 asked for a
+    gtol below its precision).
 
     Parameters
     ----------
@@ -211,6 +324,9 @@ class Armijo:
     eta_max : float, default 1e6
     max_backtracks : int, default 60
         Trials per step before giving up with :class:`~gdkit.errors.StepError`.
+    patience : int, default 50
+        Accepted steps without progress (C not lower beyond rounding, ‖∇C‖
+        not at a new low) before :class:`~gdkit.errors.PrecisionLost`.
 
     References
     ----------
@@ -226,8 +342,10 @@ class Armijo:
     grow: float = 2.0
     eta_max: float = 1e6
     max_backtracks: int = 60
+    patience: int = 50
 
     def __post_init__(self) -> None:
+        _set(self, patience=integer("armijo", "patience", self.patience, minimum=1))
         _set(self, eta0=number("armijo", "eta0", self.eta0, low=0.0),
              c=number("armijo", "c", self.c, low=0.0, high=1.0),
              shrink=number("armijo", "shrink", self.shrink, low=0.0, high=1.0),
@@ -237,7 +355,7 @@ class Armijo:
                                     minimum=1))
 
     def init(self, v: FloatArray) -> ArmijoState:
-        return ArmijoState(math.nan)
+        return ArmijoState(math.nan, 0, math.inf)
 
     def move(self, v: FloatArray, d: FloatArray, state: ArmijoState,
              ctx: StepContext) -> tuple[float, ArmijoState]:
@@ -247,10 +365,12 @@ class Armijo:
         f0 = ctx.fun
         last = state.eta
         eta = self.eta0 if math.isnan(last) else min(last * self.grow, self.eta_max)
-        accepted = _backtrack(v, d, ctx, eta=eta, ref=f0, slope=slope, c=self.c,
+        accepted = _backtrack("armijo", v, d, ctx, eta=eta, ref=f0, slope=slope, c=self.c,
                               shrink=self.shrink, tries=self.max_backtracks)
         if accepted is not None:
-            return accepted, ArmijoState(accepted)
+            flat, best = _watch("armijo", ctx, v, accepted[1], state.flat, state.best,
+                                self.patience)
+            return accepted[0], ArmijoState(accepted[0], flat, best)
         lowest = eta * self.shrink ** (self.max_backtracks - 1)
         raise StepError(
             f"armijo: no step among {self.max_backtracks} trials (η down to {lowest:.3g}) "
@@ -260,6 +380,8 @@ class Armijo:
 
 class BoldDriverState(NamedTuple):
     eta: float  # the η of the next trial
+    flat: int  # accepted steps since C fell beyond rounding or ‖∇C‖ reached a new low
+    best: float  # the lowest ‖∇C‖ among those steps (inf: none yet)
 
 
 @dataclass(frozen=True)
@@ -268,6 +390,10 @@ class BoldDriver:
 
     After a step with C(v + ηd) ≤ C(v), η → min(η·grow, eta_max); otherwise
     the step is undone (v unchanged, returning η = 0) and η → η·shrink.
+    Where C(v + ηd) is within rounding of C(v), "lowered C" is read from the
+    slope, ∇C(v + ηd)·d ≤ −∇C·d (the approximate condition (A2) of
+    :class:`Armijo` with c = 0); a trial equal to v, or ``patience`` steps
+    without progress, raise :class:`~gdkit.errors.PrecisionLost`.
 
     Full batch only: on a mini-batch almost every step lowers that batch's own
     cost, so η grows at every step until the model saturates (on the book's
@@ -284,6 +410,8 @@ class BoldDriver:
         Below this η the rule gives up with :class:`~gdkit.errors.StepError`.
     eta_max : float, default 1e6
         The largest η it grows to.
+    patience : int, default 50
+        As for :class:`Armijo`.
     """
 
     eta0: float = 0.1
@@ -291,8 +419,10 @@ class BoldDriver:
     shrink: float = 0.5
     eta_min: float = 1e-12
     eta_max: float = 1e6
+    patience: int = 50
 
     def __post_init__(self) -> None:
+        _set(self, patience=integer("bold-driver", "patience", self.patience, minimum=1))
         _set(self, eta0=number("bold-driver", "eta0", self.eta0, low=0.0),
              grow=number("bold-driver", "grow", self.grow, low=1.0, low_closed=True),
              shrink=number("bold-driver", "shrink", self.shrink, low=0.0, high=1.0),
@@ -300,7 +430,7 @@ class BoldDriver:
              eta_max=number("bold-driver", "eta_max", self.eta_max, low=0.0))
 
     def init(self, v: FloatArray) -> BoldDriverState:
-        return BoldDriverState(self.eta0)
+        return BoldDriverState(self.eta0, 0, math.inf)
 
     def move(self, v: FloatArray, d: FloatArray, state: BoldDriverState,
              ctx: StepContext) -> tuple[float, BoldDriverState]:
@@ -316,10 +446,22 @@ class BoldDriver:
         np.multiply(d, eta, out=trial)
         trial += v
         ft = ctx.cost(trial)
-        if math.isfinite(ft) and ft <= f0:
-            v[...] = trial
-            return eta, BoldDriverState(min(eta * self.grow, self.eta_max))
-        return 0.0, BoldDriverState(eta * self.shrink)
+        if math.isfinite(ft):
+            if abs(ft - f0) > _rounding(f0, v):
+                lowered = ft <= f0
+            else:  # C is flat to rounding here: the slope says whether C fell
+                if np.array_equal(trial, v):
+                    raise _frozen("bold-driver", ctx, eta)
+                g = ctx.grad
+                slope = float(np.dot(g, d)) if g is not None else 0.0
+                lowered = (_approx_decrease(ctx, trial, d, slope, 0.0)
+                           if ctx.has_gradient and g is not None else ft <= f0)
+            if lowered:
+                v[...] = trial
+                flat, best = _watch("bold-driver", ctx, v, ft, state.flat, state.best,
+                                    self.patience)
+                return eta, BoldDriverState(min(eta * self.grow, self.eta_max), flat, best)
+        return 0.0, state._replace(eta=eta * self.shrink)
 
 
 class BBState(NamedTuple):
@@ -328,6 +470,8 @@ class BBState(NamedTuple):
     prev_v: FloatArray
     prev_grad: FloatArray
     recent: FloatArray  # the last `memory` costs, oldest first, NaN where none yet
+    flat: int  # accepted steps since C fell beyond rounding or ‖∇C‖ reached a new low
+    best: float  # the lowest ‖∇C‖ among those steps (inf: none yet)
 
 
 @dataclass(frozen=True)
@@ -348,7 +492,10 @@ class BarzilaiBorwein:
     and Lucidi: C may still rise above the last value, which keeps BB's speed,
     but not above the worst of the last M, which rules out cycling. M = 1 is
     a monotone Armijo search from the BB trial; ``memory=0`` is plain BB (no
-    extra cost evaluations).
+    extra cost evaluations). The acceptance test is made in difference form
+    with the slope test where C is flat to rounding, as in :class:`Armijo`;
+    a step that cannot move v, or ``patience`` steps without progress, raise
+    :class:`~gdkit.errors.PrecisionLost`.
 
     Full batch only: s and y compare gradients of two different mini-batches
     in mini-batch mode, where the BB quotient is noise, so a mini-batch run
@@ -368,6 +515,8 @@ class BarzilaiBorwein:
         Backtracking factor, 0 < shrink < 1.
     max_backtracks : int, default 60
         Trials per step before giving up with :class:`~gdkit.errors.StepError`.
+    patience : int, default 50
+        As for :class:`Armijo`.
 
     References
     ----------
@@ -385,10 +534,12 @@ class BarzilaiBorwein:
     c: float = 1e-4
     shrink: float = 0.5
     max_backtracks: int = 60
+    patience: int = 50
     _long: bool = field(init=False, repr=False, compare=False, default=True)
 
     def __post_init__(self) -> None:
         name = "barzilai-borwein"
+        _set(self, patience=integer(name, "patience", self.patience, minimum=1))
         _set(self, eta0=number(name, "eta0", self.eta0, low=0.0),
              variant=choice(name, "variant", self.variant, ("long", "short")),
              eta_min=number(name, "eta_min", self.eta_min, low=0.0),
@@ -402,7 +553,7 @@ class BarzilaiBorwein:
 
     def init(self, v: FloatArray) -> BBState:
         return BBState(self.eta0, 0, np.zeros_like(v), np.zeros_like(v),
-                       np.full(self.memory, np.nan))
+                       np.full(self.memory, np.nan), 0, math.inf)
 
     def _bb_eta(self, v: FloatArray, grad: FloatArray, state: BBState,
                 ctx: StepContext) -> float:
@@ -434,7 +585,10 @@ class BarzilaiBorwein:
         if self.memory == 0:  # plain BB
             w = ctx.work(v)
             np.multiply(d, eta, out=w)
-            v += w
+            w += v
+            if d.any() and np.array_equal(w, v):
+                raise _frozen("barzilai-borwein", ctx, eta)
+            v[...] = w
             return eta, state._replace(eta=eta, started=1)
         slope = _descent_slope("barzilai-borwein", d, grad)
         new = state._replace(eta=eta, started=1)
@@ -444,10 +598,12 @@ class BarzilaiBorwein:
         recent[:-1] = recent[1:]
         recent[-1] = ctx.fun
         ref = float(np.nanmax(recent))
-        accepted = _backtrack(v, d, ctx, eta=eta, ref=ref, slope=slope, c=self.c,
-                              shrink=self.shrink, tries=self.max_backtracks)
+        accepted = _backtrack("barzilai-borwein", v, d, ctx, eta=eta, ref=ref, slope=slope,
+                              c=self.c, shrink=self.shrink, tries=self.max_backtracks)
         if accepted is not None:
-            return accepted, new
+            flat, best = _watch("barzilai-borwein", ctx, v, accepted[1], state.flat,
+                                state.best, self.patience)
+            return accepted[0], new._replace(flat=flat, best=best)
         lowest = eta * self.shrink ** (self.max_backtracks - 1)
         known = int(np.count_nonzero(~np.isnan(recent)))
         raise StepError(
