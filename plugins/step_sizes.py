@@ -73,6 +73,8 @@ def _full_batch_only(name: str, ctx: StepContext, why: str) -> None:
             "full-batch runs (gdkit.minimize without batch_size, or gdkit minimize).")
 
 
+_EPS64 = float(np.finfo(np.float64).eps)
+
 _ROUNDING_ULPS = 100
 """How many units in the last place of C count as "within rounding" of C."""
 
@@ -635,8 +637,10 @@ class Wolfe:
 
         c2·φ'(0) ≤ φ'(η) ≤ (2c1 − 1)·φ'(0),                         (AW)
 
-    which read only slopes. A trial equal to v bit for bit is never
-    accepted (:class:`~gdkit.errors.PrecisionLost`).
+    which read only slopes ("within rounding": ``epsilon``·|φ(0)|, Hager and
+    Zhang's switch; AW bounds the slope from both sides, so the wider switch
+    is safe here). A trial equal to v bit for bit is never accepted
+    (:class:`~gdkit.errors.PrecisionLost`).
 
     Why strong Wolfe, with the approximate conditions only as the fallback:
     L-BFGS needs s·y > 0 at every accepted step, which W2 (and AW's lower
@@ -672,6 +676,12 @@ class Wolfe:
     eta_max : float, default 1e10
     max_evals : int, default 30
         Trials per step.
+    epsilon : float, default 1e-6
+        Hager and Zhang's ε: φ(η) counts as within rounding of φ(0), and AW
+        decides, when |φ(η) − φ(0)| ≤ ε·|φ(0)| (or 100 ulps of it, if more).
+        The rounding in C is not a fixed number of ulps of C: a sum of
+        squares of residuals of size ~1 that nearly cancel (Watson's
+        problem, C ≈ 1.4e-6) is noisy at 1e-17, a thousand times C's ulp.
 
     References
     ----------
@@ -687,8 +697,10 @@ class Wolfe:
     eta0: float = 1.0
     eta_max: float = 1e10
     max_evals: int = 30
+    epsilon: float = 1e-6
 
     def __post_init__(self) -> None:
+        _set(self, epsilon=number("wolfe", "epsilon", self.epsilon, low=0.0, low_closed=True))
         _set(self, c1=number("wolfe", "c1", self.c1, low=0.0, high=0.5),
              c2=number("wolfe", "c2", self.c2, low=0.0, high=1.0),
              eta0=number("wolfe", "eta0", self.eta0, low=0.0),
@@ -738,7 +750,7 @@ class _WolfeSearch:
                  f0: float, slope: float) -> None:
         self.rule, self.v, self.d, self.ctx = rule, v, d, ctx
         self.f0, self.slope = f0, slope
-        self.tol = _rounding(f0, v)
+        self.tol = max(_rounding(f0, v), rule.epsilon * abs(f0))
         self.evals = 0
         self.best = 0.0  # the η of the lowest C meeting W1 so far (0: none)
         self.best_f = f0
@@ -800,6 +812,8 @@ class _WolfeSearch:
         so far, and [lo, hi] holds a point meeting the strong Wolfe conditions."""
         r = self.rule
         while self.evals < r.max_evals:
+            if abs(hi - lo) <= 4 * _EPS64 * max(abs(lo), abs(hi)):
+                break  # the bracket has closed to rounding
             eta = _interpolate(lo, f_lo, g_lo, hi, f_hi, g_hi)
             f, g, ok = self.phi(eta)
             if ok:
