@@ -174,9 +174,11 @@ def _watch(name: str, ctx: StepContext, v: FloatArray, ft: float, flat: int, bes
     if flat >= patience:
         raise PrecisionLost(
             f"{name}: precision lost at ‖∇C‖ = {gnorm:.3g}: in {flat} steps C has not "
-            f"fallen by more than rounding (C = {f0:.17g}) nor ‖∇C‖ below its lowest, "
-            f"{best:.3g}; ∇C is rounding noise here. Loosen gtol, or use float64 if this "
-            "ran in float32.", grad_norm=gnorm)
+            f"fallen by more than its rounding (C = {f0:.17g}) nor ‖∇C‖ below its lowest, "
+            f"{best:.3g}: the steps no longer make progress this precision can measure. "
+            "Near a minimum, loosen gtol (or use float64 if this ran in float32); far "
+            "from one, the direction or the scaling of the problem is at fault.",
+            grad_norm=gnorm)
     return flat, best
 
 
