@@ -298,7 +298,7 @@ class Armijo:
 
         (C(v + ηd) − C(v)) − c·η·∇C·d ≤ 0,                          (A1)
 
-    and where C(v + ηd) is within rounding of C(v) (100 ulps of |C|) the
+    and where C(v + ηd) is within rounding of C(v) (100 ulps of C) the
     search reads the slope instead, Hager and Zhang's approximate form of
     (A1), exact for a C quadratic along d:
 
@@ -630,7 +630,7 @@ class Wolfe:
     With φ(η) = C(v + ηd) and φ'(η) = ∇C(v + ηd)·d, it looks for an η with
 
         φ(η) − φ(0) ≤ c1·η·φ'(0)           (sufficient decrease, W1; cf. eq. 9)
-        |φ'(η)| ≤ c2·|φ'(0)|               (strong curvature condition, W2)
+        abs(φ'(η)) ≤ −c2·φ'(0)             (strong curvature condition, W2)
 
     by bracketing and zooming with safeguarded cubic and quadratic
     interpolation (Nocedal and Wright, Algorithms 3.5 and 3.6). W1 is tested
@@ -639,14 +639,14 @@ class Wolfe:
 
         c2·φ'(0) ≤ φ'(η) ≤ (2c1 − 1)·φ'(0),                         (AW)
 
-    which read only slopes ("within rounding": ``epsilon``·|φ(0)|, Hager and
+    which read only slopes ("within rounding": ``epsilon`` times abs(φ(0)), Hager and
     Zhang's switch; AW bounds the slope from both sides, so the wider switch
     is safe here). A trial equal to v bit for bit is never accepted
     (:class:`~gdkit.errors.PrecisionLost`).
 
     Why strong Wolfe, with the approximate conditions only as the fallback:
     L-BFGS needs s·y > 0 at every accepted step, which W2 (and AW's lower
-    bound) guarantees, since s·y = η(φ'(η) − φ'(0)) ≥ η(1 − c2)|φ'(0)| > 0;
+    bound) guarantees, since s·y = η(φ'(η) − φ'(0)) ≥ −η(1 − c2)φ'(0) > 0;
     the strong form also keeps η from overshooting far past a minimum along
     d, so the pairs describe the curvature near the path, and it is the
     search scipy's BFGS uses, so the benchmark compares like with like. Far
@@ -654,7 +654,7 @@ class Wolfe:
     allows C to rise by rounding); near one, W1 is noise and AW, following
     Hager and Zhang, decides. The first trial is η = 1 capped as scipy caps
     it (η₀ = min(eta0, 1.01·2(C_k − C_{k−1})/φ'(0)), and
-    min(eta0, 1.01‖∇C‖/|φ'(0)|) at the first step), the natural step of a
+    min(eta0, −1.01‖∇C‖/φ'(0)) at the first step), the natural step of a
     quasi-Newton direction.
 
     Each trial costs one C and one ∇C (:meth:`StepContext.gradient_at
@@ -680,7 +680,8 @@ class Wolfe:
         Trials per step.
     epsilon : float, default 1e-6
         Hager and Zhang's ε: φ(η) counts as within rounding of φ(0), and AW
-        decides, when |φ(η) − φ(0)| ≤ ε·|φ(0)| (or 100 ulps of it, if more).
+        decides, when abs(φ(η) − φ(0)) ≤ ε·abs(φ(0)) (or 100 ulps of φ(0), if
+        more).
         The rounding in C is not a fixed number of ulps of C: a sum of
         squares of residuals of size ~1 that nearly cancel (Watson's
         problem, C ≈ 1.4e-6) is noisy at 1e-17, a thousand times C's ulp.
