@@ -201,7 +201,8 @@ def minimize(
     v = _starting_point(obj, v0, init_rng, dtype) if saved is None else _saved_point(
         saved, v0, dtype)
     cost_fn = _cost_function(obj, src)
-    parts = Parts(obj, src, rule, cost_fn, StepContext(cost_fn, v), np.empty_like(v))
+    ctx = StepContext(cost_fn, v, lambda w, b, out: src.gradient(obj, w, b, out))
+    parts = Parts(obj, src, rule, cost_fn, ctx, np.empty_like(v))
     config = {"mode": "iteration" if batch_size is None else "epoch", "objective": repr(obj),
               "gradient": repr(src), "step": _step_config(rule), "dim": int(obj.dim),
               "dtype": str(v.dtype), "batch_size": batch_size}

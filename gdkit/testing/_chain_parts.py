@@ -41,7 +41,7 @@ from ._common import (
     PartReport,
 )
 from ._harness import _Checker, _Declined, _on_references, _Point, _ref, _ref_name
-from ._numeric import _eps, _first_diff, _is_real, _positive_attr, _same_bits
+from ._numeric import _eps, _first_diff, _is_real, _positive_attr, _same_bits, trial_gradient
 from ._references import reference_objectives
 from ._step_rule import check_repr, check_step_rule
 
@@ -230,7 +230,7 @@ def _grad(ref: Objective, v: FloatArray) -> FloatArray:
 
 
 def _ctx(ref: Objective, v: FloatArray, g: FloatArray) -> StepContext:
-    ctx = StepContext(ref.cost, v)
+    ctx = StepContext(ref.cost, v, trial_gradient(ref))
     ctx.grad = g
     return ctx
 
@@ -377,7 +377,7 @@ class _Driven:
 def _steps(run: _Driven, ref: Objective, v: FloatArray, n: int, start: int = 0) -> None:
     """``n`` steps of ``run`` from ``v`` (in place), counting from step ``start``."""
     for k in range(start, start + n):
-        ctx = StepContext(ref.cost, v)
+        ctx = StepContext(ref.cost, v, trial_gradient(ref))
         ctx.begin(k)
         run.step(v, _grad(ref, v), ctx)
 
@@ -428,7 +428,7 @@ def _armijo_along(chk: _Checker, factory: Callable[[], Any], ref: Objective,
         _steps(rule, ref, v, 2)  # a state that is not fresh (momentum has velocity)
         v0 = v.copy()
         g = _grad(ref, v0)
-        ctx = StepContext(ref.cost, v)
+        ctx = StepContext(ref.cost, v, trial_gradient(ref))
         ctx.begin(2)
         eta = rule.step(v, g, ctx)
     except StepError:

@@ -42,7 +42,15 @@ from ._common import (
     PartReport,
 )
 from ._harness import _Checker, _Declined, _fmt, _on_references, _Point, _ref, _ref_name
-from ._numeric import _close, _eps, _first_diff, _is_real, _positive_attr, _same_bits
+from ._numeric import (
+    _close,
+    _eps,
+    _first_diff,
+    _is_real,
+    _positive_attr,
+    _same_bits,
+    trial_gradient,
+)
 from ._references import reference_objectives
 
 if TYPE_CHECKING:
@@ -261,7 +269,7 @@ class _Stepped:
 
 def _take_step(chk: _Checker, check: str, rule: Any, ref: Objective, v: FloatArray,
                grad: FloatArray, where: str, iteration: int = 0) -> _Stepped:
-    ctx = StepContext(ref.cost, v)
+    ctx = StepContext(ref.cost, v, trial_gradient(ref))
     ctx.iteration = iteration
     try:
         eta = rule.step(v, grad, ctx)
