@@ -17,7 +17,6 @@ import numpy as np
 from .adapters import FunctionObjective
 from .checkpoint import Checkpoint, load_checkpoint
 from .compiled import compiled_steps
-from .compose import Chain
 from .errors import CheckpointError, ConfigError, ShapeError
 from .files import check_target, claim
 from .loop import FullBatch, MiniBatch, Parts, run
@@ -36,7 +35,7 @@ from .protocols import (
 )
 from .registry import check_part, get_registry
 from .result import Result
-from .resume import RunControl, check_config, check_probe, probe_of, trap_signals
+from .resume import RunControl, check_config, check_probe, identities, probe_of, trap_signals
 from .state import RunState, driver
 from .threads import Threads, decide, limit
 from .validate import float_dtype, integer, number
@@ -203,8 +202,8 @@ def minimize(
     cost_fn = _cost_function(obj, src)
     ctx = StepContext(cost_fn, v, lambda w, b, out: src.gradient(obj, w, b, out))
     parts = Parts(obj, src, rule, cost_fn, ctx, np.empty_like(v))
-    config = {"mode": "iteration" if batch_size is None else "epoch", "objective": repr(obj),
-              "gradient": repr(src), "step": _step_config(rule), "dim": int(obj.dim),
+    config = {"mode": "iteration" if batch_size is None else "epoch",
+              **identities(obj, src, step_of(rule)), "dim": int(obj.dim),
               "dtype": str(v.dtype), "batch_size": batch_size}
     probe = probe_of(obj, cost_fn)
     if saved is None:
@@ -313,11 +312,6 @@ def _check_position(state: RunState, n: int) -> None:
     if not 0 <= position <= n:
         raise CheckpointError(f"the checkpoint's position {position} in its epoch is "
                               f"outside 0..{n}: it is damaged.")
-
-
-def _step_config(rule: Any) -> Any:
-    """How a resume compares step rules: a chain part by part, others by repr."""
-    return [repr(p) for p in rule.parts] if isinstance(rule, Chain) else repr(rule)
 
 
 def _saved_point(saved: Checkpoint, v0: Any, dtype: Any) -> FloatArray:

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .errors import DivergenceError, PluginError, ShapeError, StepError
+from .errors import DivergenceError, PluginError, PrecisionLost, ShapeError, StepError
 from .protocols import (
     Batch,
     CompiledSteps,
@@ -34,7 +34,17 @@ from .protocols import (
     PureStepRule,
     StepContext,
 )
-from .result import CONVERGED, EPOCHS_DONE, MAX_ITER, STEP_FAILED, STOPPED, History, Result, honest
+from .result import (
+    CONVERGED,
+    EPOCHS_DONE,
+    MAX_ITER,
+    PRECISION_LOST,
+    STEP_FAILED,
+    STOPPED,
+    History,
+    Result,
+    honest,
+)
 from .resume import RunControl
 from .state import RunState
 
@@ -121,6 +131,18 @@ def diverged(what: str, value: float, it: int, last: float | None,
         "such as 'armijo'.", iteration=it, last_finite_cost=last, what=head)
 
 
+FROZEN_STEPS = 100
+"""Full batch: a run whose v has not changed in this many steps in a row ends
+(status PRECISION_LOST) instead of spending its remaining iterations."""
+
+
+def failed(exc: StepError, it: int) -> Stop:
+    """How a step rule's refusal ends the run: precision lost, or the rule failed."""
+    if isinstance(exc, PrecisionLost):
+        return Stop(PRECISION_LOST, f"stopped at iteration {it}: {exc}")
+    return Stop(STEP_FAILED, f"step rule failed at iteration {it}: {exc}")
+
+
 def checked_gradient(g: Any, v: FloatArray, src: GradientSource) -> FloatArray:
     """A gradient a source returned in its own array: v's shape and dtype, or an error."""
     if not isinstance(g, np.ndarray) or g.shape != v.shape or g.dtype != v.dtype:
@@ -174,19 +196,27 @@ class FullBatch:
                  value_and_gradient: Callable[..., tuple[float, FloatArray]] | None) -> None:
         self.p, self.max_iter, self.gtol = parts, max_iter, gtol
         self.vg = value_and_gradient
-        self.fun, self.gnorm, self.nfev = math.nan, math.nan, 0
+        self.fun, self.gnorm, self.nfev, self.ngev = math.nan, math.nan, 0, 0
         self.g: FloatArray = parts.g
         self.last: float | None = None
+        self.before = np.empty_like(parts.g)  # v before the step: did it move?
+        self.frozen = 0  # steps in a row that left v unchanged
 
     def _point(self, state: RunState, f: float | None = None) -> None:
-        """C and ∇C at v: checked, and a history row."""
+        """C and ∇C at v (or as the step's line search offered them): checked,
+        and a history row."""
         p, v, h = self.p, state.v, state.history
-        if self.vg is None:
+        offered = p.ctx.take_offer()
+        if offered is not None:  # evaluated at exactly this v by the step: not again
+            f, g = offered[0], p.g
+            np.copyto(g, offered[1])
+        elif self.vg is None:
             f = p.cost(v) if f is None else f
             g = p.src.gradient(p.obj, v, None, p.g)
+            self.nfev, self.ngev = self.nfev + 1, self.ngev + 1
         else:
             f, g = self.vg(p.obj, v, None, p.g)
-        self.nfev += 1
+            self.nfev, self.ngev = self.nfev + 1, self.ngev + 1
         start = self.last is None and not state.iteration
         if not math.isfinite(f):
             raise diverged("cost", f, state.iteration, self.last, start)
@@ -217,14 +247,21 @@ class FullBatch:
         return None
 
     def advance(self, state: RunState, control: RunControl) -> tuple[Stop | None, bool]:
-        p, it = self.p, state.iteration
+        p, it, v = self.p, state.iteration, state.v
         p.ctx.begin(it, None, self.fun, epoch=it)
+        np.copyto(self.before, v)
         try:
-            eta, state.rule_state = p.rule.update(state.v, self.g, state.rule_state, p.ctx)
+            eta, state.rule_state = p.rule.update(v, self.g, state.rule_state, p.ctx)
         except StepError as exc:
-            return Stop(STEP_FAILED, f"step rule failed at iteration {it}: {exc}"), False
+            return failed(exc, it), False
         state.history["eta"].append(eta if type(eta) is float else as_eta(eta, p.rule))
         state.iteration = it + 1
+        self.frozen = self.frozen + 1 if np.array_equal(self.before, v) else 0
+        if self.frozen >= FROZEN_STEPS:
+            return Stop(PRECISION_LOST, (
+                f"precision lost: v has not changed in the last {self.frozen} steps "
+                f"(‖∇C‖ = {self.gnorm:.3g}, η = {eta:.3g}): no step this rule takes moves it "
+                "in this precision. Loosen gtol, or use a line search such as 'armijo'.")), True
         return None, True
 
     def end(self, state: RunState) -> dict[str, float]:
@@ -260,7 +297,8 @@ class FullBatch:
         etas.extend([math.nan] * (len(costs) - len(etas)))
         status, message = honest(stop.status, stop.message, state.start_cost, self.fun)
         return Result(x=state.v, fun=self.fun, jac=self.g.copy(), grad_norm=self.gnorm,
-                      nit=state.iteration, nfev=self.nfev + self.p.ctx.nfev, ngev=len(costs),
+                      nit=state.iteration, nfev=self.nfev + self.p.ctx.nfev,
+                      ngev=self.ngev + self.p.ctx.ngev,
                       epochs=0, success=status == CONVERGED, status=status, message=message,
                       history=History("iteration", h))
 
@@ -361,7 +399,7 @@ class MiniBatch:
                 try:
                     self.eta, rule_state = update(v, g, rule_state, ctx)
                 except StepError as exc:
-                    return Stop(STEP_FAILED, f"step rule failed at iteration {it}: {exc}")
+                    return failed(exc, it)
                 it += 1
             return None
         finally:
@@ -431,7 +469,8 @@ class MiniBatch:
             gnorm, jac = math.nan, np.full_like(v, math.nan)
         status, message = honest(stop.status, stop.message, state.start_cost, self.fun)
         return Result(x=v, fun=self.fun, jac=jac, grad_norm=gnorm, nit=state.iteration,
-                      nfev=self.nfev + self.p.ctx.nfev, ngev=state.iteration,
+                      nfev=self.nfev + self.p.ctx.nfev,
+                      ngev=state.iteration + self.p.ctx.ngev,
                       epochs=state.epoch, success=status == EPOCHS_DONE, status=status,
                       message=message, history=History("epoch", state.history),
                       compiled=self.compiled is not None)

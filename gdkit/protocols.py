@@ -275,8 +275,8 @@ class StepContext:
         Gradient evaluations made through :meth:`gradient_at` so far.
     """
 
-    __slots__ = ("_cost_fn", "_fun", "_gbuf", "_gradient_fn", "_v", "_work", "batch", "epoch",
-                 "grad", "iteration", "nfev", "ngev")
+    __slots__ = ("_cost_fn", "_fun", "_gbuf", "_gradient_fn", "_offer", "_v", "_work", "batch",
+                 "epoch", "grad", "iteration", "nfev", "ngev")
 
     def __init__(
         self, cost_fn: Callable[[FloatArray, Batch | None], float], v: FloatArray,
@@ -289,6 +289,7 @@ class StepContext:
         self._fun: float | None = None
         self._work: FloatArray | None = None
         self._gbuf: FloatArray | None = None
+        self._offer: tuple[float, FloatArray] | None = None
         self.batch: Batch | None = None
         self.grad: FloatArray | None = None
         self.iteration = 0
@@ -304,6 +305,19 @@ class StepContext:
         self.epoch = epoch
         self.batch = batch
         self._fun = fun
+        self._offer = None
+
+    def offer(self, fun: float, grad: FloatArray) -> None:
+        """Hand the loop C and ∇C at the point this step moved v to, exactly
+        (a line search that evaluated both at the trial it accepted), so the
+        loop does not compute them again. ``grad`` is read before the next
+        gradient evaluation; only a full-batch step's offer is used."""
+        self._offer = (fun, grad)
+
+    def take_offer(self) -> tuple[float, FloatArray] | None:
+        """What :meth:`offer` handed over this step (once), or None."""
+        offer, self._offer = self._offer, None
+        return offer
 
     def cost(self, v: FloatArray) -> float:
         """C at ``v`` on the current batch (each call is one cost evaluation)."""

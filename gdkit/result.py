@@ -10,11 +10,14 @@ import numpy as np
 
 from .protocols import FloatArray
 
-__all__ = ["CONVERGED", "COST_ROSE", "EPOCHS_DONE", "MAX_ITER", "STEP_FAILED", "STOPPED",
-           "History", "Result", "honest"]
+__all__ = ["CONVERGED", "COST_ROSE", "EPOCHS_DONE", "MAX_ITER", "PRECISION_LOST", "STEP_FAILED",
+           "STOPPED", "History", "Result", "honest"]
 
 # Result.status values, as in scipy.optimize.
 CONVERGED, MAX_ITER, STOPPED, STEP_FAILED, EPOCHS_DONE, COST_ROSE = 0, 1, 2, 3, 4, 5
+PRECISION_LOST = 6
+"""v can no longer move: no step changes C by more than its rounding (scipy's
+"precision loss")."""
 
 
 def honest(status: int, message: str, start: float, end: float) -> tuple[int, str]:

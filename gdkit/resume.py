@@ -8,34 +8,67 @@ import math
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, final
 
 import numpy as np
 
 from .checkpoint import Checkpoint, save_checkpoint
+from .compose import Chain
 from .errors import CheckpointError, Interrupted
+from .identity import configuration
 from .protocols import FloatArray, Objective, PureStepRule, Sampled
 from .state import RunState
 
-__all__ = ["RunControl", "check_config", "check_probe", "probe_of", "trap_signals"]
+__all__ = ["IDENTIFIED", "RunControl", "check_config", "check_probe", "identities", "probe_of",
+           "trap_signals"]
 
 
-def _differences(key: str, saved: Any, now: Any) -> list[str]:
-    """What differs in one configuration entry; chains part by part."""
-    if saved == now:
+IDENTIFIED: Final = ("objective", "gradient", "step")
+"""The parts a resume compares by configuration (:func:`gdkit.identity.configuration`);
+each is saved with its repr too (``"<key>_repr"``), which the messages show."""
+
+
+def identities(obj: Any, src: Any, rule: Any) -> dict[str, Any]:
+    """The configuration (and repr) of a run's parts, as a checkpoint records them:
+    a chain part by part."""
+    parts = rule.parts if isinstance(rule, Chain) else None
+    step = [configuration(p) for p in parts] if parts is not None else configuration(rule)
+    step_repr = [repr(p) for p in parts] if parts is not None else repr(rule)
+    return {"objective": configuration(obj), "objective_repr": repr(obj),
+            "gradient": configuration(src), "gradient_repr": repr(src),
+            "step": step, "step_repr": step_repr}
+
+
+def _differences(key: str, saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    """What differs in one configuration entry (a chain part by part), shown by repr.
+    A checkpoint from before configurations were saved holds reprs: they are compared."""
+    was, is_ = saved.get(key), now[key]
+    if key in IDENTIFIED:
+        shown_was, shown_now = saved.get(f"{key}_repr", was), now[f"{key}_repr"]
+        if f"{key}_repr" not in saved:  # an older checkpoint: it saved the reprs
+            was, is_ = shown_was, shown_now
+    else:
+        shown_was, shown_now = was, is_
+    if was == is_:
         return []
-    if key == "step" and isinstance(saved, list) and isinstance(now, list):
-        if len(saved) != len(now):
-            return [f"step: saved the chain {saved}, now {now}"]
-        return [f"step part {i + 1}: saved {a}, now {b}"
-                for i, (a, b) in enumerate(zip(saved, now, strict=True)) if a != b]
-    return [f"{key}: saved {saved!r}, now {now!r}"]
+    if key == "step" and isinstance(was, list) and isinstance(is_, list):
+        if len(was) != len(is_):
+            return [f"step: saved the chain {shown_was}, now {shown_now}"]
+        return [f"step part {i + 1}: saved {_shown(shown_was, i)}, now {_shown(shown_now, i)}"
+                for i, (a, b) in enumerate(zip(was, is_, strict=True)) if a != b]
+    return [f"{key}: saved {shown_was!r}, now {shown_now!r}" if key not in IDENTIFIED
+            else f"{key}: saved {shown_was}, now {shown_now}"]
+
+
+def _shown(reprs: Any, i: int) -> Any:
+    return reprs[i] if isinstance(reprs, list) and i < len(reprs) else reprs
 
 
 def check_config(path: Any, saved: Checkpoint, now: dict[str, Any], allow: bool) -> None:
     """Refuse to resume ``saved`` under another configuration ``now`` (unless ``allow``)."""
-    diffs = [d for k in now for d in _differences(k, saved.config.get(k), now[k])]
+    diffs = [d for k in now if not k.endswith("_repr")
+             for d in _differences(k, saved.config, now)]
     if saved.v.shape != (now["dim"],):
         raise CheckpointError(f"checkpoint {os.fspath(path)!r} holds {saved.v.size} parameters "
                               f"but the objective has dim {now['dim']}: it is from another run.")
@@ -43,7 +76,7 @@ def check_config(path: Any, saved: Checkpoint, now: dict[str, Any], allow: bool)
         raise CheckpointError(
             f"cannot resume from {os.fspath(path)!r}: the run's configuration differs from the "
             f"saved one ({'; '.join(diffs)}). Resume with the same parts, or pass "
-            "allow_config_change=True (--allow-config-change) to continue anyway.")
+            "allow_config_change=True to continue anyway.")
 
 
 _PROBE_KEY: Final = "probe_cost"
@@ -76,7 +109,7 @@ def check_probe(path: Any, saved: Checkpoint, now: float) -> None:
             f"was saved with. At the saved parameters its cost on a probe batch (the first "
             f"{_PROBE_ROWS} training inputs, or the full cost) is now {now!r}, but was {was!r}: "
             "other data or settings than the checkpointed run. Resume with the same "
-            "objective, or pass allow_config_change=True (--allow-config-change) to continue "
+            "objective, or pass allow_config_change=True to continue "
             "anyway.")
 
 

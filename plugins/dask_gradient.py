@@ -98,11 +98,6 @@ class DaskGradient:
     after run for the same chunking.
     """
 
-    NOT_IN_REPR = ("client", "address", "timeout", "load_timeout")
-    """Settings left out of the repr, which a resume compares: where a run
-    computes and how long it waits change no number, so a checkpointed run
-    may resume on another cluster, with other timeouts."""
-
     def __init__(self, client: Any = None, *, address: str | None = None,
                  timeout: float = DEFAULT_TIMEOUT,
                  load_timeout: float = DEFAULT_LOAD_TIMEOUT,
@@ -123,8 +118,18 @@ class DaskGradient:
         self._steps = itertools.count()
 
     def __repr__(self) -> str:
-        # The chunking changes the sums' rounding; see NOT_IN_REPR for the rest.
-        return "DaskGradient()" if self.rows is None else f"DaskGradient(rows={self.rows})"
+        shown = [f"{k}={v!r}" for k, v, default in (
+            ("client", self._client, None), ("address", self._address, None),
+            ("timeout", self.timeout, DEFAULT_TIMEOUT),
+            ("load_timeout", self.load_timeout, DEFAULT_LOAD_TIMEOUT),
+            ("rows", self.rows, None)) if v != default]
+        return f"DaskGradient({', '.join(shown)})"
+
+    def configuration(self) -> dict[str, Any]:
+        """What a resume compares: the chunking, which changes the sums' rounding.
+        Where a run computes and how long it waits change no number, so a
+        checkpointed run may resume on another cluster, with other timeouts."""
+        return {"rows": self.rows}
 
     # -- the protocols ---------------------------------------------------------
     def validate(self, objective: Objective) -> None:

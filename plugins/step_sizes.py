@@ -757,6 +757,7 @@ class _WolfeSearch:
         self.evals = 0
         self.best = 0.0  # the η of the lowest C meeting W1 so far (0: none)
         self.best_f = f0
+        self.known: tuple[float, float, FloatArray] | None = None
 
     def phi(self, eta: float, slope_too: bool = True) -> tuple[float, float, bool]:
         """(φ(η), φ'(η) or NaN, whether η is acceptable)."""
@@ -777,9 +778,11 @@ class _WolfeSearch:
             self.best, self.best_f = eta, ft
         if not (slope_too or flat or decrease):
             return ft, math.nan, False
-        dphi = float(np.dot(ctx.gradient_at(trial), self.d))
+        gt = ctx.gradient_at(trial)
+        dphi = float(np.dot(gt, self.d))
         if not math.isfinite(dphi):
             return math.inf, math.nan, False
+        self.known = (eta, ft, gt)  # C and ∇C at this trial, for the loop if it is accepted
         ok = decrease and abs(dphi) <= -r.c2 * self.slope
         if flat:
             ok = ok or r.c2 * self.slope <= dphi <= (2.0 * r.c1 - 1.0) * self.slope
@@ -788,7 +791,10 @@ class _WolfeSearch:
     def accept(self, eta: float) -> float:
         v = self.v
         np.multiply(self.d, eta, out=self.ctx.work(v))
-        v += self.ctx.work(v)
+        v += self.ctx.work(v)  # the trial's bits: (η·d) + v
+        known = self.known
+        if known is not None and known[0] == eta:  # the last trial: C and ∇C are known here
+            self.ctx.offer(known[1], known[2])
         return eta
 
     def run(self, eta: float) -> float | None:

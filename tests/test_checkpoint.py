@@ -48,7 +48,9 @@ def test_checkpoint_holds_the_whole_state(tmp_path: Path) -> None:
     assert (ck.mode, ck.epoch, ck.iteration, ck.position, ck.perm) == ("epoch", 4, res.nit, 0,
                                                                        None)
     assert ck.history["cost"] == res.history.cost.tolist()
-    assert ck.config["step"] == ["Fixed(eta=0.05, schedule=None)"]  # a chain, part by part
+    # a chain, part by part: by configuration (compared), with the repr (shown)
+    assert ck.config["step"] == [{"type": "Fixed", "fields": {"eta": 0.05, "schedule": None}}]
+    assert ck.config["step_repr"] == ["Fixed(eta=0.05, schedule=None)"]
     assert ck.config["batch_size"] == 5
     assert ck.extra == {"who": "test"}
     assert ck.rng_state is not None and ck.rng_state["bit_generator"] == "PCG64"

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import gdkit
+import gdkit.checkpoint
 from gdkit.checkpoint import load_checkpoint
 from gdkit.errors import Interrupted
 
@@ -197,3 +198,99 @@ def test_mini_batch_max_iter_zero_takes_no_step() -> None:
     v0 = np.ones(obj.dim)
     res = gdkit.minimize(obj, v0, batch_size=5, epochs=2, max_iter=0)
     assert res.nit == 0 and res.x.tobytes() == v0.tobytes() and res.status == 1
+
+
+# -- a run that cannot move ends at once, and says so ------------------------------------
+def test_a_v_that_no_step_moves_ends_the_run_with_precision_lost() -> None:
+    # η·∇C far below the rounding of v = 1e8: every fixed step leaves v as it was.
+    res = gdkit.minimize(lambda v: float(v @ v), np.full(3, 1e8), jac=lambda v: 2 * v,
+                         step=gdkit.step_rule("fixed", eta=1e-30), max_iter=5000, gtol=0)
+    assert res.status == gdkit.result.PRECISION_LOST and not res.success
+    assert res.nit == 100  # FROZEN_STEPS, not max_iter
+    assert res.message.startswith("precision lost: v has not changed in the last 100 steps")
+
+
+def test_a_line_search_that_cannot_move_ends_with_its_own_status() -> None:
+    # The stall case of issue 26: armijo near the minimum of a sum of log-cosh terms.
+    a = np.random.default_rng(5).standard_normal((40, 7))
+    b = np.random.default_rng(6).standard_normal(40)
+
+    def cost(v: np.ndarray) -> float:
+        return float(np.mean(np.log(np.cosh(a @ v - b)))) + 0.01 * float(np.sum(v**4))
+
+    def jac(v: np.ndarray) -> np.ndarray:
+        return a.T @ np.tanh(a @ v - b) / 40 + 0.04 * v**3
+
+    res = gdkit.minimize(cost, np.random.default_rng(7).standard_normal(7), jac=jac,
+                         step=gdkit.step_rule("armijo", c=0.1), gtol=1e-14, max_iter=50_000)
+    assert res.nit < 1000
+    assert res.status in (gdkit.result.PRECISION_LOST, gdkit.result.CONVERGED), res.message
+    if res.status == gdkit.result.PRECISION_LOST:
+        assert "precision lost" in res.message and not res.success
+
+
+def test_the_loop_reuses_what_the_wolfe_search_evaluated_at_the_accepted_point() -> None:
+    costs: list[bytes] = []
+    grads: list[bytes] = []
+    obj = gdkit.objective("rosenbrock")
+
+    def cost(v: np.ndarray) -> float:
+        costs.append(v.tobytes())
+        return float(obj.cost(v))
+
+    def jac(v: np.ndarray) -> np.ndarray:
+        grads.append(v.tobytes())
+        return np.asarray(obj.gradient(v))
+
+    res = gdkit.minimize(cost, [-1.2, 1.0], jac=jac, step="lbfgs,wolfe", gtol=1e-9)
+    assert res.success
+    assert (res.nfev, res.ngev) == (len(costs), len(grads))  # every evaluation counted once
+    assert len(set(grads)) == len(grads)  # ∇C never taken twice at one point
+    assert len(set(costs)) == len(costs)
+
+
+# -- identity by configuration, not repr -----------------------------------------------
+def test_parts_are_identified_by_their_configuration_not_their_repr(tmp_path: Path) -> None:
+    from dataclasses import dataclass, field
+
+    @dataclass(frozen=True)
+    class Shrink:
+        """A step size whose repr shows a setting that does not change the numbers."""
+
+        eta: float = 0.1
+        label: str = field(default="", compare=False)  # for people only
+
+        def init(self, v: np.ndarray) -> tuple[()]:
+            return ()
+
+        def move(self, v: np.ndarray, d: np.ndarray, state: tuple[()],
+                 ctx: Any) -> tuple[float, tuple[()]]:
+            v += self.eta * d
+            return self.eta, state
+
+    ck = tmp_path / "ck.npz"
+    gdkit.minimize("valley", [1.0, 1.0], step=gdkit.chain(Shrink(label="first try")),
+                   max_iter=5, gtol=0, checkpoint=ck)
+    # another label: the same configuration, so the run resumes
+    res = gdkit.minimize("valley", step=gdkit.chain(Shrink(label="renamed")), max_iter=10,
+                         gtol=0, resume=ck)
+    assert res.nit == 10
+    # another eta: refused, and the message shows the reprs
+    with pytest.raises(gdkit.errors.CheckpointError,
+                       match=r"step part 1: saved .*Shrink\(eta=0.1, label='first try'\), now "
+                             r".*Shrink\(eta=0.2, label='renamed'\)"):
+        gdkit.minimize("valley", step=gdkit.chain(Shrink(eta=0.2, label="renamed")),
+                       max_iter=10, gtol=0, resume=ck)
+
+
+def test_a_checkpoint_that_saved_reprs_is_still_compared_by_repr(tmp_path: Path) -> None:
+    ck = tmp_path / "old.npz"
+    gdkit.minimize("valley", [1.0, 1.0], step="momentum,fixed", max_iter=5, checkpoint=ck)
+    saved = load_checkpoint(ck)
+    for key in ("objective", "gradient", "step"):  # as gdkit wrote them before
+        saved.config[key] = saved.config.pop(f"{key}_repr")
+    gdkit.checkpoint.save_checkpoint(ck, saved)
+    assert gdkit.minimize("valley", step="momentum,fixed", max_iter=8, resume=ck).nit == 8
+    with pytest.raises(gdkit.errors.CheckpointError, match=r"step part 1: saved Momentum"):
+        gdkit.minimize("valley", step=gdkit.step_rule("momentum,fixed", **{"momentum.beta": 0.5}),
+                       max_iter=8, resume=ck)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 
@@ -10,6 +11,7 @@ import pytest
 
 import gdkit
 from gdkit.errors import ConfigError, StepError
+from gdkit.identity import configuration
 from gdkit.protocols import StepContext
 
 from .helpers import Stepper
@@ -194,7 +196,8 @@ def test_a_line_search_that_finds_no_step_raises_step_error_and_leaves_v(name: s
 def _other_value(name: str, default: object) -> object:
     """A valid setting different from ``default``."""
     if default is None:
-        return {"schedule": "cosine(steps=10)", "rows": 100}.get(name, 1e-6)
+        return {"schedule": "cosine(steps=10)", "rows": 100, "address": "tcp://127.0.0.1:1",
+                "client": object()}.get(name, 1e-6)
     if isinstance(default, bool):
         return not default
     if isinstance(default, int):
@@ -211,18 +214,27 @@ _MAKERS = {"step size": gdkit.step_size, "transform": gdkit.transform,
 @pytest.mark.parametrize(("kind", "name"), [
     (kind, name) for kind in _MAKERS
     for name, info in gdkit.get_registry().parts(kind).items() if info.distribution == "gdkit"])
-def test_every_setting_of_a_builtin_shows_in_its_repr(kind: str, name: str) -> None:
-    # A resume compares the parts by repr: a setting missing from it would let
-    # a changed configuration through unnoticed.
+def test_every_setting_of_a_builtin_shows_in_its_repr_and_counts_in_its_identity(
+        kind: str, name: str) -> None:
+    # A resume compares the parts by configuration: a setting missing from it
+    # would let a changed run through unnoticed, unless the part declares that
+    # it changes no number (a dataclass field(compare=False), or a setting its
+    # configuration() leaves out). People read the repr: it shows every setting.
     make = _MAKERS[kind]
-    base = repr(make(name))
+    part = make(name)
+    base, ident = repr(part), configuration(part)
     factory = gdkit.get_registry().lookup(kind, name).factory
-    exempt = getattr(factory, "NOT_IN_REPR", ())  # where it runs, not what it computes
+    own = getattr(part, "configuration", None)
+    counted = (set(own()) if callable(own) else
+               {f.name for f in dataclasses.fields(part) if f.compare}
+               if dataclasses.is_dataclass(part) else None)
     for p in inspect.signature(factory).parameters.values():
-        if p.default is inspect.Parameter.empty or p.name in exempt:
+        if p.default is inspect.Parameter.empty:
             continue
-        changed = repr(make(name, **{p.name: _other_value(p.name, p.default)}))
-        assert changed != base, f"{name}: {p.name} does not show in {base}"
+        other = make(name, **{p.name: _other_value(p.name, p.default)})
+        assert repr(other) != base, f"{name}: {p.name} does not show in {base}"
+        if counted is None or p.name in counted:
+            assert configuration(other) != ident, f"{name}: {p.name} is not in its identity"
 
 
 @pytest.mark.parametrize("name", ["bold-driver", "barzilai-borwein"])
