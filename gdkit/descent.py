@@ -20,7 +20,7 @@ from .compiled import compiled_steps
 from .errors import CheckpointError, ConfigError, ShapeError
 from .files import check_target, claim
 from .loop import FullBatch, MiniBatch, Parts, run
-from .observers import notifier, step_of
+from .observers import notifier, starting, step_of
 from .parts import resolve
 from .protocols import (
     ComputesCost,
@@ -125,10 +125,7 @@ def minimize(
         Save the whole state of the run to this ``.npz`` (atomically) after
         every epoch (mini-batch) or every ``checkpoint_every`` iterations
         (full batch): parameters, step-rule state, generator state, position,
-        history and configuration. With a checkpoint, SIGINT and SIGTERM
-        finish the current step, save, and raise
-        :class:`~gdkit.errors.Interrupted` (a second signal stops at once;
-        the last complete checkpoint stays intact).
+        history and configuration.
     checkpoint_every : int, default 100
         Full-batch iterations between checkpoints.
     resume : path, optional
@@ -145,7 +142,11 @@ def minimize(
     allow_config_change : bool, default False
         Resume even though the configuration differs.
     handle_signals : bool, default True
-        With ``checkpoint``, trap SIGINT/SIGTERM as described (main thread only).
+        Trap SIGINT and SIGTERM (main thread only): the first finishes the
+        current span of steps (about 1% of an epoch) or the current epoch's
+        record, saves the checkpoint if there is one, and raises
+        :class:`~gdkit.errors.Interrupted`; a second stops at once with
+        :class:`KeyboardInterrupt` (the last complete checkpoint stays intact).
     run_info : mapping, optional
         JSON-able data stored in each checkpoint's ``extra`` (the CLI keeps its
         command line there).
@@ -155,6 +156,12 @@ def minimize(
         where more threads cost time and change the rounding
         (:func:`gdkit.threads.decide`); an int fixes the count; None leaves
         the BLAS library's setting alone.
+    observers : sequence, optional
+        Objects watching the run (:mod:`gdkit.observers`): each one's
+        ``on_start(event)``, ``on_epoch(event)`` (after every epoch, every
+        step in full-batch mode; True stops the run) and ``on_finish(result)``
+        are called if it has them. Every epoch is observed exactly once,
+        before it is saved and before a signal stops the run.
 
     Returns
     -------
@@ -226,14 +233,15 @@ def minimize(
     probes = getattr(src, "nfev", None)  # a finite-difference source counts its evaluations
     blas = decide(threads, batch_size or int(getattr(obj, "n_samples", 1)), int(obj.dim))
     with (claim(checkpoint) if checkpoint is not None else contextlib.nullcontext()), \
-            trap_signals(control, enabled=handle_signals and checkpoint is not None), \
+            trap_signals(control, enabled=handle_signals), \
             limit(blas):
+        starting(observers, mode.name, state, saved is not None)
         result = run(mode, state, control, notify)
     if isinstance(probes, int):
         result.nfev += src.nfev - probes  # type: ignore[attr-defined]
     hook.gdkit_run_finish(result=result)
     for watcher in observers:
-        finish = getattr(watcher, "finish", None)
+        finish = getattr(watcher, "on_finish", None)
         if finish is not None:
             finish(result)
     return result

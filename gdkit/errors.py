@@ -151,15 +151,17 @@ class CheckpointError(GdkitError):
 
 
 class Interrupted(GdkitError):
-    """A run stopped on SIGINT or SIGTERM after finishing its current step and
-    writing a checkpoint.
+    """A run stopped on SIGINT or SIGTERM after finishing its current span of
+    steps (and writing a checkpoint, if it has one; a second signal stops at
+    once with :class:`KeyboardInterrupt`).
 
     Attributes
     ----------
     signum : int
         The signal received.
     checkpoint : str
-        The checkpoint written; resume from it with ``resume=``.
+        The checkpoint written ("" for a run without one); resume from it with
+        ``resume=``.
     epoch, iteration : int
         Where the run was.
     """

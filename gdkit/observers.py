@@ -3,14 +3,18 @@
 An observer is any object with some of these methods (none is required; each
 is looked up once per run):
 
-- ``epoch(event)`` after every epoch (every step in full-batch mode), with an
+- ``on_start(event)`` once before the first step, with a :class:`RunStart`
+  (where the run starts, and the history a resumed run already holds);
+- ``on_epoch(event)`` after every epoch (every step in full-batch mode), with an
   :class:`EpochEnd`; returning True stops the run cleanly (as a callback's
   True or :class:`StopIteration` does);
-- ``finish(result)`` once, with the :class:`~gdkit.result.Result`.
+- ``on_finish(result)`` once, with the :class:`~gdkit.result.Result`.
 
 The loop tells the observers before it saves a checkpoint and before a
 pending SIGINT/SIGTERM stops the run, so an observer sees every epoch exactly
-once, whenever the interrupt lands.
+once, whenever the interrupt lands. Built in: :class:`JsonLog` (one JSON
+line an epoch), :class:`BestEpoch` (the best epoch by a metric, with its
+parameters) and :class:`EarlyStopping` (no improvement in n epochs).
 
 Examples
 --------
@@ -20,7 +24,7 @@ An observer of your own, keeping the cost of every epoch::
     >>> class Costs:
     ...     def __init__(self):
     ...         self.seen = []
-    ...     def epoch(self, event):
+    ...     def on_epoch(self, event):
     ...         self.seen.append((event.epoch, round(event.fun, 6)))
     ...         return event.fun < 1e-3          # True stops the run
     >>> watch = Costs()
@@ -31,16 +35,22 @@ An observer of your own, keeping the cost of every epoch::
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, final, runtime_checkable
+from typing import IO, Any, Protocol, final, runtime_checkable
 
+from .errors import GdkitError
 from .protocols import FloatArray
+from .records import EPOCH, log_line, read_line
 from .result import Result
 from .state import OwnState, RunState
 
-__all__ = ["EpochEnd", "Observer", "notifier", "step_of"]
+__all__ = ["BestEpoch", "EarlyStopping", "EpochEnd", "JsonLog", "Observer", "RunStart",
+           "notifier", "starting", "step_of"]
 
 
 @final
@@ -74,9 +84,10 @@ class EpochEnd:
 
 @runtime_checkable
 class Observer(Protocol):
-    """Watches a run: ``epoch(event) -> stop?`` (``finish(result)`` optional)."""
+    """Watches a run: ``on_epoch(event) -> stop?`` (``on_start(event)`` and
+    ``on_finish(result)`` optional)."""
 
-    def epoch(self, event: EpochEnd) -> bool | None: ...
+    def on_epoch(self, event: EpochEnd) -> bool | None: ...
 
 
 def step_of(rule: Any) -> Any:
@@ -116,8 +127,8 @@ def notifier(mode: str, observers: Sequence[Any], callback: Callable[..., Any] |
     (``"the callback"``, ``"the observer NAME"``), or None. Every one is told,
     even after another has asked to stop."""
     calls: list[tuple[str, Callable[[EpochEnd], Any]]] = [
-        (f"the observer {type(o).__name__}", o.epoch) for o in observers
-        if getattr(o, "epoch", None) is not None]
+        (f"the observer {type(o).__name__}", o.on_epoch) for o in observers
+        if getattr(o, "on_epoch", None) is not None]
     if callback is not None:
         calls.append(("the callback", _callback(callback, mode)))
     epoch_hook = hook.gdkit_epoch_end if mode == "epoch" else None
@@ -136,3 +147,165 @@ def notifier(mode: str, observers: Sequence[Any], callback: Callable[..., Any] |
         return stopped_by
 
     return notify
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class RunStart:
+    """What an observer's ``on_start(event)`` is told before the first step.
+
+    Attributes
+    ----------
+    mode : str
+        ``"epoch"`` (mini-batches) or ``"iteration"`` (full batch).
+    epoch, iteration : int
+        Where the run starts (0 unless it resumes a checkpoint).
+    history : mapping of str to sequence of float
+        The records a resumed run already holds (empty for a fresh run).
+    resumed : bool
+        Whether the run continues a checkpoint.
+    """
+
+    mode: str
+    epoch: int
+    iteration: int
+    history: Mapping[str, Sequence[float]]
+    resumed: bool
+
+
+def starting(observers: Sequence[Any], mode: str, state: RunState, resumed: bool) -> None:
+    """Tell every observer with an ``on_start`` method that the run starts."""
+    event = RunStart(mode, state.epoch, state.iteration,
+                     {k: tuple(c) for k, c in state.history.items()}, resumed)
+    for watcher in observers:
+        start = getattr(watcher, "on_start", None)
+        if start is not None:
+            start(event)
+
+
+# -- built-in observers ------------------------------------------------------------------
+class JsonLog:
+    """Write each epoch's record as one JSON line (:func:`gdkit.records.log_line`).
+
+    The file is opened when the run starts (after a checkpoint's lock is
+    taken), and every line is flushed. A resumed run keeps the lines of the
+    epochs its checkpoint holds and drops any later ones (written by a run
+    stopped after its log line but before its checkpoint), so each epoch is
+    in the log exactly once.
+
+    Parameters
+    ----------
+    path : path-like
+        The log file; a fresh run replaces it.
+    label : str, optional
+        How errors name the log (a command passes its flag), default "the log".
+
+    Attributes
+    ----------
+    failed_after : int or None
+        The epoch after which writing failed, if it did.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, label: str = "the log") -> None:
+        self.path, self.label = os.fspath(path), label
+        self.failed_after: int | None = None
+        self._file: IO[str] | None = None
+
+    def on_start(self, event: RunStart) -> None:
+        try:
+            if event.resumed:
+                _keep_epochs(self.path, event.epoch)
+                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            else:
+                self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise GdkitError(f"{self.label}: cannot write {self.path}: "
+                             f"{exc.strerror or exc}.") from None
+
+    def on_epoch(self, event: EpochEnd) -> None:
+        if self._file is None:
+            return
+        try:
+            self._file.write(log_line(event.epoch, event.record))
+            self._file.flush()
+        except OSError as exc:
+            self.failed_after = event.epoch
+            raise GdkitError(f"{self.label}: cannot write {self.path} ({exc.strerror or exc}) "
+                             f"after epoch {event.epoch}; the run stopped.") from None
+
+    def on_finish(self, result: Result) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file (every line was flushed, or its error told)."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+
+
+def _keep_epochs(path: str, epochs: int) -> None:
+    """Cut the log at ``path`` after its line of epoch ``epochs`` (a missing file,
+    or one that is not a regular file, is left alone)."""
+    if not os.path.isfile(path):
+        return
+    keep = 0
+    with open(path, "rb") as fh:
+        for raw in fh:
+            row = read_line(raw.decode("utf-8", "replace"))
+            if isinstance(row, dict) and row[EPOCH] > epochs:
+                break
+            keep += len(raw)
+    if keep < os.path.getsize(path):
+        with open(path, "r+b") as fh:
+            fh.truncate(keep)
+
+
+class BestEpoch:
+    """The epoch with the highest ``metric`` (the first of equals), its record,
+    and, when this run saw it, a copy of its parameters.
+
+    A resumed run counts the epochs its checkpoint holds (without their
+    parameters: ``x`` stays None until a better epoch comes).
+    """
+
+    def __init__(self, metric: str = "val_accuracy") -> None:
+        self.metric = metric
+        self.value, self.epoch = -math.inf, 0
+        self.x: FloatArray | None = None
+        self.record: dict[str, float] = {}
+
+    def on_start(self, event: RunStart) -> None:
+        column = [float(c) for c in event.history.get(self.metric, ())]
+        finite = [(c, -i) for i, c in enumerate(column) if math.isfinite(c)]
+        if finite:
+            value, neg_i = max(finite)
+            self.value, self.epoch = value, 1 - neg_i
+
+    def on_epoch(self, event: EpochEnd) -> None:
+        value = event.record.get(self.metric)
+        if value is not None and value > self.value:
+            self.value, self.epoch = float(value), event.epoch
+            self.x, self.record = event.x.copy(), dict(event.record)
+
+
+class EarlyStopping:
+    """Stop when ``metric`` has not improved for ``patience`` epochs (the book's
+    "no improvement in n epochs" rule, ch. 3); resumed runs count from their
+    checkpoint's best epoch."""
+
+    def __init__(self, patience: int, metric: str = "val_accuracy") -> None:
+        self.patience, self.best = patience, BestEpoch(metric)
+        self.stopped_at = 0
+
+    def on_start(self, event: RunStart) -> None:
+        self.best.on_start(event)
+
+    def on_epoch(self, event: EpochEnd) -> bool:
+        value = event.record.get(self.best.metric)
+        if value is not None and value > self.best.value:
+            self.best.value, self.best.epoch = float(value), event.epoch
+        stop = self.best.epoch > 0 and event.epoch - self.best.epoch >= self.patience
+        if stop:
+            self.stopped_at = event.epoch
+        return stop

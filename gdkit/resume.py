@@ -151,10 +151,13 @@ class RunControl:
 
     def interrupted(self, *, epoch: int, iteration: int, where: str) -> Interrupted:
         name = signal.Signals(self.requested).name
-        return Interrupted(
-            f"interrupted by {name} {where} (iteration {iteration}); the run's state is saved "
-            f"in {self.path!r}: continue it with resume={self.path!r}.",
-            signum=self.requested, checkpoint=self.path or "", epoch=epoch, iteration=iteration)
+        saved = (f"the run's state is saved in {self.path!r}: continue it with "
+                 f"resume={self.path!r}." if self.path is not None else
+                 "no checkpoint was asked for, so the run cannot be continued (pass "
+                 "checkpoint=PATH to make it resumable).")
+        return Interrupted(f"interrupted by {name} {where} (iteration {iteration}); {saved}",
+                           signum=self.requested, checkpoint=self.path or "", epoch=epoch,
+                           iteration=iteration)
 
 
 @contextlib.contextmanager

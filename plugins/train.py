@@ -11,14 +11,11 @@ and prints the test accuracy after each epoch as the book does::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import shlex
 import signal
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -36,19 +33,19 @@ from gdkit.errors import (
     Interrupted,
 )
 from gdkit.files import check_target, leftovers
+from gdkit.observers import BestEpoch, EarlyStopping, EpochEnd, JsonLog, RunStart
 from gdkit.progress import ProgressBar, show_progress
+from gdkit.records import plain
 from gdkit.result import STOPPED
 from gdkit.validate import argument, choice, integer, number
 
+from .diagnosis import CHANCE, StuckNeurons
 from .network import INITS, MNIST_SIZES, save_network
 
 __all__ = ["Train"]
 
 OBJECTIVE: Final = "mnist-network"
 DEFAULT_ETA: Final = 3.0
-CHANCE: Final = 1.5
-"""A final accuracy at or below CHANCE / classes (15% for ten digits) is
-reported as a failed run: guessing does as well."""
 SATURATED: Final = 0.9
 """A run whose final network has this fraction of its activations stuck at
 exactly 0 or 1 is reported as failed, whatever its epochs did (the book's
@@ -61,13 +58,6 @@ CONFIG: Final = ("sizes", "epochs", "batch_size", "eta", "step", "step_option", 
 ADDED: Final[dict[str, Any]] = {"cost": "quadratic", "init": "normal", "validate": True,
                                 "early_stop": None}
 """Settings newer than some checkpoints, and what a run without them did."""
-STUCK: Final = 0.02
-"""An output neuron is stuck when its class's recall on the test images is
-below this (it wins for almost none of its own inputs)..."""
-STUCK_EPOCHS: Final = 10
-"""... for this many epochs in a row, or at the last epoch. (The book's
-[784, 30, 10] network at seed 1 has a neuron stuck for its first 5 epochs
-that then learns; at [784, 100, 10] seed 0 one stays stuck all 30.)"""
 
 
 class Train:
@@ -166,20 +156,76 @@ class _EpochBar:
             self.bar = None
 
 
+class _Lines:
+    """The command's own observer: keeps the last complete epoch (for --save on
+    a stop) and every record (for --plot), and prints the epoch's line."""
+
+    def __init__(self, bar: _EpochBar | None) -> None:
+        self.bar = bar
+        self.last: dict[str, Any] = {}
+        self.records: list[dict[str, Any]] = []
+
+    def on_start(self, event: RunStart) -> None:
+        hist = event.history  # a resumed run's epochs, for --plot
+        rows = len(next(iter(hist.values()), ()))
+        self.records = [{"epoch": i + 1, **{k: col[i] for k, col in hist.items()}}
+                        for i in range(rows)]
+
+    def on_epoch(self, event: EpochEnd) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        record = dict(event.record)
+        self.last.update(epoch=event.epoch, x=event.x.copy(), record=plain(record))
+        self.records.append({"epoch": event.epoch, **record})
+        try:
+            print(_epoch_line(event.epoch, record), flush=True)
+        except BrokenPipeError:  # the reader went away (| head): stop, keeping the work
+            silence_stdout()
+            raise _Stopped(signal.SIGPIPE) from None
+
+
+class _SayEarlyStop:
+    """Print, at the epoch it happens, that early stopping ends the run."""
+
+    def __init__(self, early: EarlyStopping) -> None:
+        self.early = early
+
+    def on_epoch(self, event: EpochEnd) -> None:
+        early = self.early
+        if early.stopped_at == event.epoch:
+            print(f"Stopping early: the validation accuracy has not improved for "
+                  f"{early.patience} epoch(s) since epoch {early.best.epoch} "
+                  f"({100 * early.best.value:.2f}%).", flush=True)
+
+
 class _Run:
-    """One ``gdkit train`` run: the checks, the training, the report."""
+    """One ``gdkit train`` run: the checks, the training with its observers, the report."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.last: dict[str, Any] = {}
-        self.records: list[dict[str, Any]] = []  # every epoch's record, for --plot
-        self.log: IO[str] | None = None
-        self.best = _Best(args.resume)
-        self.early_stopped = False
-        self.stuck_said = False
-        self.stuck_for: dict[int, int] = {}  # output neuron → epochs stuck in a row
+        self._watchers()
+
+    def _watchers(self) -> None:
+        """The progress bar and the observers, for the settings in ``self.args``."""
+        args = self.args
         show = show_progress(sys.stderr, False if args.quiet else args.progress)
         self.bar = _EpochBar(sys.stderr) if show else None
+        self.lines = _Lines(self.bar)
+        self.best = BestEpoch("val_accuracy")
+        self.early = None if args.early_stop is None else EarlyStopping(args.early_stop)
+        self.log = None if args.log is None else JsonLog(args.log, label="--log")
+        early = self.early
+        self.stuck = StuckNeurons(int(args.sizes[-1]), args.epochs, cost=args.cost,
+                                  init=args.init, last_epoch=(lambda: 0) if early is None
+                                  else lambda: early.stopped_at)
+        self.settings: dict[str, Any] = {}
+
+    def observers(self) -> list[Any]:
+        """The log first (a closed stdout must not cost the epoch's line), then
+        the printed line, the best epoch, early stopping and the diagnosis."""
+        said = None if self.early is None else _SayEarlyStop(self.early)
+        return [w for w in (self.log, self.lines, self.best, self.early, said, self.stuck)
+                if w is not None]
 
     def main(self) -> int:
         args = self.args
@@ -191,29 +237,26 @@ class _Run:
         if args.early_stop is not None and not args.validate:
             raise ConfigError("--early-stop N watches the validation accuracy: drop "
                               "--no-validate, or --early-stop.")
+        self._watchers()  # a resumed run's settings decide them
         gdkit.cost(args.cost)  # a wrong name fails now, before the data are read
         rule = _step_rule(args)
         if args.download and args.data is not None:
             raise ConfigError("--download fetches MNIST into the user cache; with --data DIR the "
                               "four files must already be in DIR. Drop one of the two options.")
         _check_outputs(args)
-        if args.plot is not None:
-            self.records = _records_so_far(args.resume)
         net = gdkit.objective(OBJECTIVE, **_objective_config(args))
-        self.log = _open_log(args.log, append=args.resume is not None)
         print(f"Training {net!r}: step {rule!r}, mini-batches of {args.batch_size}, "
               f"{args.epochs} epochs, seed {args.seed}", flush=True)
         self.settings = {"epochs": args.epochs, "batch_size": args.batch_size,
                          "seed": args.seed, "step": repr(rule)}
         checkpoint = args.checkpoint if args.checkpoint is not None else args.resume
         try:
-            with _signals_stop_the_run(checkpoint):
-                res = gdkit.minimize(
-                    net, step=rule, batch_size=args.batch_size, epochs=args.epochs,
-                    seed=args.seed, callback=self.on_epoch, progress=self.bar, threads=args.threads,
-                    checkpoint=checkpoint, resume=args.resume,
-                    allow_config_change=args.allow_config_change,
-                    run_info={"train": {k: _jsonable(getattr(args, k)) for k in CONFIG}})
+            res = gdkit.minimize(
+                net, step=rule, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
+                observers=self.observers(), progress=self.bar, threads=args.threads,
+                checkpoint=checkpoint, resume=args.resume,
+                allow_config_change=args.allow_config_change,
+                run_info={"train": {k: _jsonable(getattr(args, k)) for k in CONFIG}})
         except DivergenceError as exc:
             if exc.last_finite_cost is not None:  # the library's advice, in this command's flags
                 exc.cli = exc.what + ("try a smaller η (--eta) or an adaptive rule such as "
@@ -221,6 +264,8 @@ class _Run:
             raise
         except Interrupted as exc:
             self._close_bar()
+            if not exc.checkpoint:  # no checkpoint: the last complete epoch goes to --save
+                return self._interrupted(exc.signum)
             print(f"gdkit train: {exc}\nResume it with:\n  {_resume_command(args, exc.checkpoint)}",
                   file=sys.stderr)
             self._plot()
@@ -228,80 +273,23 @@ class _Run:
         except KeyboardInterrupt as exc:
             self._close_bar()
             return self._interrupted(getattr(exc, "signum", signal.SIGINT))
+        except GdkitError as exc:
+            if self.log is not None and self.log.failed_after is not None:
+                kept = args.checkpoint or args.resume
+                done = self.log.failed_after
+                exc.cli = (f"{exc}"[:-1] + (f", its state after epoch {done} is in {kept}."
+                                            if kept else "."))
+            raise
         finally:
             if self.log is not None:
-                with contextlib.suppress(OSError):  # each line was flushed, or its error told
-                    self.log.close()
+                self.log.close()
         return self._report(res)
-
-    def on_epoch(self, intermediate_result: gdkit.Result) -> bool:
-        """Print and log the epoch; True (stop) when --early-stop says so."""
-        self._close_bar()
-        epoch, record = int(intermediate_result.epoch), dict(intermediate_result.record)
-        self.last.update(epoch=epoch, x=intermediate_result.x, record=_plain_record(record))
-        self.records.append({"epoch": epoch, **record})
-        try:
-            print(_epoch_line(epoch, record), flush=True)
-        except BrokenPipeError:  # the reader went away (| head): stop, keeping the work
-            silence_stdout()
-            raise _Stopped(signal.SIGPIPE) from None
-        if self.log is not None:
-            try:
-                self.log.write(json.dumps({"epoch": epoch, **_plain_record(record)}) + "\n")
-                self.log.flush()
-            except OSError as exc:
-                kept = self.args.checkpoint or self.args.resume
-                raise GdkitError(
-                    f"--log: cannot write {self.args.log} ({exc.strerror or exc}) after epoch "
-                    f"{epoch}; the run stopped"
-                    + (f", its state after epoch {epoch} is in {kept}." if kept else ".")
-                ) from None
-        self.best.update(epoch, record, intermediate_result.x)
-        patience = self.args.early_stop
-        stop = patience is not None and self.best.epoch > 0 and epoch - self.best.epoch >= patience
-        self._say_if_stuck(epoch, record, final=stop or epoch >= self.args.epochs)
-        if stop:
-            self.early_stopped = True
-            print(f"Stopping early: the validation accuracy has not improved for {patience} "
-                  f"epoch(s) since epoch {self.best.epoch} "
-                  f"({100 * self.best.accuracy:.2f}%).", flush=True)
-            return True
-        return False
-
-    def _say_if_stuck(self, epoch: int, record: dict[str, float], *, final: bool) -> None:
-        """Once a run: name the output neurons that (almost) never win on their
-        digits, for STUCK_EPOCHS epochs in a row or at the last epoch."""
-        classes = int(self.args.sizes[-1])
-        for k in range(classes):
-            low = record.get(f"recall_{k}", 1.0) < STUCK
-            self.stuck_for[k] = self.stuck_for.get(k, 0) + 1 if low else 0
-        stuck = [k for k, n in self.stuck_for.items() if n and (final or n >= STUCK_EPOCHS)]
-        if self.stuck_said or not stuck or record.get("accuracy", 0.0) <= CHANCE / classes:
-            return  # said, nothing stuck, or nothing learned at all (told at the end)
-        self.stuck_said = True
-        epochs = max(self.stuck_for[k] for k in stuck)
-        which = ", ".join(f"{k} ({100 * record[f'recall_{k}']:.2f}%)" for k in stuck)
-        cures = []
-        why = ""
-        if self.args.cost == "quadratic":
-            cures.append("--cost cross-entropy")
-            why = (" Its sigmoid is saturated at the wrong value, where the quadratic cost's "
-                   "gradient (a − y)σ'(z) all but vanishes.")
-        if self.args.init == "normal":
-            cures.append("--init scaled")
-        lower = " (with a smaller η: the book takes 0.5)" if "--cost cross-entropy" in cures \
-            else ""
-        cure = (f" The book's cure (ch. 3): {' '.join(cures)}{lower}." if cures
-                else " Try another seed or a smaller η.")
-        print(f"gdkit train: warning: stuck output neuron(s) after epoch {epoch}: digit(s) "
-              f"{which} recognised in under {100 * STUCK:.0f}% of their test images for "
-              f"{epochs} epoch(s) in a row.{why}{cure}", file=sys.stderr, flush=True)
 
     def _print_best(self, res: gdkit.Result) -> None:
         """The best epoch: chosen on the validation set when there is one."""
         hist = res.history
         if "val_accuracy" in hist and np.isfinite(hist["val_accuracy"]).any():
-            i = int(np.nanargmax(hist["val_accuracy"]))  # the first of equals, as _Best
+            i = int(np.nanargmax(hist["val_accuracy"]))  # the first of equals, as BestEpoch
             test = f", test accuracy {100.0 * hist['accuracy'][i]:.2f}%" \
                 if "accuracy" in hist else ""
             print(f"Best validation: epoch {i + 1}, validation accuracy "
@@ -316,25 +304,27 @@ class _Run:
     def _chosen(self, final: Any = None, epochs: int = 0) -> tuple[Any, int, dict[str, Any]]:
         """What --save keeps: the best validation epoch's parameters when this
         process saw that epoch, else the last epoch's (``final`` when given)."""
-        if self.best.x is not None:
-            return self.best.x, self.best.epoch, self.best.record
-        if self.best.epoch and self.best.epoch not in (self.last.get("epoch"), epochs):
-            print(f"gdkit train: note: the best validation epoch, {self.best.epoch}, ran before "
+        best, last = self.best, self.lines.last
+        if best.x is not None:
+            return best.x, best.epoch, plain(best.record)
+        if best.epoch and best.epoch not in (last.get("epoch"), epochs):
+            print(f"gdkit train: note: the best validation epoch, {best.epoch}, ran before "
                   "the resume and its parameters were not kept: saving the last epoch's.",
                   file=sys.stderr)
         if final is not None:
-            return final, epochs, self.last.get("record", {})
-        return self.last["x"], int(self.last["epoch"]), self.last["record"]
+            return final, epochs, last.get("record", {})
+        return last["x"], int(last["epoch"]), last["record"]
 
     def _plot(self, stream: IO[str] = sys.stderr) -> None:
         """--plot: the learning curve of every epoch so far (before a resume too)."""
-        if self.args.plot is None or not self.records:
+        records = self.lines.records
+        if self.args.plot is None or not records:
             return
         from gdkit.plot import curves, save
 
-        columns = {k: [r.get(k, math.nan) for r in self.records]
-                   for k in dict.fromkeys(k for r in self.records for k in r)}
-        save(curves([columns], title=f"gdkit train: {len(self.records)} epoch(s)"),
+        columns = {k: [r.get(k, math.nan) for r in records]
+                   for k in dict.fromkeys(k for r in records for k in r)}
+        save(curves([columns], title=f"gdkit train: {len(records)} epoch(s)"),
              self.args.plot)
         print(f"Saved the learning curve to {self.args.plot}", file=stream, flush=True)
 
@@ -345,7 +335,7 @@ class _Run:
     def _interrupted(self, signum: int) -> int:
         """Ctrl-C, SIGTERM or a closed pipe without a checkpoint: keep the last
         complete epoch in --save."""
-        args, done = self.args, self.last.get("epoch", 0)
+        args, done = self.args, self.lines.last.get("epoch", 0)
         why = "stdout closed" if signum == signal.SIGPIPE else signal.Signals(signum).name
         msg = f"gdkit train: stopped ({why}) after {done} complete epoch(s)"
         if args.save is not None and done:
@@ -360,10 +350,11 @@ class _Run:
 
     def _report(self, res: gdkit.Result) -> int:
         args = self.args
-        if args.resume is not None and not self.last and res.epochs >= args.epochs:
+        if args.resume is not None and not self.lines.last and res.epochs >= args.epochs:
             print(f"gdkit train: the run in {args.resume} is already complete ({res.epochs} of "
                   f"{args.epochs} epochs): nothing to train. To train further, pass --epochs N "
                   "(more) with --allow-config-change.", file=sys.stderr)
+        early = self.early is not None and self.early.stopped_at > 0 and res.status == STOPPED
         self._print_best(res)
         if args.save is not None:
             x, epoch, record = self._chosen(res.x, int(res.epochs))
@@ -372,7 +363,7 @@ class _Run:
                           "epoch": epoch, "record": record})
             print(f"Saved the parameters of epoch {epoch} to {args.save}", flush=True)
         self._plot(sys.stdout)
-        if not res.success and not (self.early_stopped and res.status == STOPPED):
+        if not res.success and not early:
             print(f"gdkit train: {res.message}", file=sys.stderr)
             return EXIT_ERROR
         verdict = _learned_nothing(res, int(args.sizes[-1]))
@@ -380,27 +371,6 @@ class _Run:
             print(f"gdkit train: no success: {verdict}", file=sys.stderr)
             return EXIT_ERROR
         return 0
-
-
-class _Best:
-    """The best validation accuracy so far, its epoch, and (if this process
-    saw it) a copy of its parameters and record. The first of equals wins."""
-
-    def __init__(self, resume: str | None) -> None:
-        self.accuracy, self.epoch = -math.inf, 0
-        self.x: Any = None
-        self.record: dict[str, Any] = {}
-        if resume is not None:  # the epochs before the resume count, without parameters
-            val = load_checkpoint(resume).history.get("val_accuracy")
-            if val is not None and np.isfinite(val).any():
-                i = int(np.nanargmax(val))
-                self.accuracy, self.epoch = float(val[i]), i + 1
-
-    def update(self, epoch: int, record: dict[str, float], x: Any) -> None:
-        val = record.get("val_accuracy")
-        if val is not None and val > self.accuracy:
-            self.accuracy, self.epoch = float(val), epoch
-            self.x, self.record = np.array(x, copy=True), _plain_record(record)
 
 
 def _learned_nothing(res: gdkit.Result, classes: int) -> str:
@@ -449,49 +419,12 @@ def _step_rule(args: argparse.Namespace) -> Any:
     return gdkit.step_rule(args.step, **opts)
 
 
-def _open_log(path: str | None, *, append: bool = False) -> IO[str] | None:
-    if path is None:
-        return None
-    try:
-        return open(path, "a" if append else "w", encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"--log: cannot write {path}: {exc.strerror or exc}. "
-                          "Give a file in an existing, writable directory.") from None
-
-
 class _Stopped(KeyboardInterrupt):
-    """A signal (or a closed stdout) that ends the run like Ctrl-C does."""
+    """A closed stdout, which ends the run as Ctrl-C does."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
-
-
-@contextlib.contextmanager
-def _signals_stop_the_run(checkpoint: str | None) -> Iterator[None]:
-    """Without a checkpoint, SIGTERM ends the run as Ctrl-C does (the last
-    complete epoch goes to --save); with one, gdkit.minimize saves mid-epoch."""
-    if checkpoint is not None or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, frame: Any) -> None:
-        raise _Stopped(signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _records_so_far(resume: str | None) -> list[dict[str, Any]]:
-    """The epochs a resumed run already has, from its checkpoint's history."""
-    if resume is None:
-        return []
-    hist = load_checkpoint(resume).history
-    rows = len(next(iter(hist.values()), []))
-    return [{"epoch": i + 1, **{k: col[i] for k, col in hist.items()}} for i in range(rows)]
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
@@ -514,11 +447,6 @@ def _check_outputs(args: argparse.Namespace) -> None:
             raise ConfigError(f"{seen[real]} and {flag} both name {path}; one would overwrite "
                               "the other. Give each its own file.")
         seen[real] = flag
-
-
-def _plain_record(record: dict[str, float]) -> dict[str, Any]:
-    """An epoch's record for JSON: counts as ints, everything else as floats."""
-    return {k: int(v) if k in ("correct", "total") else float(v) for k, v in record.items()}
 
 
 def _epoch_line(epoch: int, record: dict[str, float]) -> str:

@@ -13,14 +13,16 @@ from typing import Any
 import numpy as np
 import pytest
 from gdkit_plugins.costs import CrossEntropy, LogLikelihood, QuadraticCost
+from gdkit_plugins.diagnosis import STUCK_EPOCHS
 from gdkit_plugins.model import load
 from gdkit_plugins.network import Network, one_hot
-from gdkit_plugins.train import STUCK_EPOCHS, _Run
+from gdkit_plugins.train import _Run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import expit, softmax
 
 import gdkit
+from gdkit.observers import EpochEnd
 from gdkit.testing import CheckError, check_cost, check_plugin
 
 from .conftest import MakeDist
@@ -170,9 +172,11 @@ def _run(**overrides: Any) -> _Run:
 
 
 def _epoch(run: _Run, epoch: int, record: dict[str, float]) -> bool:
-    result = gdkit.Result(epoch=epoch, record={"cost": 0.1, "seconds": 0.0, **record},
-                          x=np.full(3, float(epoch)))
-    return run.on_epoch(result)
+    """Tell the command's observers about an epoch, as gdkit.minimize does."""
+    event = EpochEnd(epoch, 10 * epoch, np.full(3, float(epoch)), 0.1,
+                     {"cost": 0.1, "eta": 3.0, "seconds": 0.0, **record}, "epoch")
+    stops = [bool(watcher.on_epoch(event)) for watcher in run.observers()]
+    return any(stops)
 
 
 def _recalls(stuck: float) -> dict[str, float]:

@@ -74,7 +74,7 @@ class Watch:
     def __init__(self) -> None:
         self.seen: list[tuple[int, float]] = []
 
-    def epoch(self, event: gdkit.EpochEnd) -> None:
+    def on_epoch(self, event: gdkit.EpochEnd) -> None:
         self.seen.append((event.epoch, event.record["cost"]))
 
 
@@ -133,7 +133,7 @@ def _run_with_interrupts(tmp_path: Path, where: str, at: int) -> tuple[gdkit.Res
             os.kill(os.getpid(), signal.SIGINT)
 
     class Boundary:
-        epoch = staticmethod(boundary)
+        on_epoch = staticmethod(boundary)
 
     common: dict[str, Any] = dict(step="momentum,fixed", batch_size=7, epochs=EPOCHS, seed=4,
                                   checkpoint=ck, progress=progress,
@@ -163,7 +163,7 @@ def test_an_observer_that_fails_leaves_its_epoch_saved(tmp_path: Path) -> None:
     ck = tmp_path / "ck.npz"
 
     class Fails:
-        def epoch(self, event: gdkit.EpochEnd) -> None:
+        def on_epoch(self, event: gdkit.EpochEnd) -> None:
             if event.epoch == 2:
                 raise OSError("disk full")
 
@@ -175,7 +175,7 @@ def test_an_observer_that_fails_leaves_its_epoch_saved(tmp_path: Path) -> None:
 
 def test_an_observer_stops_the_run_and_is_named() -> None:
     class Enough:
-        def epoch(self, event: gdkit.EpochEnd) -> bool:
+        def on_epoch(self, event: gdkit.EpochEnd) -> bool:
             return event.epoch >= 2
 
     res = gdkit.minimize(gdkit.objective("quadratic", n_samples=50, seed=1), batch_size=5, epochs=9,

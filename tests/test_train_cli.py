@@ -387,3 +387,29 @@ def test_a_network_that_learned_nothing_is_no_success(mnist_dir: str) -> None:
     assert re.fullmatch(r"gdkit train: no success: the test accuracy \d+\.\d\d% is no better than "
                         r"guessing one of 10 classes: the network learned nothing\. Try another "
                         r"η or step rule, more epochs or more training images\.\n", out.stderr)
+
+
+@pytest.mark.parametrize("after", [1, 3])
+def test_an_interrupted_and_resumed_train_logs_and_prints_every_epoch_once(
+        after: int, mnist_dir: str, tmp_path: Path) -> None:
+    # SIGINT as soon as epoch `after`'s line is out: the signal lands at an epoch's end
+    # or early in the next one; either way each epoch is printed and logged once.
+    ck, log = tmp_path / "ck.npz", tmp_path / "run.jsonl"
+    args = ["--data", mnist_dir, "--epochs", "5", "--n-train", "3000", "--sizes", "784", "8",
+            "10", "-q", "--checkpoint", str(ck), "--log", str(log)]
+    env = {k: v for k, v in os.environ.items() if k != "GDKIT_DISABLE_PLUGIN_AUTOLOAD"}
+    proc = subprocess.Popen([*gdkit_cmd(), "train", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    seen = wait_for_output(proc.stdout, rf"Epoch {after}: ")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    first = seen + out
+    again = train("--resume", str(ck), "--log", str(log), "-q")
+    assert again.returncode == 0, again.stderr
+    printed = [int(m) for m in re.findall(r"^Epoch (\d+):", first + again.stdout, re.M)]
+    assert printed == [1, 2, 3, 4, 5]
+    logged = [json.loads(line)["epoch"] for line in log.read_text().splitlines()]
+    assert logged == [1, 2, 3, 4, 5]
+    assert load_checkpoint(ck).epoch == 5
