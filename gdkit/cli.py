@@ -27,6 +27,8 @@ from .command import (
     EXIT_INTERRUPTED,
     EXIT_PIPE,
     EXIT_USAGE,
+    add_objective_flags,
+    objective_options,
     parse_options,
     silence_stdout,
     summary,
@@ -74,12 +76,15 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _cmd_minimize(args: argparse.Namespace) -> int:
-    obj = objective(args.objective, **parse_options(args.option))
+    if args.check:
+        print("gdkit minimize: note: --check does nothing and can be dropped: a run that does "
+              "not converge always exits with status 1.", file=sys.stderr)
+    obj = objective(args.objective, **objective_options(args.objective, args.option, args))
     src = gradient_source(args.gradient, **parse_options(args.gradient_option))
     rule = step_rule(args.step, **parse_options(args.step_option))
     kwargs: dict[str, Any] = {"gradient": src, "step": rule, "seed": args.seed,
                               "threads": args.threads}
-    for key in ("max_iter", "gtol", "batch_size", "epochs", "checkpoint", "resume"):
+    for key in ("max_iter", "gtol", "batch_size", "epochs", "checkpoint", "resume", "dtype"):
         if getattr(args, key) is not None:
             kwargs[key] = getattr(args, key)
     res = minimize(obj, **kwargs)
@@ -142,6 +147,7 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
                    help="epochs of mini-batch SGD (with --batch-size; default 1)")
     p.add_argument("-o", "--option", action="append", metavar="KEY=VALUE",
                    help="objective option, e.g. -o dim=10 (repeatable)")
+    add_objective_flags(p)
     p.add_argument("--step-option", action="append", metavar="[PART.]KEY=VALUE",
                    help="option of one part of the step, e.g. --step-option momentum.beta=0.9; "
                         "an unqualified KEY=VALUE configures the last part (repeatable)")
@@ -155,9 +161,8 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=threads.parse, default="auto", metavar="N|auto",
                    help=threads.THREADS_HELP)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--check", action="store_true",
-                   help="(kept for old scripts: a run that does not converge always exits with "
-                        "status 1)")
+    # Kept so that old scripts still parse; it changes nothing, and says so.
+    p.add_argument("--check", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_minimize)
 
     _add_plugin_commands(sub, registry)

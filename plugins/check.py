@@ -18,16 +18,14 @@ agrees, 1 when one does not.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 from typing import Any
 
 import numpy as np
 
 import gdkit
-from gdkit.command import EXIT_ERROR, parse_options
-from gdkit.errors import ConfigError, ShapeError
-from gdkit.registry import get_registry
+from gdkit.command import EXIT_ERROR, add_objective_flags, objective_options
+from gdkit.errors import ShapeError
 from gdkit.gradcheck import GradientCheck
 from gdkit.validate import argument, integer, number
 
@@ -62,17 +60,7 @@ class CheckGradient:
                             default=None,
                             help="the point, one number per parameter (default: the "
                                  "objective's initial point at --seed)")
-        parser.add_argument("--data", metavar="DIR", default=None,
-                            help="directory holding the MNIST files, for an objective that "
-                                 "reads them, such as mnist-network (default: $GDKIT_DATA, "
-                                 "then the user cache)")
-        parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
-                            help="download MNIST into the user cache if it is not found "
-                                 "(default: yes unless --data is given)")
-        parser.add_argument("--dtype", choices=("float64", "float32"), default=None,
-                            help="the dtype of the objective (its data and parameters, for "
-                                 "one that takes a dtype, such as mnist-network) and of v "
-                                 "(default: the objective's, or float64)")
+        add_objective_flags(parser)
         parser.add_argument("--batch", type=argument(integer, minimum=1), default=None,
                             metavar="N",
                             help="check the mini-batch cost on N random training inputs "
@@ -94,7 +82,8 @@ class CheckGradient:
 
     def run(self, args: argparse.Namespace) -> int:
         """Check; 0 when the gradient passes, 1 when it fails."""
-        obj = gdkit.objective(args.objective, **_objective_options(args))
+        obj = gdkit.objective(args.objective,
+                              **objective_options(args.objective, args.option, args))
         if args.at is not None and len(args.at) != obj.dim:
             raise ShapeError(f"--at gives {len(args.at)} numbers, but {args.objective} has "
                              f"{obj.dim} parameters: give one number per parameter.")
@@ -105,38 +94,6 @@ class CheckGradient:
             dtype=args.dtype, seed=args.seed)
         print(json.dumps(as_json(result)) if args.json else result)
         return 0 if result.passed else EXIT_ERROR
-
-
-def _objective_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The objective's options: ``-o KEY=VALUE``, with ``--data``, ``--download`` and
-    ``--dtype`` for an objective that takes them (as ``gdkit train`` spells them)."""
-    options = parse_options(args.option)
-    takes = _options_of(args.objective)
-    given = {key: value for key, value in (("data", args.data), ("download", args.download),
-                                           ("dtype", args.dtype)) if value is not None}
-    for key, value in given.items():
-        if key in options and options[key] != value:
-            raise ConfigError(f"--{key} {value} and -o {key}={options[key]} disagree: give "
-                              "one of the two.")
-        if key in takes:
-            options[key] = value
-        elif key != "dtype":  # --dtype is v's dtype too, whatever the objective takes
-            raise ConfigError(f"--{key}: the objective {args.objective} reads no data set "
-                              f"(its options: {', '.join(sorted(takes)) or 'none'}).")
-    if "download" in takes and "download" not in options:
-        options["download"] = "data" not in options  # as gdkit train: unless a folder is given
-    return options
-
-
-def _options_of(name: str) -> set[str]:
-    """The keyword options the registered objective ``name`` takes (empty when it takes
-    any: then none is passed unasked)."""
-    factory = get_registry().lookup("objective", name).factory
-    try:
-        params = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):
-        return set()
-    return {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
 
 
 def as_json(result: GradientCheck) -> dict[str, Any]:

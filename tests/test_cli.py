@@ -98,6 +98,35 @@ def test_check_flag_fails_an_unconverged_run() -> None:
     assert out.returncode == 1
 
 
+def test_check_flag_says_it_does_nothing_and_is_not_offered() -> None:
+    """--check once asked for exit status 1 on no convergence, which is now always so: old
+    scripts still run, told they can drop it, and --help no longer offers it."""
+    out = run("minimize", "valley", "--check")
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ("gdkit minimize: note: --check does nothing and can be dropped: a "
+                          "run that does not converge always exits with status 1.\n")
+    assert "--check " not in run("minimize", "--help").stdout.replace("--checkpoint", "")
+    assert run("minimize", "valley").stderr == ""
+
+
+MNIST = os.environ.get("GDKIT_TEST_MNIST", str(Path(__file__).resolve().parents[2] / "shared"
+                                               / "data" / "mnist"))
+
+
+def test_minimize_takes_data_and_dtype_as_gdkit_train_does() -> None:
+    out = run("minimize", "mnist-network", "--data", MNIST, "--dtype", "float32", "-o",
+              "n_train=20", "-o", "sizes=(784,4,10)", "--step", "fixed", "--max-iter", "2")
+    assert out.returncode == 1, out.stderr  # two steps do not converge
+    assert "Network(sizes=[784, 4, 10], n_samples=20, dtype=float32" in out.stdout
+    assert "max_iter = 2 steps taken" in out.stdout
+    small = run("minimize", "rosenbrock", "--dtype", "float32", "--max-iter", "1", "--json")
+    assert json.loads(small.stdout)["nit"] == 1
+    refused = run("minimize", "rosenbrock", "--data", MNIST)
+    assert refused.returncode == 2
+    assert refused.stderr == ("gdkit minimize: error: --data: the objective rosenbrock reads "
+                              "no data set (its options: dim).\n")
+
+
 def test_minimize_takes_a_chain_and_per_part_options() -> None:
     out = run("minimize", "valley", "--step", "momentum,fixed", "--step-option",
               "momentum.beta=0.5", "--step-option", "eta=0.1", "--seed", "0", "--json")
