@@ -66,8 +66,14 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         return 0
     print(f"  {'NAME':<20} {'PLUGIN':<20} {'DISTRIBUTION':<24} FACTORY")
     for kind in ALL_KINDS:
+        mine = [r for r in rows if r["kind"] == kind]
+        if not mine:  # no empty heading: say how step rules are made, leave out other kinds
+            if kind == "step rule":
+                print("step rules: none registered whole; --step chains the transforms and "
+                      "one step size below (e.g. momentum,fixed)")
+            continue
         print(f"{kind}s:")
-        for r in (r for r in rows if r["kind"] == kind):
+        for r in mine:
             dist = r["distribution"] + (f" {r['version']}" if r["version"] else "")
             print(f"  {r['name']:<20} {r['plugin']:<20} {dist:<24} {r['factory']}")
     for f in reg.failures:

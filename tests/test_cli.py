@@ -166,6 +166,18 @@ def test_plugins_has_column_headers() -> None:
     assert first == ["NAME", "PLUGIN", "DISTRIBUTION", "FACTORY"]
 
 
+def test_plugins_prints_no_empty_section() -> None:
+    """gdkit's step rules are all chains, so no step rule is registered whole: the listing
+    says how to make one instead of printing an empty "step rules:" heading."""
+    lines = run("plugins").stdout.splitlines()
+    parts = json.loads(run("plugins", "--json").stdout)["parts"]
+    assert not any(p["kind"] == "step rule" for p in parts)
+    assert "step rules: none registered whole; --step chains the transforms and one step " \
+           "size below (e.g. momentum,fixed)" in lines
+    headings = [i for i, line in enumerate(lines) if line.endswith(":")]
+    assert headings and all(lines[i + 1].startswith("  ") for i in headings), lines
+
+
 @pytest.mark.parametrize("args", [("plugins",), ("minimize", "valley", "--max-iter", "3")])
 def test_a_closed_pipe_ends_quietly(args: tuple[str, ...]) -> None:
     read, write = os.pipe()
