@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import signal
 import sys
 import traceback
 import warnings
@@ -34,7 +36,15 @@ from .command import (
     summary,
 )
 from .descent import minimize
-from .errors import ConfigError, GdkitError, PluginError, PluginLoadWarning, StaleLockWarning
+from .errors import (
+    CheckpointError,
+    ConfigError,
+    GdkitError,
+    Interrupted,
+    PluginError,
+    PluginLoadWarning,
+    StaleLockWarning,
+)
 from .parts import gradient_source, objective, step_rule
 from .registry import ALL_KINDS, PartInfo, Registry, check_part, get_registry
 from .result import Result
@@ -93,7 +103,22 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
     for key in ("max_iter", "gtol", "batch_size", "epochs", "checkpoint", "resume", "dtype"):
         if getattr(args, key) is not None:
             kwargs[key] = getattr(args, key)
-    res = minimize(obj, **kwargs)
+    if args.allow_config_change:
+        if args.resume is None:
+            raise ConfigError("--allow-config-change only makes sense with --resume PATH.")
+        kwargs["allow_config_change"] = True
+    try:
+        res = minimize(obj, **kwargs)
+    except Interrupted as exc:  # the library's advice is Python's (resume=PATH)
+        print(f"gdkit minimize: interrupted by {signal.Signals(exc.signum).name} at iteration "
+              f"{exc.iteration}; the run's state is saved in {exc.checkpoint!r}. Resume it "
+              f"with the same command and --resume {shlex.quote(exc.checkpoint)}.",
+              file=sys.stderr)
+        return 128 + exc.signum
+    except CheckpointError as exc:
+        if exc.cli is None:
+            exc.cli = str(exc).replace(_PYTHON_ALLOW, "--allow-config-change")
+        raise
     if args.json:
         print(json.dumps(_result_json(res), indent=2))
     else:
@@ -103,6 +128,10 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
         return 0
     print(f"gdkit minimize: no success: {res.message}", file=sys.stderr)
     return EXIT_ERROR
+
+
+_PYTHON_ALLOW: Final = "allow_config_change=True (--allow-config-change)"
+"""How a resume error names the way past it, in both words (gdkit.resume)."""
 
 
 def _result_json(res: Result) -> dict[str, Any]:
@@ -164,6 +193,9 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
                         "save and stop")
     p.add_argument("--resume", metavar="FILE.npz", default=None,
                    help="continue the run saved in this checkpoint (same parts and options)")
+    p.add_argument("--allow-config-change", action="store_true",
+                   help="with --resume: continue even where the parts or options differ from "
+                        "the checkpoint's run")
     p.add_argument("--threads", type=threads.parse, default="auto", metavar="N|auto",
                    help=threads.THREADS_HELP)
     p.add_argument("--json", action="store_true", help="print the result as JSON")

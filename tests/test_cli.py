@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -265,3 +268,51 @@ def test_a_run_hook_that_raises_is_named(make_dist: MakeDist) -> None:
 def test_bad_objective_options_are_one_line(args: tuple[str, ...], said: str) -> None:
     out = run("minimize", *args)
     assert out.returncode == 2 and said in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_resume_error_of_minimize_names_its_own_flag(tmp_path: Path) -> None:
+    """The library says allow_config_change=True; gdkit minimize says --allow-config-change,
+    and takes it."""
+    ck = str(tmp_path / "ck.npz")
+    first = run("minimize", "rosenbrock", "--step", "fixed", "--step-option", "eta=0.001",
+                "--max-iter", "30", "--checkpoint", ck)
+    assert first.returncode == 1 and Path(ck).is_file(), first.stderr  # 30 steps: no success
+    other = ("minimize", "rosenbrock", "--step", "fixed", "--step-option", "eta=0.002",
+             "--max-iter", "40", "--resume", ck)
+    refused = run(*other)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"gdkit minimize: error: cannot resume from {ck!r}: ")
+    assert refused.stderr.endswith("Resume with the same parts, or pass "
+                                   "--allow-config-change to continue anyway.\n")
+    assert "allow_config_change" not in refused.stderr
+    allowed = run(*other, "--allow-config-change", "--json")
+    assert json.loads(allowed.stdout)["nit"] == 40, allowed.stderr
+    alone = run("minimize", "rosenbrock", "--allow-config-change")
+    assert alone.returncode == 2
+    assert alone.stderr == ("gdkit minimize: error: --allow-config-change only makes sense "
+                            "with --resume PATH.\n")
+
+
+def test_an_interrupted_minimize_says_how_to_resume_on_the_command_line(
+        tmp_path: Path) -> None:
+    ck = tmp_path / "ck.npz"
+    proc = subprocess.Popen(
+        [*gdkit_cmd(), "minimize", "rosenbrock", "--step", "fixed", "--step-option",
+         "eta=1e-6", "--max-iter", "100000000", "--checkpoint", str(ck)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not ck.exists():  # the first checkpoint: the run is under way, its handler set
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    head, _, tail = err.partition("; the run's state is saved in ")
+    assert re.fullmatch(r"gdkit minimize: interrupted by SIGINT at iteration \d+", head), err
+    assert tail == (f"{str(ck)!r}. Resume it with the same command and --resume {ck}.\n")

@@ -287,11 +287,14 @@ def test_the_command_takes_data_and_dtype_as_gdkit_train_does() -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (("rosenbrock", "--data", "somewhere"),
-     "gdkit check-gradient: error: --data: the objective rosenbrock reads no data set (its options: dim)."),
+     "gdkit check-gradient: error: --data: the objective rosenbrock reads no data set (its "
+     "options: dim)."),
     (("rosenbrock", "--download"),
-     "gdkit check-gradient: error: --download: the objective rosenbrock reads no data set (its options: dim)."),
+     "gdkit check-gradient: error: --download: the objective rosenbrock reads no data set "
+     "(its options: dim)."),
     (("mnist-network", "--dtype", "float32", "-o", "dtype=float64"),
-     "gdkit check-gradient: error: --dtype float32 and -o dtype=float64 disagree: give one of the two."),
+     "gdkit check-gradient: error: --dtype float32 and -o dtype=float64 disagree: give one "
+     "of the two."),
     (("mnist-network", "--data", "/nowhere/mnist"),
      "  - /nowhere/mnist (the directory given): no such directory"),
 ])
