@@ -107,6 +107,71 @@ def test_bad_bounds_are_refused() -> None:
         gp.valley("valley", bounds=(1, 0, 0, 1))
 
 
+def test_inside_cuts_a_path_where_it_crosses_the_edge() -> None:
+    from gdkit.plot.valley import inside
+
+    box = (-1.0, 1.0, -1.0, 1.0)
+    path = np.array([[0.0, 0.0], [0.5, 0.0], [0.5, 3.0], [9.0, 9.0]])
+    shown, left = inside(path, box)
+    assert left == 2
+    np.testing.assert_array_equal(shown, [[0.0, 0.0], [0.5, 0.0], [0.5, 1.0]])
+    slanted, _ = inside(np.array([[0.0, 0.0], [4.0, 2.0]]), box)
+    np.testing.assert_allclose(slanted[-1], [1.0, 0.5])  # the x edge comes first
+    whole, never = inside(path[:2], box)
+    assert never is None and whole.shape == (2, 2)
+
+
+def test_a_path_that_leaves_the_view_is_drawn_to_the_edge_and_marked() -> None:
+    calm = gp.trace("valley", START, gdkit.step_rule("fixed", eta=0.05), max_iter=10)
+    wild = gp.trace("valley", START, gdkit.step_rule("fixed", eta=0.45), max_iter=30)
+    fig = gp.valley("valley", [calm, wild], surface=False)
+    (ax,) = fig.axes
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    outside = ((wild.points[:, 0] < x0) | (wild.points[:, 0] > x1)
+               | (wild.points[:, 1] < y0) | (wild.points[:, 1] > y1))
+    k = int(np.argmax(outside))
+    assert outside.any() and k > 0
+    line = contour_paths(fig)[1]
+    assert line.get_label() == f"{wild.legend}, left the view at step {k}"
+    xs, ys = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+    np.testing.assert_array_equal(xs[:-1], wild.points[:k, 0])
+    assert len(xs) == k + 1
+    assert x0 <= xs.min() and xs.max() <= x1 and y0 <= ys.min() and ys.max() <= y1
+    assert np.isclose(xs[-1], [x0, x1]).any() or np.isclose(ys[-1], [y0, y1]).any()
+    exits = [ln for ln in ax.get_lines() if ln.get_marker() == "D"]
+    assert [(e.get_xdata()[0], e.get_ydata()[0]) for e in exits] == [(xs[-1], ys[-1])]
+    assert (ax.get_xlim(), ax.get_ylim()) == ((x0, x1), (y0, y1))
+
+
+def test_the_valley_is_drawn_on_equal_axes_unless_the_region_is_a_thin_strip() -> None:
+    assert gp.valley("valley", surface=False).axes[0].get_aspect() == 1.0
+    assert gp.valley("valley", surface=False, bounds=(-1, 2, -3, 40)).axes[0].get_aspect() \
+        == "auto"
+    assert gp.valley("valley", surface=False, equal=False).axes[0].get_aspect() == "auto"
+
+
+@pytest.mark.parametrize(("name", "minimum"), [("valley", (0.0, 0.0)), ("rosenbrock", (1.0, 1.0))])
+def test_plot_valley_at_its_defaults_converges_with_the_minimum_in_view(
+        name: str, minimum: tuple[float, float], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: list[Any] = []
+    real = gp.valley
+    monkeypatch.setattr(gp, "valley", lambda *a, **k: drawn.append((a, real(*a, **k)))
+                        or drawn[-1][1])
+    assert main(["plot", "valley", name, "--out", str(tmp_path / "v.png")]) == 0
+    (args, fig), = drawn
+    traces = args[1]
+    assert len(traces) >= 3
+    assert all(t.result is not None and t.result.success for t in traces), \
+        [t.legend for t in traces]
+    ax = fig.axes[-1]
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert x0 < minimum[0] < x1 and y0 < minimum[1] < y1
+    assert ax.get_aspect() == 1.0
+    steps = {t.label.split(":")[0]: t.steps for t in traces}
+    assert steps["momentum,armijo"] < steps["armijo"]  # the default β helps here
+
+
 # -- learning curves --------------------------------------------------------------------
 
 def write_log(path: Path, rows: list[dict[str, Any]]) -> Path:
