@@ -189,16 +189,48 @@ def test_read_log_gives_one_value_per_logged_epoch(tmp_path: Path) -> None:
 
 
 def test_a_curve_has_one_point_per_epoch_with_the_logged_values(tmp_path: Path) -> None:
-    log = write_log(tmp_path / "a.jsonl", ROWS)
+    log = write_log(tmp_path / "a.jsonl", [{**r, "eta": 3.0 / r["epoch"]} for r in ROWS])
     fig = gp.curves([log])
     acc, cost, eta = fig.axes
-    assert [ax.get_ylabel() for ax in fig.axes] == ["test accuracy (%)", "training cost C",
+    assert [ax.get_ylabel() for ax in fig.axes] == ["accuracy (%)", "training cost C",
                                                     "step size η"]
     (line,) = acc.get_lines()
     np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])
     np.testing.assert_allclose(line.get_ydata(), [80.0, 90.0, 92.5])
     np.testing.assert_array_equal(cost.get_lines()[0].get_ydata(), [0.3, 0.2, 0.15])
+    np.testing.assert_allclose(eta.get_lines()[0].get_ydata(), [3.0, 1.5, 1.0])
     assert cost.get_yscale() == "log" and eta.get_yscale() == "log"
+
+
+VAL = [0.82, 0.93, 0.93, 0.91]  # the best, 93%, first at epoch 2 (and again at 3)
+
+
+def test_validation_is_drawn_beside_test_accuracy_with_its_best_epoch_starred(
+        tmp_path: Path) -> None:
+    rows = [{**r, "val_accuracy": v} for r, v in zip([*ROWS, {**ROWS[-1], "epoch": 4}], VAL,
+                                                      strict=True)]
+    (acc, _cost) = gp.curves([write_log(tmp_path / "a.jsonl", rows)]).axes
+    test, val, star = (ln for ln in acc.get_lines() if not ln.get_label().startswith("_"))
+    assert test.get_linestyle() == "-" and val.get_linestyle() == "--"
+    assert test.get_color() == val.get_color() == star.get_color()
+    np.testing.assert_allclose(val.get_ydata(), [82.0, 93.0, 93.0, 91.0])
+    assert (star.get_xdata()[0], star.get_ydata()[0]) == (2, 93.0)
+    assert star.get_marker() == "*"
+    assert [t.get_text() for t in acc.get_legend().get_texts()] == [
+        "test (a.jsonl, η = 3)", "validation (a.jsonl, η = 3)",
+        "best validation, epoch 2 (test 90.00%)"]
+    (rule,) = [ln for ln in acc.get_lines() if ln.get_linestyle() == ":"]
+    assert list(rule.get_xdata()) == [2, 2]
+
+
+def test_a_constant_eta_gets_no_panel_and_is_named_in_the_legend(tmp_path: Path) -> None:
+    fig = gp.curves([write_log(tmp_path / "a.jsonl", ROWS)])
+    assert [ax.get_ylabel() for ax in fig.axes] == ["accuracy (%)", "training cost C"]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
+        "test (a.jsonl, η = 3)"]
+    varied = write_log(tmp_path / "b.jsonl", [{**r, "eta": 3.0 / r["epoch"]} for r in ROWS])
+    both = gp.curves([write_log(tmp_path / "a.jsonl", ROWS), varied])
+    assert [ax.get_ylabel() for ax in both.axes][-1] == "step size η"  # one run varies it
 
 
 def test_several_logs_are_overlaid_and_labelled(tmp_path: Path) -> None:
@@ -207,10 +239,12 @@ def test_several_logs_are_overlaid_and_labelled(tmp_path: Path) -> None:
             for k, e in ((1.0, "0.025"), (0.5, "0.25"), (0.25, "2.5"))]
     fig = gp.curves(logs)
     lines = fig.axes[0].get_lines()
-    assert [ln.get_label() for ln in lines] == ["eta0.025.jsonl", "eta0.25.jsonl", "eta2.5.jsonl"]
+    assert [ln.get_label() for ln in lines] == [f"eta{e}.jsonl, η = 3: test"
+                                                for e in ("0.025", "0.25", "2.5")]
     np.testing.assert_allclose(lines[2].get_ydata(), [20.0, 22.5, 23.125])
     labelled = gp.curves(logs, labels=["a", "b", "c"])
-    assert [t.get_text() for t in labelled.axes[0].get_legend().get_texts()] == ["a", "b", "c"]
+    assert [t.get_text() for t in labelled.axes[0].get_legend().get_texts()] == [
+        "a, η = 3: test", "b, η = 3: test", "c, η = 3: test"]
 
 
 def test_a_full_batch_result_draws_cost_eta_and_gradient_norm_per_iteration() -> None:
