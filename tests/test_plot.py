@@ -319,6 +319,19 @@ def test_each_hidden_neuron_is_drawn_as_its_28_by_28_weights() -> None:
         assert im.get_clim() == (-np.abs(row).max(), np.abs(row).max())
 
 
+def test_the_weight_grid_has_a_colour_bar_that_says_what_red_and_blue_mean() -> None:
+    fig = gp.weights(np.random.default_rng(1).normal(size=(4, 784)))
+    (bar,) = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert [t.get_text() for t in bar.get_xticklabels()] == [
+        "blue: ink here inhibits", "0: no effect", "red: ink here excites"]
+    assert bar.get_xlabel() == "a pixel's weight, as a fraction of its neuron's largest |weight|"
+    from matplotlib.collections import QuadMesh
+
+    (gradient,) = [c for c in bar.collections if isinstance(c, QuadMesh)]
+    assert gradient.cmap.name == "RdBu_r" == fig.axes[0].get_images()[0].cmap.name
+    assert gradient.norm.vmin == -1.0 and gradient.norm.vmax == 1.0
+
+
 # -- files ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("ext", "magic"), [(".png", b"\x89PNG"), (".svg", b"<?xml"),
