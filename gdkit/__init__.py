@@ -25,11 +25,13 @@ from .compose import Chain, chain
 from .descent import minimize
 from .gradcheck import Comparison, GradientCheck, check_gradient
 from .hookspecs import hookimpl, hookspec
+from .observers import EpochEnd, Observer
 from .parts import cost, gradient_source, objective, parse_step, step_rule, step_size, transform
 from .protocols import (
     Cost,
     GradientSource,
     Objective,
+    PureStepRule,
     StepContext,
     StepRule,
     StepSize,
@@ -47,11 +49,14 @@ __all__ = [
     "Chain",
     "Comparison",
     "Cost",
+    "EpochEnd",
     "FunctionObjective",
     "GradientCheck",
     "GradientSource",
     "History",
     "Objective",
+    "Observer",
+    "PureStepRule",
     "Registry",
     "Result",
     "StepContext",

@@ -39,6 +39,7 @@ from .descent import minimize
 from .errors import (
     CheckpointError,
     ConfigError,
+    DivergenceError,
     GdkitError,
     Interrupted,
     PluginError,
@@ -109,6 +110,11 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
         kwargs["allow_config_change"] = True
     try:
         res = minimize(obj, **kwargs)
+    except DivergenceError as exc:
+        if exc.last_finite_cost is not None:  # else: not finite at the start, no advice
+            exc.cli = exc.what + ("try a smaller η (--step-option eta=...) or an adaptive rule "
+                                  "such as --step armijo.")
+        raise
     except Interrupted as exc:  # the library's advice is Python's (resume=PATH)
         print(f"gdkit minimize: interrupted by {signal.Signals(exc.signum).name} at iteration "
               f"{exc.iteration}; the run's state is saved in {exc.checkpoint!r}. Resume it "

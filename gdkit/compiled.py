@@ -13,6 +13,7 @@ compiler: the objective's plugin brings its own (``gdkit[fast]``: numba).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from .compose import Chain
 from .protocols import (
@@ -23,7 +24,6 @@ from .protocols import (
     GradientSource,
     HasCompiledForm,
     Objective,
-    StepRule,
 )
 
 __all__ = ["NO_COMPILE", "compiled_steps", "enabled"]
@@ -38,10 +38,11 @@ def enabled() -> bool:
     return os.environ.get(NO_COMPILE, "") in ("", "0")
 
 
-def compiled_steps(obj: Objective, src: GradientSource, rule: StepRule, batch_size: int,
-                   v: FloatArray, g: FloatArray) -> CompiledSteps | None:
-    """A runner bound to this run's v, g and step-rule state, or None for the
-    numpy path."""
+def compiled_steps(obj: Objective, src: GradientSource, rule: Any, batch_size: int,
+                   v: FloatArray, g: FloatArray, state: Any) -> CompiledSteps | None:
+    """A runner bound to this run's v, g and the chain's state ``state`` (its
+    arrays are updated in place by the compiled steps), or None for the numpy
+    path."""
     if not enabled() or not isinstance(obj, CompilesSteps) or not isinstance(rule, Chain):
         return None
     forms: list[CompiledForm] = []
@@ -52,5 +53,5 @@ def compiled_steps(obj: Objective, src: GradientSource, rule: StepRule, batch_si
         forms.append(form)
     runner = obj.compiled_steps(src, tuple(forms), batch_size, v.dtype)
     if runner is not None:
-        runner.bind(v, g, rule.states(v))
+        runner.bind(v, g, list(state.parts))
     return runner

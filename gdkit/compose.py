@@ -4,54 +4,81 @@ The seed's update Δv = −η∇C (eq. 10) is two ideas: a *direction* d, which
 starts as −∇C and may be reshaped by :class:`~gdkit.protocols.Transform`\\ s
 (momentum, clipping, weight decay), and a *step size* η along it, picked by a
 :class:`~gdkit.protocols.StepSize` (fixed, a schedule, a line search), which
-moves v → v + η·d. A chain composes them into a
-:class:`~gdkit.protocols.StepRule`, so the loop (and any third-party step
-rule) is unchanged.
+moves v → v + η·d. A chain composes them into a pure step rule
+(:class:`~gdkit.protocols.PureStepRule`), as optax composes transformations:
+``init(v)`` makes the run's state, ``update(v, grad, state, ctx)`` moves v and
+returns η and the next state. The chain holds configuration only, so one
+chain can drive any number of runs, even interleaved.
 
-The chain owns the run's state: one :data:`~gdkit.protocols.PartState` per
-part, created by ``init`` on the first step of a run. ``get_state`` and
-``set_state`` exchange it field by field (``"<part>.<field>"`` → number or
-array), so a checkpoint saves any chain without code written per part.
+A chain's state is a :class:`ChainState`: one :data:`~gdkit.protocols.PartState`
+per part (plain numbers and arrays), saved by ``state_dict`` field by field
+(``"<part>.<field>"`` → number or array) and read back by ``load_state``, so a
+checkpoint saves any chain without code written per part.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, final
+from typing import Any, Final, NamedTuple, final
 
 import numpy as np
 
 from .errors import CheckpointError, ConfigError
 from .protocols import FloatArray, PartState, SteepestMove, StepContext, StepSize, Transform
 
-__all__ = ["Chain", "chain"]
+__all__ = ["Chain", "ChainState", "chain"]
 
 _SEP: Final = "."
 
 
+class ChainState(NamedTuple):
+    """The state of a chain in one run.
+
+    Attributes
+    ----------
+    parts : tuple of PartState
+        Each part's state, in the chain's order (what a checkpoint saves).
+    d : ndarray
+        The run's direction buffer (scratch: rewritten by every step, never saved).
+    """
+
+    parts: tuple[PartState, ...]
+    d: FloatArray
+
+
 @final
 class Chain:
-    """Transforms, then one step size: a :class:`~gdkit.protocols.StepRule`.
+    """Transforms, then one step size: a pure step rule.
 
-    Build it with :func:`chain`. ``step(v, grad, ctx)`` sets d = −∇C, lets
-    each transform rewrite d in order, and lets the step size move v along d;
-    it returns the η used.
+    Build it with :func:`chain`. ``update(v, grad, state, ctx)`` sets
+    d = −∇C, lets each transform rewrite d in order, lets the step size move
+    v along d, and returns the η used with the new state.
 
     Attributes
     ----------
     transforms : tuple of Transform
     step_size : StepSize
+
+    Examples
+    --------
+    Driving a chain by hand, as :func:`gdkit.minimize` does:
+
+    >>> import numpy as np, gdkit
+    >>> rule = gdkit.step_rule("momentum,fixed", **{"fixed.eta": 0.5})
+    >>> v = np.array([1.0, -2.0])
+    >>> ctx = gdkit.StepContext(lambda w, batch: float(w @ w), v)
+    >>> state = rule.init(v)
+    >>> eta, state = rule.update(v, 2 * v, state, ctx)
+    >>> eta, v
+    (0.5, array([0., 0.]))
     """
 
-    __slots__ = ("_d", "_fast", "_pending", "_states", "step_size", "transforms")
+    __slots__ = ("_fast", "step_size", "transforms")
 
     def __init__(self, transforms: Sequence[Transform], step_size: StepSize) -> None:
         self.transforms = tuple(transforms)
         self.step_size = step_size
         self._fast = not self.transforms and isinstance(step_size, SteepestMove)
-        self._states: list[PartState] | None = None
-        self._pending: dict[str, Any] | None = None
-        self._d: FloatArray | None = None
 
     @property
     def parts(self) -> tuple[Any, ...]:
@@ -62,78 +89,54 @@ class Chain:
         return f"chain({', '.join(repr(p) for p in self.parts)})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Chain) and repr(self) == repr(other)
+        return isinstance(other, Chain) and self.parts == other.parts
 
     def __hash__(self) -> int:
-        return hash(repr(self))
+        return hash(self.parts)
 
-    # -- the run's state (gdkit.protocols.Stateful) --------------------------
-    def reset(self) -> None:
-        """Forget the state: the next step starts a fresh run with ``init``."""
-        self._states = None
-        self._pending = None
-
-    def init(self, v: FloatArray) -> list[PartState]:
+    # -- the run's state -------------------------------------------------------
+    def init(self, v: FloatArray) -> ChainState:
         """The state of every part for a run starting at ``v``."""
-        states = [p.init(v) for p in self.parts]
+        states = tuple(p.init(v) for p in self.parts)
         for part, state in zip(self.parts, states, strict=True):
             if not isinstance(state, tuple):
                 raise ConfigError(f"{part!r}.init() returned {type(state).__name__}; a part's "
                                   "state must be a NamedTuple of numbers and arrays, or ().")
-        return states
+        return ChainState(states, np.empty_like(v))
 
-    def get_state(self) -> dict[str, Any]:
-        """The state as ``{"<i>.<field>": number or array}`` (a snapshot)."""
-        if self._states is None:
-            return dict(self._pending or {})
+    def state_dict(self, state: ChainState) -> dict[str, Any]:
+        """``state`` as ``{"<i>.<field>": number or array}`` (a snapshot: copies)."""
         flat: dict[str, Any] = {}
-        for i, state in enumerate(self._states):
-            for name, value in _fields(state).items():
+        for i, part_state in enumerate(state.parts):
+            for name, value in _fields(part_state).items():
                 flat[f"{i}{_SEP}{name}"] = np.array(value) if isinstance(
                     value, np.ndarray) else value
         return flat
 
-    def set_state(self, state: Mapping[str, Any]) -> None:
-        """Continue from a state saved by :meth:`get_state`; applied at the
-        next step, on top of ``init`` (shapes and dtypes are checked then)."""
-        self._states = None
-        self._pending = dict(state)
-
-    def _start(self, v: FloatArray) -> list[PartState]:
-        states = self.init(v)
-        if self._pending is not None:
-            states = _restore(self.parts, states, self._pending)
-            self._pending = None
-        self._states = states
-        self._d = np.empty_like(v)
-        return states
-
-    def states(self, v: FloatArray) -> list[PartState]:
-        """The parts' states for a run at ``v``, as the next step would use
-        them (started, or restored from a checkpoint): the same objects, so
-        compiled code that updates their arrays in place continues the chain."""
-        states = self._states
-        d = self._d
-        if states is None or d is None or d.shape != v.shape or d.dtype != v.dtype:
-            states = self._start(v)
-        return states
+    def load_state(self, v: FloatArray, saved: Mapping[str, Any]) -> ChainState:
+        """The state saved by :meth:`state_dict`, for a run at ``v`` (every
+        field checked against a fresh ``init``: names, shapes, dtypes)."""
+        fresh = self.init(v)
+        return ChainState(_restore(self.parts, fresh.parts, saved), fresh.d)
 
     # -- the step --------------------------------------------------------------
-    def step(self, v: FloatArray, grad: FloatArray, ctx: StepContext) -> float:
-        """Move ``v`` in place along the chain's direction; return η."""
-        states = self.states(v)
-        d = self._d
-        assert d is not None
+    def update(self, v: FloatArray, grad: FloatArray, state: ChainState,
+               ctx: StepContext) -> tuple[float, ChainState]:
+        """Move ``v`` in place along the chain's direction; return η and the new state."""
         ctx.grad = grad
         if self._fast:  # no transforms: d = −∇C is never materialized
-            eta, states[-1] = self.step_size.move_steepest(  # type: ignore[attr-defined]
-                v, grad, states[-1], ctx)
-            return float(eta)
+            size_state = state.parts[0]
+            eta, new = self.step_size.move_steepest(  # type: ignore[attr-defined]
+                v, grad, size_state, ctx)
+            # the same state object back (a fixed η, arrays updated in place): no new tuple
+            return float(eta), state if new is size_state else ChainState((new,), state.d)
+        parts = list(state.parts)
+        d = state.d
         np.negative(grad, out=d)
         for i, t in enumerate(self.transforms):
-            states[i] = t.update(d, states[i], v, ctx)
-        eta, states[-1] = self.step_size.move(v, d, states[-1], ctx)
-        return float(eta)
+            parts[i] = t.update(d, parts[i], v, ctx)
+        eta, parts[-1] = self.step_size.move(v, d, parts[-1], ctx)
+        return float(eta), ChainState(tuple(parts), d)
 
 
 def chain(*parts: Any) -> Chain:
@@ -148,8 +151,8 @@ def chain(*parts: Any) -> Chain:
     Returns
     -------
     Chain
-        A :class:`~gdkit.protocols.StepRule` whose state is saved and restored
-        by checkpoints.
+        A pure step rule (``init``, ``update``) whose state checkpoints save
+        and restore.
 
     Examples
     --------
@@ -181,8 +184,8 @@ def _fields(state: PartState) -> dict[str, Any]:
     return dict(zip(names, state, strict=True))
 
 
-def _restore(parts: Sequence[Any], states: list[PartState],
-             saved: Mapping[str, Any]) -> list[PartState]:
+def _restore(parts: Sequence[Any], states: Sequence[PartState],
+             saved: Mapping[str, Any]) -> tuple[PartState, ...]:
     """Overlay the flat ``saved`` state on fresh ``states`` (checked field by field)."""
     out = []
     left = dict(saved)
@@ -199,7 +202,7 @@ def _restore(parts: Sequence[Any], states: list[PartState],
         raise CheckpointError(f"the saved step-rule state has entries {sorted(left)} that "
                               "no part of this chain knows: the checkpoint is from another "
                               "step rule.")
-    return out
+    return tuple(out)
 
 
 def _coerce(part: Any, name: str, template: Any, value: Any) -> Any:

@@ -17,6 +17,7 @@ __all__ = [
     "MissingExtraError",
     "PluginError",
     "PluginLoadWarning",
+    "PrecisionLost",
     "ShapeError",
     "StaleLockWarning",
     "StepError",
@@ -94,21 +95,47 @@ class DivergenceError(GdkitError, FloatingPointError):
         The iteration at which the non-finite value appeared.
     last_finite_cost : float or None
         The last finite cost seen before it, if any.
+    what : str
+        What happened, without advice: a command adds its own (its flags).
     """
 
     def __init__(
         self, message: str, *, iteration: int, last_finite_cost: float | None,
-        cli: str | None = None,
+        cli: str | None = None, what: str = "",
     ) -> None:
         super().__init__(message, cli=cli)
         self.iteration = iteration
         self.last_finite_cost = last_finite_cost
+        self.what = what or message
 
 
 class StepError(GdkitError):
     """A step rule could not make progress (for example a line search that
     found no acceptable step). :func:`gdkit.minimize` turns it into an
     unsuccessful result with the rule's message rather than raising it."""
+
+
+class PrecisionLost(StepError):
+    """v can no longer move: every step the rule could take along its
+    direction either leaves v unchanged bit for bit or is not a decrease that
+    C's rounding can tell from noise.
+
+    Raised by a step size (a line search) so that a run ends at once, with
+    the ‖∇C‖ it reached in the message, rather than spending its remaining
+    iterations on steps that change nothing (scipy's status 2, "precision
+    loss"). A :class:`StepError`, so :func:`gdkit.minimize` ends the run
+    unsuccessfully with this message.
+
+    Attributes
+    ----------
+    grad_norm : float
+        ‖∇C‖ at the point where v could not move (NaN when unknown).
+    """
+
+    def __init__(self, message: str, *, grad_norm: float = float("nan"),
+                 cli: str | None = None) -> None:
+        super().__init__(message, cli=cli)
+        self.grad_norm = grad_norm
 
 
 class DataError(GdkitError, OSError):

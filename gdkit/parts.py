@@ -14,7 +14,15 @@ from typing import Any, Final
 
 from .compose import Chain, chain
 from .errors import ConfigError, UnknownPluginError
-from .protocols import Cost, GradientSource, Objective, StepRule, StepSize, Transform
+from .protocols import (
+    Cost,
+    GradientSource,
+    Objective,
+    PureStepRule,
+    StepRule,
+    StepSize,
+    Transform,
+)
 from .registry import Kind, check_part, get_registry
 
 __all__ = ["cost", "gradient_source", "objective", "parse_step", "resolve", "step_rule",
@@ -60,7 +68,7 @@ def cost(name: str, /, **config: Any) -> Cost:
     return c
 
 
-def step_rule(name: str, /, **config: Any) -> StepRule:
+def step_rule(name: str, /, **config: Any) -> StepRule | PureStepRule:
     """Build a step rule by name.
 
     ``name`` is a registered step rule, a step size (``step_rule("armijo",

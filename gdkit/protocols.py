@@ -36,6 +36,7 @@ __all__ = [
     "HasInitialPoint",
     "Objective",
     "PartState",
+    "PureStepRule",
     "Sampled",
     "Shardable",
     "Stateful",
@@ -239,10 +240,23 @@ class ValidatesObjective(Protocol):
 
 
 class StepContext:
-    """What a step rule may use beyond v and ∇C: the cost on the current batch.
+    """What a step rule may use beyond v and ∇C: the cost on the current batch,
+    and the gradient at a trial point.
 
     One context is made per run and updated in place per step (no allocation
     on the hot path).
+
+    Parameters
+    ----------
+    cost_fn : callable
+        ``cost_fn(w, batch) -> float``: C at ``w`` on ``batch``.
+    v : ndarray
+        The run's parameters (read by :attr:`fun`).
+    gradient : callable, optional
+        ``gradient(w, batch, out) -> ndarray``: ∇C at ``w`` on ``batch``
+        (written into ``out`` when given). Without it
+        :meth:`gradient_at` raises :class:`~gdkit.errors.ConfigError` and
+        :attr:`has_gradient` is False.
 
     Attributes
     ----------
@@ -257,23 +271,30 @@ class StepContext:
         ∇C at the current point (set by :func:`gdkit.chain` for its parts).
     nfev : int
         Cost evaluations made through :meth:`cost` so far.
+    ngev : int
+        Gradient evaluations made through :meth:`gradient_at` so far.
     """
 
-    __slots__ = ("_cost_fn", "_fun", "_v", "_work", "batch", "epoch", "grad", "iteration",
-                 "nfev")
+    __slots__ = ("_cost_fn", "_fun", "_gbuf", "_gradient_fn", "_v", "_work", "batch", "epoch",
+                 "grad", "iteration", "nfev", "ngev")
 
     def __init__(
-        self, cost_fn: Callable[[FloatArray, Batch | None], float], v: FloatArray
+        self, cost_fn: Callable[[FloatArray, Batch | None], float], v: FloatArray,
+        gradient: Callable[[FloatArray, Batch | None, FloatArray | None], FloatArray]
+        | None = None,
     ) -> None:
         self._cost_fn = cost_fn
+        self._gradient_fn = gradient
         self._v = v
         self._fun: float | None = None
         self._work: FloatArray | None = None
+        self._gbuf: FloatArray | None = None
         self.batch: Batch | None = None
         self.grad: FloatArray | None = None
         self.iteration = 0
         self.epoch = 0
         self.nfev = 0
+        self.ngev = 0
 
     def begin(self, iteration: int, batch: Batch | None = None, fun: float | None = None,
               *, epoch: int = 0) -> None:
@@ -288,6 +309,37 @@ class StepContext:
         """C at ``v`` on the current batch (each call is one cost evaluation)."""
         self.nfev += 1
         return self._cost_fn(v, self.batch)
+
+    @property
+    def has_gradient(self) -> bool:
+        """Whether :meth:`gradient_at` can be called."""
+        return self._gradient_fn is not None
+
+    def gradient_at(self, w: FloatArray, out: FloatArray | None = None) -> FloatArray:
+        """∇C at ``w`` on the current batch (each call is one gradient evaluation).
+
+        Written into ``out`` when given, else into a buffer of the context
+        reused from call to call (copy it to keep it past the next call).
+        A line search uses it for the slope ∇C(v + ηd)·d at a trial point.
+
+        Raises
+        ------
+        ConfigError
+            The context was made without a ``gradient`` callable.
+        """
+        fn = self._gradient_fn
+        if fn is None:
+            from .errors import ConfigError
+            raise ConfigError("this step context has no gradient at trial points: make it "
+                              "with StepContext(cost_fn, v, gradient=...) (gdkit.minimize "
+                              "does).")
+        if out is None:
+            buf = self._gbuf
+            if buf is None or buf.shape != w.shape or buf.dtype != w.dtype:
+                buf = self._gbuf = np.empty_like(w)
+            out = buf
+        self.ngev += 1
+        return fn(w, self.batch, out)
 
     @property
     def fun(self) -> float:
@@ -320,11 +372,35 @@ class StepRule(Protocol):
 
 
 @runtime_checkable
+class PureStepRule(Protocol):
+    """A step rule whose state goes in and comes out (optax's ``init``/``update``).
+
+    The loop owns the state: ``init(v)`` makes it once per run,
+    ``update(v, grad, state, ctx)`` moves ``v`` in place and returns the η it
+    used and the next state; ``state_dict(state)`` is the state as
+    ``{name: number or array}`` for a checkpoint, and ``load_state(v, saved)``
+    turns such a mapping back into a state (checked). The rule itself holds
+    configuration only, so one object can drive any number of runs.
+    :func:`gdkit.chain` builds such rules.
+    """
+
+    def init(self, v: FloatArray) -> Any: ...
+
+    def update(self, v: FloatArray, grad: FloatArray, state: Any,
+               ctx: StepContext) -> tuple[float, Any]: ...
+
+    def state_dict(self, state: Any) -> dict[str, Any]: ...
+
+    def load_state(self, v: FloatArray, saved: Any) -> Any: ...
+
+
+@runtime_checkable
 class Stateful(Protocol):
-    """Optional capability of a step rule with state (an adaptive η, the
-    previous point...). ``reset()`` starts a fresh run; ``get_state()`` /
-    ``set_state()`` exchange the state as plain numbers and arrays so a
-    checkpoint can store it without pickle."""
+    """Optional capability of a monolithic step rule (one with ``step``) that
+    keeps its own state (an adaptive η, the previous point...). ``reset()``
+    starts a fresh run; ``get_state()`` / ``set_state()`` exchange the state
+    as plain numbers and arrays so a checkpoint can store it without pickle.
+    Such a rule drives one run at a time; a :class:`PureStepRule` any number."""
 
     def reset(self) -> None: ...
 

@@ -73,6 +73,8 @@ REQUIRED: Final[dict[Kind, tuple[str, ...]]] = {
     "cost": ("activate", "cost", "delta"),
     "command": ("configure", "run"),
 }
+PURE_STEP_RULE: Final = ("init", "update", "state_dict", "load_state")
+"""What a pure step rule has instead of ``step`` (gdkit.protocols.PureStepRule)."""
 _IN_CODE: Final = "(registered in code)"
 
 
@@ -384,6 +386,8 @@ def _check_options(info: PartInfo, config: Mapping[str, Any]) -> None:
 def check_part(kind: Kind, obj: object, what: str, hint: str) -> None:
     """Raise :class:`PluginError` unless ``obj`` has every member of ``kind``'s protocol."""
     missing = [m for m in REQUIRED[kind] if not hasattr(obj, m)]
+    if missing and kind == "step rule" and all(hasattr(obj, m) for m in PURE_STEP_RULE):
+        return  # a pure step rule (init/update), as every chain is
     if missing:
         raise PluginError(
             f"{what} is a {type(obj).__name__} without {', '.join(missing)}, so it is not a "

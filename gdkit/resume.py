@@ -8,14 +8,15 @@ import math
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any, Final, final
 
 import numpy as np
 
 from .checkpoint import Checkpoint, save_checkpoint
-from .errors import CheckpointError, Interrupted, PluginError
-from .protocols import FloatArray, Objective, Sampled, Stateful, StepRule
+from .errors import CheckpointError, Interrupted
+from .protocols import FloatArray, Objective, PureStepRule, Sampled
+from .state import RunState
 
 __all__ = ["RunControl", "check_config", "check_probe", "probe_of", "trap_signals"]
 
@@ -81,12 +82,12 @@ def check_probe(path: Any, saved: Checkpoint, now: float) -> None:
 
 @final
 class RunControl:
-    """Checkpointing and the cooperative stop flag of one run."""
+    """Where and how often a run is saved, and the cooperative stop flag."""
 
-    __slots__ = ("config", "every", "extra", "path", "probe", "requested", "rng", "rule")
+    __slots__ = ("config", "every", "extra", "path", "probe", "requested", "rule")
 
     def __init__(self, path: str | os.PathLike[str] | None, every: int, config: dict[str, Any],
-                 extra: dict[str, Any], rule: StepRule, rng: np.random.Generator,
+                 extra: dict[str, Any], rule: PureStepRule,
                  probe: Callable[[FloatArray], float]) -> None:
         self.path = None if path is None else os.fspath(path)
         self.probe = probe
@@ -94,7 +95,6 @@ class RunControl:
         self.config = config
         self.extra = extra
         self.rule = rule
-        self.rng = rng
         self.requested = 0  # the signal number once SIGINT/SIGTERM arrived
 
     @property
@@ -102,37 +102,25 @@ class RunControl:
         """Whether this run writes checkpoints."""
         return self.path is not None
 
-    def save(self, v: FloatArray, mode: str, *, epoch: int, iteration: int, position: int = 0,
-             perm: Any = None, history: Mapping[str, list[float]],
-             epoch_seconds: float = 0.0) -> None:
+    def save(self, state: RunState, mode: str, *, rows: int | None = None) -> None:
+        """Save ``state`` atomically (``rows``: the history rows to keep)."""
         if self.path is None:
             return
-        rule_state = self.rule.get_state() if isinstance(self.rule, Stateful) else {}
-        for key, value in rule_state.items():
-            if np.asarray(value).dtype.kind not in "biufc":
-                raise PluginError(
-                    f"the step rule {self.rule!r}'s get_state() holds {key!r} = "
-                    f"{type(value).__name__}: a state must hold only numbers and arrays of "
-                    "numbers, which a checkpoint saves without pickle. Fix the step rule.")
+        ck = state.checkpoint(self.rule, mode, {**self.config, _PROBE_KEY: self.probe(state.v)},
+                              self.extra, rows=rows)
         try:
-            save_checkpoint(self.path, Checkpoint(
-                v=v, mode=mode, epoch=epoch, iteration=iteration, position=position, perm=perm,
-                rng_state=dict(self.rng.bit_generator.state), history=dict(history),
-                rule_state=rule_state, config={**self.config, _PROBE_KEY: self.probe(v)},
-                extra=self.extra,
-                epoch_seconds=epoch_seconds))
+            save_checkpoint(self.path, ck)
         except OSError as exc:
             raise CheckpointError(
                 f"cannot write the checkpoint {self.path!r} ({exc.strerror or exc}) at "
-                f"iteration {iteration}; the previous checkpoint, if any, is intact. Free some "
-                "space, or give another path and resume from the last one.") from None
+                f"iteration {state.iteration}; the previous checkpoint, if any, is intact. "
+                "Free some space, or give another path and resume from the last one.") from None
 
     def interrupted(self, *, epoch: int, iteration: int, where: str) -> Interrupted:
         name = signal.Signals(self.requested).name
         return Interrupted(
             f"interrupted by {name} {where} (iteration {iteration}); the run's state is saved "
-            f"in {self.path!r}: continue it with resume={self.path!r} "
-            "(gdkit train --resume PATH on the command line).",
+            f"in {self.path!r}: continue it with resume={self.path!r}.",
             signum=self.requested, checkpoint=self.path or "", epoch=epoch, iteration=iteration)
 
 

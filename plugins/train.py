@@ -28,7 +28,13 @@ import gdkit
 from gdkit import threads
 from gdkit.checkpoint import load_checkpoint
 from gdkit.command import EXIT_ERROR, EXIT_PIPE, parse_options, silence_stdout
-from gdkit.errors import CheckpointError, ConfigError, GdkitError, Interrupted
+from gdkit.errors import (
+    CheckpointError,
+    ConfigError,
+    DivergenceError,
+    GdkitError,
+    Interrupted,
+)
 from gdkit.files import check_target, leftovers
 from gdkit.progress import ProgressBar, show_progress
 from gdkit.result import STOPPED
@@ -208,6 +214,11 @@ class _Run:
                     checkpoint=checkpoint, resume=args.resume,
                     allow_config_change=args.allow_config_change,
                     run_info={"train": {k: _jsonable(getattr(args, k)) for k in CONFIG}})
+        except DivergenceError as exc:
+            if exc.last_finite_cost is not None:  # the library's advice, in this command's flags
+                exc.cli = exc.what + ("try a smaller η (--eta) or an adaptive rule such as "
+                                      "--step armijo.")
+            raise
         except Interrupted as exc:
             self._close_bar()
             print(f"gdkit train: {exc}\nResume it with:\n  {_resume_command(args, exc.checkpoint)}",

@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable
 from typing import IO, Any
 
+import numpy as np
+
 import gdkit
 from gdkit.protocols import ComplexCost, Objective
 
@@ -54,3 +56,20 @@ def supported_sources(name: str) -> list[str]:
 
 def pairs(sources: Callable[[str], list[str]] = supported_sources) -> list[tuple[str, str]]:
     return [(name, src) for name in SMALL for src in sources(name)]
+
+
+class Stepper:
+    """A pure step rule driven by hand for one run, as the loop drives it:
+    ``Stepper(rule).step(v, g, ctx)`` returns η; ``state_dict()`` the state."""
+
+    def __init__(self, rule: Any) -> None:
+        self.rule, self.state = rule, None
+
+    def step(self, v: np.ndarray, grad: np.ndarray, ctx: Any) -> float:
+        if self.state is None:
+            self.state = self.rule.init(v)
+        eta, self.state = self.rule.update(v, grad, self.state, ctx)
+        return float(eta)
+
+    def state_dict(self) -> dict[str, Any]:
+        return dict(self.rule.state_dict(self.state))

@@ -67,8 +67,15 @@ def test_resume_from_every_epoch_boundary_is_bit_for_bit(tmp_path: Path, stop_af
                                   "momentum,armijo", "clip,momentum,fixed"])
 def test_resume_keeps_an_adaptive_rules_state(tmp_path: Path, rule: str,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # Momentum's restart (on by default in full batch) zeroes the velocity
+    # whenever it turns uphill, which on this run happens at the resumed step
+    # itself, so the state that must survive the checkpoint is not tested
+    # there: the plain heavy ball is.
+    options = {"momentum.restart": False} if rule == "clip,momentum,fixed" else {}
+
     def run(**kw: object) -> gdkit.Result:
-        return gdkit.minimize("rosenbrock", v0=kw.pop("v0", None), step=gdkit.step_rule(rule),
+        return gdkit.minimize("rosenbrock", v0=kw.pop("v0", None),
+                              step=gdkit.parse_step(rule, options),
                               gtol=0.0, seed=2, **kw)  # type: ignore[arg-type]
 
     full = run(max_iter=60)
@@ -81,7 +88,7 @@ def test_resume_keeps_an_adaptive_rules_state(tmp_path: Path, rule: str,
     np.testing.assert_array_equal(resumed.history["eta"], full.history["eta"])
     np.testing.assert_array_equal(resumed.x, full.x)
     # Without its state the rule would have stepped differently right there:
-    monkeypatch.setattr(gdkit.Chain, "set_state", lambda self, state: None)
+    monkeypatch.setattr(gdkit.Chain, "load_state", lambda self, v, saved: self.init(v))
     forgetful = run(max_iter=60, resume=path)
     assert forgetful.x.tobytes() != full.x.tobytes()
 

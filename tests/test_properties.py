@@ -19,9 +19,10 @@ from scipy.optimize._numdiff import approx_derivative  # scipy's own relative st
 import gdkit
 from gdkit.protocols import HasGradient
 
-from .helpers import EXEMPT, FD_SOURCES, SMALL, pairs, small
+from .helpers import EXEMPT, FD_SOURCES, SMALL, Stepper, pairs, small
 
 EPS = float(np.finfo(float).eps)
+ROUNDING = 100 * EPS  # "within rounding of C": gdkit_plugins.step_sizes._ROUNDING_ULPS ulps
 
 
 def points(dim: int, bound: float = 2.0) -> st.SearchStrategy[np.ndarray]:
@@ -57,7 +58,7 @@ def test_small_fixed_step_never_raises_the_cost(name: str, source: str,
         if -predicted < 100 * EPS * max(1.0, abs(c0)):
             continue  # ΔC below float resolution: nothing to check
         w = v.copy()
-        gdkit.step_rule("fixed", eta=eta).step(w, g, gdkit.StepContext(obj.cost, w))
+        Stepper(gdkit.step_rule("fixed", eta=eta)).step(w, g, gdkit.StepContext(obj.cost, w))
         delta = obj.cost(w) - c0
         assert delta <= 0.0, f"η={eta}: ΔC={delta} > 0 (predicted {predicted})"
         checked += 1
@@ -113,9 +114,12 @@ def test_armijo_always_meets_sufficient_decrease(name: str, c: float,
     h = res.history
     taken = ~np.isnan(h.eta)
     assert taken.sum() == res.nit
-    # C(v_{k+1}) <= C(v_k) - c η_k ‖∇C(v_k)‖² for every step taken.
+    # C(v_{k+1}) <= C(v_k) - c η_k ‖∇C(v_k)‖² for every step taken, unless
+    # C(v_{k+1}) is within rounding of C(v_k), where the search tests the
+    # slope instead (Hager–Zhang's approximate condition).
     bound = h.cost[:-1] - c * h.eta[:-1] * h.grad_norm[:-1] ** 2
-    assert np.all(h.cost[1:][taken[:-1]] <= bound[taken[:-1]])
+    flat = np.abs(h.cost[1:] - h.cost[:-1]) <= ROUNDING * np.abs(h.cost[:-1])
+    assert np.all(((h.cost[1:] <= bound) | flat)[taken[:-1]])
 
 
 @pytest.mark.parametrize("name", list(SMALL))
@@ -133,7 +137,8 @@ def test_barzilai_borwein_never_rises_above_its_recent_worst(name: str, memory: 
     taken = np.flatnonzero(h.eta[:-1] > 0)
     for k in taken:
         worst = h.cost[max(0, k - memory + 1):k + 1].max()
-        assert h.cost[k + 1] <= worst - c * h.eta[k] * h.grad_norm[k] ** 2
+        flat = abs(h.cost[k + 1] - h.cost[k]) <= ROUNDING * abs(h.cost[k])  # slope tested
+        assert flat or h.cost[k + 1] <= worst - c * h.eta[k] * h.grad_norm[k] ** 2
 
 
 def _fd_error_bound(source: str, obj: object, v: np.ndarray, c0: float) -> np.ndarray:
@@ -207,6 +212,7 @@ def test_normalized_step_has_length_epsilon(v: np.ndarray, eps: float) -> None:
     g = obj.gradient(v)  # type: ignore[attr-defined]
     assume(float(g @ g) > 1e-12)
     w = v.copy()
-    eta = gdkit.step_rule("normalized", epsilon=eps).step(w, g, gdkit.StepContext(obj.cost, w))
+    eta = Stepper(gdkit.step_rule("normalized", epsilon=eps)).step(
+        w, g, gdkit.StepContext(obj.cost, w))
     assert math.isclose(float(np.linalg.norm(w - v)), eps, rel_tol=1e-9)
     assert math.isclose(eta, eps / float(np.linalg.norm(g)), rel_tol=1e-12)

@@ -10,7 +10,9 @@ import pytest
 
 import gdkit
 from gdkit.errors import ConfigError, StepError
-from gdkit.protocols import Stateful, StepContext
+from gdkit.protocols import StepContext
+
+from .helpers import Stepper
 
 
 def ctx_for(obj: gdkit.Objective, v: np.ndarray) -> StepContext:
@@ -43,7 +45,7 @@ def test_constructors_name_the_bad_argument(name: str, option: str, bad: object)
 def test_fixed_step_moves_in_place_and_reports_eta() -> None:
     v = np.array([1.0, 2.0])
     buf_id = id(v)
-    eta = gdkit.step_rule("fixed", eta=0.5).step(v, np.array([2.0, -2.0]), no_cost(v))
+    eta = Stepper(gdkit.step_rule("fixed", eta=0.5)).step(v, np.array([2.0, -2.0]), no_cost(v))
     assert eta == 0.5 and id(v) == buf_id
     np.testing.assert_array_equal(v, [0.0, 3.0])
 
@@ -54,7 +56,7 @@ def test_armijo_rejects_a_nonfinite_trial_and_shrinks() -> None:
 
     v = np.array([1.0])
     ctx = StepContext(cost, v)
-    eta = gdkit.step_rule("armijo", eta0=4.0).step(v, np.array([2.0]), ctx)
+    eta = Stepper(gdkit.step_rule("armijo", eta0=4.0)).step(v, np.array([2.0]), ctx)
     # η = 4 gives w = -7 (inf, rejected), 2 gives -3 (inf), 1 gives -1 (no decrease),
     # 0.5 gives 0: accepted.
     assert eta == 0.5 and v[0] == 0.0
@@ -63,7 +65,7 @@ def test_armijo_rejects_a_nonfinite_trial_and_shrinks() -> None:
 
 def test_armijo_grows_eta_after_success() -> None:
     obj = gdkit.objective("valley", curvature=(1.0, 1.0))
-    rule = gdkit.step_rule("armijo", eta0=0.01, grow=2.0)
+    rule = Stepper(gdkit.step_rule("armijo", eta0=0.01, grow=2.0))
     etas = [rule.step(v := np.array([1.0, 1.0]), obj.gradient(v), ctx_for(obj, v))
             for _ in range(3)]
     assert etas == [0.01, 0.02, 0.04]
@@ -71,13 +73,13 @@ def test_armijo_grows_eta_after_success() -> None:
 
 def test_bold_driver_undoes_a_bad_step() -> None:
     obj = gdkit.objective("valley", curvature=(1.0, 1.0))
-    rule = gdkit.step_rule("bold-driver", eta0=3.0, grow=1.5, shrink=0.5)
+    rule = Stepper(gdkit.step_rule("bold-driver", eta0=3.0, grow=1.5, shrink=0.5))
     v = np.array([1.0, 1.0])
     assert rule.step(v, obj.gradient(v), ctx_for(obj, v)) == 0.0  # overshoot: C rises
     np.testing.assert_array_equal(v, [1.0, 1.0])
     assert rule.step(v, obj.gradient(v), ctx_for(obj, v)) == 1.5  # accepted, v → 0
     np.testing.assert_array_equal(v, [-0.5, -0.5])
-    assert rule.get_state()["0.eta"] == 2.25
+    assert rule.state_dict()["0.eta"] == 2.25
 
 
 @pytest.mark.parametrize("memory", [0, 1, 10])
@@ -85,7 +87,7 @@ def test_barzilai_borwein_is_exact_on_a_1d_quadratic(memory: int) -> None:
     # On C = a v²/2, s·s/s·y = 1/a: the second step lands on the minimum, and
     # the line search (memory >= 1) accepts both BB trials as they are.
     a = 4.0
-    rule = gdkit.step_rule("barzilai-borwein", eta0=0.1, memory=memory)
+    rule = Stepper(gdkit.step_rule("barzilai-borwein", eta0=0.1, memory=memory))
     v = np.array([1.0])
     first, second = (StepContext(lambda w, batch=None: float(a * w @ w / 2), v)
                      for _ in range(2))  # one context per step, as the loop resets it
@@ -102,16 +104,16 @@ def test_barzilai_borwein_backtracks_from_a_bb_step_that_climbs_too_far() -> Non
     # 1.25 (C = 0.03125): accepted.
     v = np.array([1.0])
     ctx = StepContext(lambda w, batch=None: float(w @ w / 2), v)
-    rule = gdkit.step_rule("barzilai-borwein", eta0=5.0, memory=3)
+    rule = Stepper(gdkit.step_rule("barzilai-borwein", eta0=5.0, memory=3))
     assert rule.step(v, v.copy(), ctx) == 1.25
     assert v[0] == -0.25
-    assert rule.get_state()["0.eta"] == 5.0  # the BB estimate is kept; the search starts there
-    np.testing.assert_array_equal(rule.get_state()["0.recent"], [np.nan, np.nan, 0.5])
+    assert rule.state_dict()["0.eta"] == 5.0  # the BB estimate is kept; the search starts there
+    np.testing.assert_array_equal(rule.state_dict()["0.recent"], [np.nan, np.nan, 0.5])
 
 
 def test_plain_barzilai_borwein_takes_the_step_whatever_the_cost() -> None:
     v = np.array([1.0])
-    rule = gdkit.step_rule("barzilai-borwein", eta0=5.0, memory=0)
+    rule = Stepper(gdkit.step_rule("barzilai-borwein", eta0=5.0, memory=0))
     assert rule.step(v, v.copy(), no_cost(v)) == 5.0
     assert v[0] == -4.0
 
@@ -120,23 +122,22 @@ def test_plain_barzilai_borwein_takes_the_step_whatever_the_cost() -> None:
 def test_state_round_trips_so_a_resume_continues_identically(name: str) -> None:
     obj = gdkit.objective("rosenbrock")
     v = np.array([-1.2, 1.0])
-    rule = gdkit.step_rule(name)
-    assert isinstance(rule, Stateful)
+    rule = Stepper(gdkit.step_rule(name))
     for _ in range(5):
         rule.step(v, obj.gradient(v), ctx_for(obj, v))
-    state = rule.get_state()
-    clone = gdkit.step_rule(name)
-    clone.set_state({k: (np.array(x) if isinstance(x, np.ndarray) else x)
-                     for k, x in state.items()})
+    state = rule.state_dict()
+    clone = Stepper(gdkit.step_rule(name))
+    clone.state = clone.rule.load_state(v, {k: (np.array(x) if isinstance(x, np.ndarray) else x)
+                                            for k, x in state.items()})
     w = v.copy()
     for _ in range(5):
         a = rule.step(v, obj.gradient(v), ctx_for(obj, v))
         b = clone.step(w, obj.gradient(w), ctx_for(obj, w))
         assert a == b
     np.testing.assert_array_equal(v, w)
-    rule.reset()
-    assert rule.get_state() == {}  # nothing until the next run's first step
-    fresh, again = gdkit.step_rule(name), rule
+    # A new run of the same rule object starts afresh: init, not the old state.
+    again = Stepper(rule.rule)
+    fresh = Stepper(gdkit.step_rule(name))
     v1, v2 = np.array([-1.2, 1.0]), np.array([-1.2, 1.0])
     assert again.step(v1, obj.gradient(v1), ctx_for(obj, v1)) == fresh.step(
         v2, obj.gradient(v2), ctx_for(obj, v2))
@@ -183,7 +184,7 @@ def test_finite_differences_use_the_mini_batch(source: str) -> None:
 def test_a_line_search_that_finds_no_step_raises_step_error_and_leaves_v(name: str) -> None:
     v = np.array([1.0, -1.0])
     ctx = StepContext(lambda w, batch=None: 0.0 if w is v else math.nan, v)
-    rule = gdkit.step_rule(name, max_backtracks=4, shrink=0.5)
+    rule = Stepper(gdkit.step_rule(name, max_backtracks=4, shrink=0.5))
     with pytest.raises(StepError, match=rf"{name}: no step among 4 trials \(η down to"):
         rule.step(v, np.array([1.0, -1.0]), ctx)
     np.testing.assert_array_equal(v, [1.0, -1.0])

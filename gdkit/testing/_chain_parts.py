@@ -42,7 +42,7 @@ from ._common import (
     part_label,
 )
 from ._harness import _Checker, _Declined, _on_references, _Point, _ref, _ref_name
-from ._numeric import _eps, _first_diff, _is_real, _positive_attr, _same_bits
+from ._numeric import _eps, _first_diff, _is_real, _positive_attr, _same_bits, trial_gradient
 from ._references import reference_objectives
 from ._step_rule import check_repr, check_step_rule
 
@@ -231,7 +231,7 @@ def _grad(ref: Objective, v: FloatArray) -> FloatArray:
 
 
 def _ctx(ref: Objective, v: FloatArray, g: FloatArray) -> StepContext:
-    ctx = StepContext(ref.cost, v)
+    ctx = StepContext(ref.cost, v, trial_gradient(ref))
     ctx.grad = g
     return ctx
 
@@ -363,23 +363,35 @@ def _along(chk: _Checker, factory: Callable[[], Any], ref: Objective, ex: _Point
                         f"{c0:.10g} to {c1:.10g}", where)
 
 
-def _steps(rule: Any, ref: Objective, v: FloatArray, n: int, start: int = 0) -> None:
-    """``n`` steps of ``rule`` from ``v`` (in place), counting from step ``start``."""
+class _Driven:
+    """A pure step rule and the state of one run, stepped by hand as the loop does."""
+
+    def __init__(self, rule: Any, v: FloatArray, state: Any = None) -> None:
+        self.rule = rule
+        self.state = rule.init(v) if state is None else state
+
+    def step(self, v: FloatArray, grad: FloatArray, ctx: StepContext) -> float:
+        eta, self.state = self.rule.update(v, grad, self.state, ctx)
+        return float(eta)
+
+
+def _steps(run: _Driven, ref: Objective, v: FloatArray, n: int, start: int = 0) -> None:
+    """``n`` steps of ``run`` from ``v`` (in place), counting from step ``start``."""
     for k in range(start, start + n):
-        ctx = StepContext(ref.cost, v)
+        ctx = StepContext(ref.cost, v, trial_gradient(ref))
         ctx.begin(k)
-        rule.step(v, _grad(ref, v), ctx)
+        run.step(v, _grad(ref, v), ctx)
 
 
 def _round_trip(chk: _Checker, make: Callable[[], Any], ref: Objective, ex: _Point) -> None:
     where = _ref_name(ref, ex)
-    first = make()
     v = ex.v.copy()
+    first = _Driven(make(), v)
     try:
         _steps(first, ref, v, 3)
     except StepError as exc:
         raise _Declined(str(exc)) from exc
-    state = chk.call(CHECKPOINT, where, "get_state()", first.get_state)
+    state = chk.call(CHECKPOINT, where, "state_dict(state)", first.rule.state_dict, first.state)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "state.npz"
         ckpt = Checkpoint(v=v.copy(), mode="iteration", epoch=0, iteration=3, position=0,
@@ -387,10 +399,10 @@ def _round_trip(chk: _Checker, make: Callable[[], Any], ref: Objective, ex: _Poi
         chk.call(CHECKPOINT, where, "saving the state in a checkpoint", save_checkpoint, path,
                  ckpt)
         loaded = chk.call(CHECKPOINT, where, "reading the checkpoint", load_checkpoint, path)
-    second = make()
-    chk.call(CHECKPOINT, where, "set_state(state read from a checkpoint)", second.set_state,
-             loaded.rule_state)
     w = v.copy()
+    rule2 = make()
+    second = _Driven(rule2, w, chk.call(CHECKPOINT, where, "load_state(state read from a "
+                                        "checkpoint)", rule2.load_state, w, loaded.rule_state))
     try:
         _steps(first, ref, v, 1, start=3)
         _steps(second, ref, w, 1, start=3)
@@ -411,13 +423,13 @@ def _armijo_along(chk: _Checker, factory: Callable[[], Any], ref: Objective,
     where = _ref_name(ref, ex)
     armijo = step_size("armijo")
     c = float(armijo.c)  # type: ignore[attr-defined]
-    rule = chain(factory(), armijo)
     v = ex.v.copy()
+    rule = _Driven(chain(factory(), armijo), v)
     try:
         _steps(rule, ref, v, 2)  # a state that is not fresh (momentum has velocity)
         v0 = v.copy()
         g = _grad(ref, v0)
-        ctx = StepContext(ref.cost, v)
+        ctx = StepContext(ref.cost, v, trial_gradient(ref))
         ctx.begin(2)
         eta = rule.step(v, g, ctx)
     except StepError:

@@ -47,3 +47,16 @@ def _positive_attr(obj: object, name: str) -> float | None:
         return None
     x = float(value)  # type: ignore[arg-type]
     return x if math.isfinite(x) and x > 0 else None
+
+
+def trial_gradient(ref: Any) -> Any:
+    """The ``gradient`` callable of a :class:`~gdkit.protocols.StepContext` on a
+    reference objective (its analytic ∇C), or None when it has none."""
+    grad = getattr(ref, "gradient", None)
+    if grad is None:
+        return None
+
+    def gradient(w: Any, batch: Any, out: Any) -> Any:
+        return grad(w, batch, out)
+
+    return gradient

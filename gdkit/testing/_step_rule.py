@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any, Final, final
 import numpy as np
 
 from ..errors import PluginError, StepError
-from ..protocols import FloatArray, HasGradient, Objective, Stateful, StepContext, StepRule
+from ..protocols import (
+    FloatArray,
+    HasGradient,
+    Objective,
+    PureStepRule,
+    Stateful,
+    StepContext,
+    StepRule,
+)
 from ..registry import check_part
 from ._common import (
     _F64,
@@ -36,7 +44,15 @@ from ._common import (
     part_label,
 )
 from ._harness import _Checker, _Declined, _fmt, _on_references, _Point, _ref, _ref_name
-from ._numeric import _close, _eps, _first_diff, _is_real, _positive_attr, _same_bits
+from ._numeric import (
+    _close,
+    _eps,
+    _first_diff,
+    _is_real,
+    _positive_attr,
+    _same_bits,
+    trial_gradient,
+)
 from ._references import reference_objectives
 
 if TYPE_CHECKING:
@@ -138,6 +154,13 @@ def check_step_rule(
             raise ValueError(f"objectives= must have an analytic gradient; {ref!r} has none.")
     chk.once(PROTOCOL, lambda: _rule_protocol(chk, sample))
     chk.once(REPR, lambda: check_repr(chk, factory))
+    if isinstance(sample, PureStepRule) and not hasattr(sample, "step"):
+        pure = factory
+
+        def factory() -> Any:  # every check below drives one run of the pure rule
+            return _OneRun(pure())
+
+        sample = factory()
     wanted = [np.dtype(d) for d in dtypes]
     everywhere = _on_references(refs, wanted, bound)
     f64 = _on_references(refs, [_F64], bound)
@@ -159,6 +182,39 @@ def check_step_rule(
 
 
 _STATEFUL: Final = ("reset", "get_state", "set_state")
+
+
+class _OneRun:
+    """A pure step rule (``init``/``update``) with one run's state, seen as a
+    monolithic rule: ``reset`` starts a new run, ``get_state``/``set_state``
+    go through ``state_dict``/``load_state`` (applied at the next step)."""
+
+    def __init__(self, rule: Any) -> None:
+        self.rule = rule
+        self.state: Any = None
+        self.pending: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return repr(self.rule)
+
+    def reset(self) -> None:
+        self.state = self.pending = None
+
+    def get_state(self) -> dict[str, Any]:
+        if self.state is None:
+            return dict(self.pending or {})
+        return dict(self.rule.state_dict(self.state))
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.state, self.pending = None, dict(state)
+
+    def step(self, v: FloatArray, grad: FloatArray, ctx: StepContext) -> float:
+        if self.state is None:
+            self.state = (self.rule.init(v) if self.pending is None
+                          else self.rule.load_state(v, self.pending))
+            self.pending = None
+        eta, self.state = self.rule.update(v, grad, self.state, ctx)
+        return float(eta)
 
 
 def check_repr(chk: _Checker, factory: Callable[[], Any]) -> None:
@@ -200,8 +256,9 @@ def _rule_protocol(chk: _Checker, rule: object) -> None:
     try:
         check_part("step rule", rule, chk.part, "")
     except PluginError:
-        chk.fail(PROTOCOL, f"a {type(rule).__name__} without a step method is not a StepRule "
-                           "(gdkit.protocols.StepRule)")
+        chk.fail(PROTOCOL, f"a {type(rule).__name__} without a step method (or init, update, "
+                           "state_dict and load_state) is not a step rule "
+                           "(gdkit.protocols.StepRule, PureStepRule)")
     has = [m for m in _STATEFUL if callable(getattr(rule, m, None))]
     if has and len(has) < len(_STATEFUL):
         missing = [m for m in _STATEFUL if m not in has]
@@ -220,7 +277,7 @@ class _Stepped:
 
 def _take_step(chk: _Checker, check: str, rule: Any, ref: Objective, v: FloatArray,
                grad: FloatArray, where: str, iteration: int = 0) -> _Stepped:
-    ctx = StepContext(ref.cost, v)
+    ctx = StepContext(ref.cost, v, trial_gradient(ref))
     ctx.iteration = iteration
     try:
         eta = rule.step(v, grad, ctx)

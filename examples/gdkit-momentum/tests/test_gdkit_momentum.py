@@ -52,12 +52,14 @@ def test_the_rmsprop_formula_by_hand() -> None:
     v = np.array([1.0, 1.0])
     ctx = StepContext(lambda w, b: 0.0, v)
     g1, g2 = np.array([4.0, -8.0]), np.array([0.0, 4.0])
-    assert rule.step(v, g1, ctx) == 0.5
-    np.testing.assert_array_equal(rule.get_state()["0.s"], [4.0, 16.0])
+    state = rule.init(v)  # a chain is pure: the state goes in and comes out
+    eta, state = rule.update(v, g1, state, ctx)
+    assert eta == 0.5
+    np.testing.assert_array_equal(rule.state_dict(state)["0.s"], [4.0, 16.0])
     v1 = np.array([1.0 - 0.5 * 4 / (2 + eps), 1.0 + 0.5 * 8 / (4 + eps)])  # ≈ (0, 2)
     np.testing.assert_allclose(v, v1, rtol=1e-15)
-    rule.step(v, g2, ctx)
-    np.testing.assert_array_equal(rule.get_state()["0.s"], [3.0, 16.0])
+    eta, state = rule.update(v, g2, state, ctx)
+    np.testing.assert_array_equal(rule.state_dict(state)["0.s"], [3.0, 16.0])
     np.testing.assert_allclose(v, v1 + 0.5 * np.array([0.0, -4 / (4 + eps)]), rtol=1e-15)
     np.testing.assert_array_equal(g1, [4.0, -8.0])  # the gradients are left alone
 

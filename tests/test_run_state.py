@@ -1,0 +1,199 @@
+"""The run state has one owner, the loop: pure step rules, one epoch loop, observers.
+
+Each test here failed before the loop owned the run state: a chain kept its
+state inside (one chain could not drive two runs), an interrupt at an epoch's
+end dropped that epoch's record, and a schedule in epochs never moved in a
+full-batch run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import gdkit
+from gdkit.checkpoint import load_checkpoint
+from gdkit.errors import Interrupted
+
+RULES = ["momentum,fixed", "weight-decay,armijo", "bold-driver", "barzilai-borwein",
+         "clip,momentum,normalized"]
+
+
+def _rule(spec: str) -> Any:
+    opts = {"fixed.eta": 1e-3} if spec.endswith("fixed") else {}
+    return gdkit.step_rule(spec, **opts)
+
+
+@pytest.mark.parametrize("spec", RULES)
+def test_one_chain_drives_two_interleaved_runs_as_two_fresh_chains_do(spec: str) -> None:
+    shared = _rule(spec)
+    inner: list[gdkit.Result] = []
+
+    def interleave(intermediate_result: gdkit.Result) -> None:
+        if intermediate_result.nit == 7:  # a whole second run in the middle of the first
+            inner.append(gdkit.minimize("valley", [0.5, -2.0], step=shared, max_iter=25,
+                                        gtol=0.0))
+
+    outer = gdkit.minimize("rosenbrock", step=shared, max_iter=40, gtol=0.0,
+                           callback=interleave)
+    alone = gdkit.minimize("rosenbrock", step=_rule(spec), max_iter=40, gtol=0.0)
+    other = gdkit.minimize("valley", [0.5, -2.0], step=_rule(spec), max_iter=25, gtol=0.0)
+    assert outer.x.tobytes() == alone.x.tobytes()
+    np.testing.assert_array_equal(outer.history["eta"], alone.history["eta"])
+    assert inner[0].x.tobytes() == other.x.tobytes()
+
+
+def test_a_chain_holds_configuration_only() -> None:
+    rule = gdkit.step_rule("momentum,fixed")
+    gdkit.minimize("valley", [1.0, 1.0], step=rule, max_iter=5)
+    assert rule == gdkit.step_rule("momentum,fixed")
+    assert not hasattr(rule, "__dict__")  # slots: nothing can be kept on it by a run
+    assert set(rule.__slots__) == {"_fast", "step_size", "transforms"}
+
+
+def test_a_schedule_in_epochs_moves_every_step_of_a_full_batch_run() -> None:
+    # A full-batch step sees every training input once: it is an epoch.
+    rule = gdkit.step_rule("fixed", eta=0.1, schedule="step(every=10, gamma=0.5)")
+    res = gdkit.minimize(lambda v: float(v @ v), np.ones(3), jac=lambda v: 2 * v, step=rule,
+                         max_iter=40, gtol=0)
+    expected = [0.1 * 0.5 ** (k // 10) for k in range(40)]
+    np.testing.assert_array_equal(res.history["eta"][:40], expected)
+
+
+# -- every epoch recorded exactly once, wherever the interrupt lands -------------------
+class Watch:
+    """An observer keeping each epoch it is told about (and its record)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, float]] = []
+
+    def epoch(self, event: gdkit.EpochEnd) -> None:
+        self.seen.append((event.epoch, event.record["cost"]))
+
+
+class Scored:
+    """A least-squares objective whose per-epoch evaluation can raise a signal."""
+
+    def __init__(self, interrupt_in: set[int]) -> None:
+        self.obj = gdkit.objective("quadratic", n_samples=120, n_features=4, seed=3)
+        self.interrupt_in, self.calls = interrupt_in, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.obj, name)
+
+    def __repr__(self) -> str:
+        return repr(self.obj)
+
+    @property
+    def dim(self) -> int:
+        return int(self.obj.dim)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.obj.n_samples)
+
+    def cost(self, v: np.ndarray, batch: Any = None) -> float:
+        return float(self.obj.cost(v, batch))
+
+    def gradient(self, v: np.ndarray, batch: Any = None, out: Any = None) -> np.ndarray:
+        return self.obj.gradient(v, batch, out)  # type: ignore[no-any-return]
+
+    def evaluate(self, v: np.ndarray) -> dict[str, float]:
+        self.calls += 1
+        if self.calls in self.interrupt_in:  # during the end-of-epoch evaluation
+            os.kill(os.getpid(), signal.SIGINT)
+        return {"norm": float(np.linalg.norm(v))}
+
+
+EPOCHS = 6
+
+
+def _run_with_interrupts(tmp_path: Path, where: str, at: int) -> tuple[gdkit.Result, Watch]:
+    """Run EPOCHS epochs, interrupted once at ``where``/``at``, then resumed to the end."""
+    ck = tmp_path / f"{where}-{at}.npz"
+    watch = Watch()
+    obj = Scored({at} if where == "evaluation" else set())
+    fired = [False]
+
+    def boundary(event: gdkit.EpochEnd) -> None:
+        if where == "boundary" and event.epoch == at and not fired[0]:
+            fired[0] = True
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def progress(epoch: int, done: int, total: int) -> None:
+        if where == "mid-epoch" and epoch == at and done >= total // 2 and not fired[0]:
+            fired[0] = True
+            os.kill(os.getpid(), signal.SIGINT)
+
+    class Boundary:
+        epoch = staticmethod(boundary)
+
+    common: dict[str, Any] = dict(step="momentum,fixed", batch_size=7, epochs=EPOCHS, seed=4,
+                                  checkpoint=ck, progress=progress,
+                                  observers=[Boundary(), watch])
+    with pytest.raises(Interrupted):
+        gdkit.minimize(obj, **common)
+    res = gdkit.minimize(obj, resume=ck, **common)
+    return res, watch
+
+
+@pytest.mark.parametrize(("where", "at"), [("boundary", k) for k in range(1, EPOCHS)]
+                         + [("mid-epoch", k) for k in (1, 3, EPOCHS)]
+                         + [("evaluation", k) for k in (1, 4, EPOCHS)])
+def test_every_epoch_is_observed_once_whenever_the_interrupt_lands(tmp_path: Path, where: str,
+                                                                    at: int) -> None:
+    plain = Watch()
+    whole = gdkit.minimize(Scored(set()), step="momentum,fixed", batch_size=7, epochs=EPOCHS,
+                           seed=4, observers=[plain])
+    res, watch = _run_with_interrupts(tmp_path, where, at)
+    assert [e for e, _ in watch.seen] == list(range(1, EPOCHS + 1))
+    assert watch.seen == plain.seen  # the same records, bit for bit
+    assert res.x.tobytes() == whole.x.tobytes()
+    assert res.history["cost"].tolist() == whole.history["cost"].tolist()
+
+
+def test_an_observer_that_fails_leaves_its_epoch_saved(tmp_path: Path) -> None:
+    ck = tmp_path / "ck.npz"
+
+    class Fails:
+        def epoch(self, event: gdkit.EpochEnd) -> None:
+            if event.epoch == 2:
+                raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        gdkit.minimize(gdkit.objective("quadratic", n_samples=50, seed=1), batch_size=5, epochs=4,
+                       checkpoint=ck, observers=[Fails()])
+    assert load_checkpoint(ck).epoch == 2
+
+
+def test_an_observer_stops_the_run_and_is_named() -> None:
+    class Enough:
+        def epoch(self, event: gdkit.EpochEnd) -> bool:
+            return event.epoch >= 2
+
+    res = gdkit.minimize(gdkit.objective("quadratic", n_samples=50, seed=1), batch_size=5, epochs=9,
+                         observers=[Enough()])
+    assert (res.epochs, res.success) == (2, False)
+    assert res.message == "stopped by the observer Enough after epoch 2"
+
+
+def test_a_resumed_run_with_nothing_left_reports_the_cost_it_measured(tmp_path: Path) -> None:
+    ck = tmp_path / "done.npz"
+    obj = gdkit.objective("quadratic", n_samples=50, seed=1)
+    full = gdkit.minimize(obj, batch_size=5, epochs=5, checkpoint=ck)
+    again = gdkit.minimize(obj, batch_size=5, epochs=2, resume=ck)
+    assert again.fun == full.fun and again.nit == full.nit and again.epochs == 5
+    assert math.isnan(again.grad_norm) and np.isnan(again.jac).all()  # no gradient computed
+
+
+def test_mini_batch_max_iter_zero_takes_no_step() -> None:
+    obj = gdkit.objective("quadratic", n_samples=50, seed=1)
+    v0 = np.ones(obj.dim)
+    res = gdkit.minimize(obj, v0, batch_size=5, epochs=2, max_iter=0)
+    assert res.nit == 0 and res.x.tobytes() == v0.tobytes() and res.status == 1
