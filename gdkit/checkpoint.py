@@ -90,6 +90,10 @@ def read_npz(path: str | os.PathLike[str], fmt: str, what: str = "checkpoint",
 
     if not path.is_file():
         raise fail("no such file" if not path.exists() else "not a regular file")
+    kind = _not_an_npz(path)
+    if kind is not None:  # numpy would call any such file "pickled data"
+        raise fail(f"not a gdkit {what}: it is {kind}. Give a {what} that gdkit wrote (an "
+                   ".npz file, a zip archive).")
     try:
         with np.load(path, allow_pickle=False) as npz:
             names = list(npz.files)
@@ -135,6 +139,37 @@ def read_npz(path: str | os.PathLike[str], fmt: str, what: str = "checkpoint",
         raise fail(f"unreadable or corrupt ({type(exc).__name__}: {exc}). "
                    "It may be truncated; use an earlier copy or start afresh.") from exc
     return meta, arrays
+
+
+def _not_an_npz(path: Path) -> str | None:
+    """What the file at ``path`` is, in a phrase, when it is not a zip archive (as every
+    .npz is); None when it is one, or cannot be read (``np.load`` then says why)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_SNIFF)
+    except OSError:
+        return None
+    if head.startswith(_ZIP):
+        return None
+    if not head:
+        return "an empty file"
+    if head.startswith(b"\x93NUMPY"):
+        return "a single numpy array (.npy), not an .npz archive of them"
+    if head[:1] == b"\x80":  # the PROTO opcode every pickle since protocol 2 starts with
+        return "a pickle of Python objects, which gdkit never writes and never loads"
+    text = head.decode("utf-8", errors="replace")
+    if "\ufffd" in text[:-4] or any(c < " " and c not in "\t\r\n" for c in text):
+        return f"binary data of some other kind (it starts with {head[:16]!r})"
+    first = text.lstrip()[:40]
+    shown = first.splitlines()[0] if first.strip() else "blank lines"
+    if first[:1] in ("{", "["):
+        return (f"JSON text (it starts with {shown!r}), such as a training log, not a "
+                "saved array")
+    return f"text (it starts with {shown!r}), not a saved array"
+
+
+_SNIFF: Final = 64
+_ZIP: Final = b"PK"  # a zip archive's local header or (empty) end record
 
 
 def _declared_size(npz: Any, key: str) -> int:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import signal
 import sys
 import traceback
 import warnings
@@ -27,15 +29,19 @@ from .command import (
     EXIT_INTERRUPTED,
     EXIT_PIPE,
     EXIT_USAGE,
+    add_objective_flags,
+    objective_options,
     parse_options,
     silence_stdout,
     summary,
 )
 from .descent import minimize
 from .errors import (
+    CheckpointError,
     ConfigError,
     DivergenceError,
     GdkitError,
+    Interrupted,
     PluginError,
     PluginLoadWarning,
     StaleLockWarning,
@@ -71,8 +77,14 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         return 0
     print(f"  {'NAME':<20} {'PLUGIN':<20} {'DISTRIBUTION':<24} FACTORY")
     for kind in ALL_KINDS:
+        mine = [r for r in rows if r["kind"] == kind]
+        if not mine:  # no empty heading: say how step rules are made, leave out other kinds
+            if kind == "step rule":
+                print("step rules: none registered whole; --step chains the transforms and "
+                      "one step size below (e.g. momentum,fixed)")
+            continue
         print(f"{kind}s:")
-        for r in (r for r in rows if r["kind"] == kind):
+        for r in mine:
             dist = r["distribution"] + (f" {r['version']}" if r["version"] else "")
             print(f"  {r['name']:<20} {r['plugin']:<20} {dist:<24} {r['factory']}")
     for f in reg.failures:
@@ -81,20 +93,37 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _cmd_minimize(args: argparse.Namespace) -> int:
-    obj = objective(args.objective, **parse_options(args.option))
+    if args.check:
+        print("gdkit minimize: note: --check does nothing and can be dropped: a run that does "
+              "not converge always exits with status 1.", file=sys.stderr)
+    obj = objective(args.objective, **objective_options(args.objective, args.option, args))
     src = gradient_source(args.gradient, **parse_options(args.gradient_option))
     rule = step_rule(args.step, **parse_options(args.step_option))
     kwargs: dict[str, Any] = {"gradient": src, "step": rule, "seed": args.seed,
                               "threads": args.threads}
-    for key in ("max_iter", "gtol", "batch_size", "epochs", "checkpoint", "resume"):
+    for key in ("max_iter", "gtol", "batch_size", "epochs", "checkpoint", "resume", "dtype"):
         if getattr(args, key) is not None:
             kwargs[key] = getattr(args, key)
+    if args.allow_config_change:
+        if args.resume is None:
+            raise ConfigError("--allow-config-change only makes sense with --resume PATH.")
+        kwargs["allow_config_change"] = True
     try:
         res = minimize(obj, **kwargs)
     except DivergenceError as exc:
         if exc.last_finite_cost is not None:  # else: not finite at the start, no advice
             exc.cli = exc.what + ("try a smaller η (--step-option eta=...) or an adaptive rule "
                                   "such as --step armijo.")
+        raise
+    except Interrupted as exc:  # the library's advice is Python's (resume=PATH)
+        print(f"gdkit minimize: interrupted by {signal.Signals(exc.signum).name} at iteration "
+              f"{exc.iteration}; the run's state is saved in {exc.checkpoint!r}. Resume it "
+              f"with the same command and --resume {shlex.quote(exc.checkpoint)}.",
+              file=sys.stderr)
+        return 128 + exc.signum
+    except CheckpointError as exc:
+        if exc.cli is None:
+            exc.cli = str(exc).replace(_PYTHON_ALLOW, "--allow-config-change")
         raise
     if args.json:
         print(json.dumps(_result_json(res), indent=2))
@@ -105,6 +134,10 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
         return 0
     print(f"gdkit minimize: no success: {res.message}", file=sys.stderr)
     return EXIT_ERROR
+
+
+_PYTHON_ALLOW: Final = "allow_config_change=True (--allow-config-change)"
+"""How a resume error names the way past it, in both words (gdkit.resume)."""
 
 
 def _result_json(res: Result) -> dict[str, Any]:
@@ -155,6 +188,7 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
                    help="epochs of mini-batch SGD (with --batch-size; default 1)")
     p.add_argument("-o", "--option", action="append", metavar="KEY=VALUE",
                    help="objective option, e.g. -o dim=10 (repeatable)")
+    add_objective_flags(p)
     p.add_argument("--step-option", action="append", metavar="[PART.]KEY=VALUE",
                    help="option of one part of the step, e.g. --step-option momentum.beta=0.9; "
                         "an unqualified KEY=VALUE configures the last part (repeatable)")
@@ -165,12 +199,14 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
                         "save and stop")
     p.add_argument("--resume", metavar="FILE.npz", default=None,
                    help="continue the run saved in this checkpoint (same parts and options)")
+    p.add_argument("--allow-config-change", action="store_true",
+                   help="with --resume: continue even where the parts or options differ from "
+                        "the checkpoint's run")
     p.add_argument("--threads", type=threads.parse, default="auto", metavar="N|auto",
                    help=threads.THREADS_HELP)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--check", action="store_true",
-                   help="(kept for old scripts: a run that does not converge always exits with "
-                        "status 1)")
+    # Kept so that old scripts still parse; it changes nothing, and says so.
+    p.add_argument("--check", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_minimize)
 
     _add_plugin_commands(sub, registry)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import inspect
 import os
 import sys
 from collections.abc import Sequence
@@ -39,7 +40,8 @@ from typing import Any, Final, Protocol, runtime_checkable
 from .errors import ConfigError
 
 __all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_PIPE", "EXIT_USAGE", "Command",
-           "parse_options", "silence_stdout", "summary"]
+           "add_objective_flags", "objective_options", "parse_options", "silence_stdout",
+           "summary"]
 
 EXIT_ERROR: Final = 1
 """Exit status of a run that failed (bad data, a run that did not converge)."""
@@ -108,4 +110,56 @@ def parse_options(pairs: Sequence[str] | None) -> dict[str, Any]:
         except (ValueError, SyntaxError):
             value = raw  # a bare word is a string
         options[key.strip()] = value
+    return options
+
+
+def add_objective_flags(parser: argparse.ArgumentParser) -> None:
+    """``--data``, ``--download`` and ``--dtype``, for a command that builds a registered
+    objective by name: the options of an objective that reads MNIST or builds a network,
+    spelled as ``gdkit train`` spells them (see :func:`objective_options`)."""
+    parser.add_argument("--data", metavar="DIR", default=None,
+                        help="directory holding the MNIST files, for an objective that "
+                             "reads them, such as mnist-network (default: $GDKIT_DATA, "
+                             "then the user cache)")
+    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
+                        help="download MNIST into the user cache if it is not found "
+                             "(default: yes unless --data is given)")
+    parser.add_argument("--dtype", choices=("float64", "float32"), default=None,
+                        help="the dtype of v, and of the objective's data and parameters "
+                             "for one that takes a dtype, such as mnist-network (default: "
+                             "the objective's, or float64)")
+
+
+def objective_options(name: str, pairs: Sequence[str] | None, args: argparse.Namespace,
+                      ) -> dict[str, Any]:
+    """The options to build the registered objective ``name`` with: ``-o KEY=VALUE``
+    (``pairs``), and ``args.data``, ``args.download`` and ``args.dtype``
+    (:func:`add_objective_flags`) for an objective that takes them.
+
+    As in ``gdkit train``, an objective that can download MNIST does so when no
+    directory is given. ``--dtype`` is also v's dtype, so it is accepted for any
+    objective; ``--data`` and ``--download`` are refused for one that reads no data.
+    """
+    from .registry import get_registry
+
+    options = parse_options(pairs)
+    factory = get_registry().lookup("objective", name).factory
+    try:
+        params = inspect.signature(factory).parameters.values()
+        takes = {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    except (TypeError, ValueError):  # no signature: pass nothing unasked
+        takes = set()
+    given = {key: getattr(args, key) for key in ("data", "download", "dtype")
+             if getattr(args, key, None) is not None}
+    for key, value in given.items():
+        if key in options and options[key] != value:
+            raise ConfigError(f"--{key} {value} and -o {key}={options[key]} disagree: give "
+                              "one of the two.")
+        if key in takes:
+            options[key] = value
+        elif key != "dtype":
+            raise ConfigError(f"--{key}: the objective {name} reads no data set (its "
+                              f"options: {', '.join(sorted(takes)) or 'none'}).")
+    if "download" in takes and "data" in takes and "download" not in options:
+        options["download"] = "data" not in options  # as gdkit train: unless a folder is given
     return options

@@ -233,6 +233,9 @@ class GradientCheck:
         None for the full cost.
     comparisons : tuple of Comparison
         Every derivative compared: coordinates first, then random directions.
+    rtol : float or None
+        The relative tolerance each comparison allowed, on top of the error
+        of the reference itself (None where not recorded).
     """
 
     objective: str
@@ -242,6 +245,7 @@ class GradientCheck:
     dim: int
     batch: int | None
     comparisons: tuple[Comparison, ...] = field(repr=False)
+    rtol: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -300,6 +304,7 @@ class GradientCheck:
         worst = self.worst_coordinate
         if worst is not None:
             lines.append("  worst coordinate: " + _line(worst, self.method))
+        lines += self._why_a_large_relative_error_passes()
         bad = self.failures
         lines += ["  FAILED " + _line(c, self.method) for c in bad[:10]]
         if len(bad) > 10:
@@ -307,6 +312,20 @@ class GradientCheck:
         lines.append(f"{'PASSED' if self.passed else 'FAILED'}: {len(self.comparisons) - len(bad)}"
                      f" of {len(self.comparisons)} derivatives agree")
         return "\n".join(lines)
+
+
+    def _why_a_large_relative_error_passes(self) -> list[str]:
+        """One line when the largest relative error is above rtol and yet passes: a
+        derivative so small that the reference cannot resolve it any better."""
+        top = max(self.comparisons, key=lambda c: c.relative, default=None)
+        if top is None or not top.ok or self.rtol is None or top.relative <= self.rtol:
+            return []
+        ref = "central differences" if self.method == "central" else "the complex step"
+        size = max(abs(top.analytic), abs(top.reference))
+        return [f"  the largest relative error passes: {top.label} is only {size:.3g}, and "
+                f"its absolute error {top.error:.3g} is within the {top.tolerance:.3g} "
+                f"allowed there (rtol {self.rtol:.3g} of it, plus the rounding and "
+                f"truncation error of {ref} itself)"]
 
 
 def _line(c: Comparison, method: str) -> str:
@@ -444,7 +463,7 @@ def check_gradient(
             comps.append(_central(cost, g, point, u, h, tol, text, i))
     return GradientCheck(repr(obj), label, "complex-step" if use_complex else "central",
                          point.dtype.name, int(obj.dim),
-                         None if chosen is None else int(np.size(chosen)), tuple(comps))
+                         None if chosen is None else int(np.size(chosen)), tuple(comps), tol)
 
 
 def _gradient(obj: Objective, source: GradientSource | None,

@@ -2,8 +2,13 @@
 against the derivatives of its cost, through :func:`gdkit.check_gradient`::
 
     gdkit check-gradient rosenbrock --at -1.2 1
-    gdkit check-gradient mnist-network -o data=../shared/data/mnist
+    gdkit check-gradient mnist-network --data ../shared/data/mnist --dtype float32
     gdkit check-gradient network --gradient forward --json
+
+``--data``, ``--download`` and ``--dtype`` are the objective's options ``data``,
+``download`` and ``dtype`` under the flags ``gdkit train`` gives them (``-o
+data=DIR`` says the same); ``--dtype`` is also v's dtype for an objective that
+builds in one dtype only.
 
 It prints the report (the largest errors, the worst coordinate by index, and
 each failing derivative) and exits with status 0 when every derivative
@@ -19,7 +24,7 @@ from typing import Any
 import numpy as np
 
 import gdkit
-from gdkit.command import EXIT_ERROR, parse_options
+from gdkit.command import EXIT_ERROR, add_objective_flags, objective_options
 from gdkit.errors import ShapeError
 from gdkit.gradcheck import GradientCheck
 from gdkit.validate import argument, integer, number
@@ -55,8 +60,7 @@ class CheckGradient:
                             default=None,
                             help="the point, one number per parameter (default: the "
                                  "objective's initial point at --seed)")
-        parser.add_argument("--dtype", choices=("float64", "float32"), default=None,
-                            help="the dtype of v (default: the initial point's, or float64)")
+        add_objective_flags(parser)
         parser.add_argument("--batch", type=argument(integer, minimum=1), default=None,
                             metavar="N",
                             help="check the mini-batch cost on N random training inputs "
@@ -78,7 +82,8 @@ class CheckGradient:
 
     def run(self, args: argparse.Namespace) -> int:
         """Check; 0 when the gradient passes, 1 when it fails."""
-        obj = gdkit.objective(args.objective, **parse_options(args.option))
+        obj = gdkit.objective(args.objective,
+                              **objective_options(args.objective, args.option, args))
         if args.at is not None and len(args.at) != obj.dim:
             raise ShapeError(f"--at gives {len(args.at)} numbers, but {args.objective} has "
                              f"{obj.dim} parameters: give one number per parameter.")
@@ -98,7 +103,7 @@ def as_json(result: GradientCheck) -> dict[str, Any]:
         "objective": result.objective, "gradient": result.gradient, "method": result.method,
         "dtype": result.dtype, "dim": result.dim, "batch": result.batch,
         "passed": result.passed, "abs_error": result.abs_error,
-        "rel_error": result.rel_error,
+        "rel_error": result.rel_error, "rtol": result.rtol,
         "worst_coordinate": None if worst is None else worst.index,
         "comparisons": [{"label": c.label, "index": c.index, "gradient": c.analytic,
                          "reference": c.reference, "error": c.error,

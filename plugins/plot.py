@@ -20,10 +20,15 @@ from gdkit.command import parse_options
 from gdkit.errors import ConfigError
 from gdkit.validate import argument, integer, number
 
-__all__ = ["DEFAULT_STEPS", "Plot", "parse_step_spec"]
+__all__ = ["DEFAULT_MAX_ITER", "DEFAULT_STEPS", "Plot", "parse_step_spec"]
 
-#: The paths drawn by ``gdkit plot valley`` when no ``--step`` is given.
-DEFAULT_STEPS = ("fixed", "momentum,fixed", "armijo", "normalized")
+#: The paths drawn by ``gdkit plot valley`` when no ``--step`` is given: rules that converge
+#: on every built-in cost of two variables at their defaults, and momentum with a β that
+#: helps on both the seed's valley (19 steps against Armijo's 26) and Rosenbrock's banana
+#: (6,036 against 8,668), where the default β = 0.9 would take 168 steps on the valley.
+DEFAULT_STEPS = ("armijo", "momentum,armijo:momentum.beta=0.3", "barzilai-borwein")
+#: Steps per path by default: enough for these rules to converge on Rosenbrock.
+DEFAULT_MAX_ITER = 10_000
 
 
 def parse_step_spec(spec: str) -> Any:
@@ -110,8 +115,9 @@ def _valley_parser(sub: Any) -> None:
                    help="the start (default: the objective's initial point at --seed)")
     p.add_argument("--seed", type=argument(integer, minimum=0), default=0,
                    help="seed of the initial point (default 0)")
-    p.add_argument("--max-iter", type=argument(integer, minimum=1), default=50,
-                   help="steps per path (default 50)")
+    p.add_argument("--max-iter", type=argument(integer, minimum=1), default=DEFAULT_MAX_ITER,
+                   help=f"most steps per path; a path also ends where it converges (default "
+                        f"{DEFAULT_MAX_ITER:,})")
     p.add_argument("--bounds", type=argument(number), nargs=4, default=None,
                    metavar=("V1MIN", "V1MAX", "V2MIN", "V2MAX"),
                    help="the region drawn (default: around the paths that descend)")

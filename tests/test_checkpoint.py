@@ -212,7 +212,7 @@ def test_an_interrupt_just_after_the_temporary_is_created_leaves_nothing(
 @pytest.mark.parametrize(("damage", "message"), [
     (lambda b: b[: len(b) // 2], "unreadable or corrupt"),
     (lambda b: b"PK\x03\x04" + bytes(100), "unreadable or corrupt"),
-    (lambda b: b"", "unreadable or corrupt"),
+    (lambda b: b"", "not a gdkit checkpoint: it is an empty file"),
 ])
 def test_damaged_checkpoints_raise_checkpoint_error(tmp_path: Path, damage: object,
                                                     message: str) -> None:
@@ -453,6 +453,33 @@ def test_pickled_data_gets_gdkits_advice_not_numpys(tmp_path: Path) -> None:
         load_checkpoint(path)
     assert "pickled Python objects, which gdkit never writes and never loads" in str(info.value)
     assert "allow_pickle" not in str(info.value)
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (b'{"epoch": 1, "cost": 0.07522, "accuracy": 0.908}\n',
+     """it is JSON text (it starts with '{"epoch": 1, "cost": 0.07522, "accuracy"'), such as a """
+     "training log, not a saved array"),
+    (b"", "it is an empty file"),
+    (b"epoch cost\n1 0.5\n", "it is text (it starts with 'epoch cost'), not a saved array"),
+    (b"\x93NUMPY\x01\x00v\x00{'descr': '<f8'", "it is a single numpy array (.npy)"),
+    (b"\x80\x04\x95\x0b\x00\x00\x00", "it is a pickle of Python objects, which gdkit never"),
+    (bytes(range(40)), "it is binary data of some other kind (it starts with b'\\x00\\x01"),
+])
+def test_a_file_that_is_no_npz_is_called_what_it_is(tmp_path: Path, content: bytes,
+                                                     said: str) -> None:
+    """numpy calls every file that is neither .npz nor .npy "pickled data"; gdkit says what
+    the file is (a log given where a model was expected is JSON text, not a pickle)."""
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(content)
+    for load, what in ((gdkit.checkpoint.load_model, "saved model"),
+                       (load_checkpoint, "checkpoint")):
+        with pytest.raises(CheckpointError) as info:
+            load(path)
+        assert str(info.value).startswith(f"{what} '{path}': not a gdkit {what}: {said}")
+        assert str(info.value).endswith(f"Give a {what} that gdkit wrote (an .npz file, a zip "
+                                        "archive).")
+        if b"\x80" not in content[:1]:
+            assert "pickle" not in str(info.value)
 
 
 def _mini_batch_checkpoint(tmp_path: Path) -> tuple[Path, Any]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -98,6 +101,35 @@ def test_check_flag_fails_an_unconverged_run() -> None:
     assert out.returncode == 1
 
 
+def test_check_flag_says_it_does_nothing_and_is_not_offered() -> None:
+    """--check once asked for exit status 1 on no convergence, which is now always so: old
+    scripts still run, told they can drop it, and --help no longer offers it."""
+    out = run("minimize", "valley", "--check")
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ("gdkit minimize: note: --check does nothing and can be dropped: a "
+                          "run that does not converge always exits with status 1.\n")
+    assert "--check " not in run("minimize", "--help").stdout.replace("--checkpoint", "")
+    assert run("minimize", "valley").stderr == ""
+
+
+MNIST = os.environ.get("GDKIT_TEST_MNIST", str(Path(__file__).resolve().parents[2] / "shared"
+                                               / "data" / "mnist"))
+
+
+def test_minimize_takes_data_and_dtype_as_gdkit_train_does() -> None:
+    out = run("minimize", "mnist-network", "--data", MNIST, "--dtype", "float32", "-o",
+              "n_train=20", "-o", "sizes=(784,4,10)", "--step", "fixed", "--max-iter", "2")
+    assert out.returncode == 1, out.stderr  # two steps do not converge
+    assert "Network(sizes=[784, 4, 10], n_samples=20, dtype=float32" in out.stdout
+    assert "max_iter = 2 steps taken" in out.stdout
+    small = run("minimize", "rosenbrock", "--dtype", "float32", "--max-iter", "1", "--json")
+    assert json.loads(small.stdout)["nit"] == 1
+    refused = run("minimize", "rosenbrock", "--data", MNIST)
+    assert refused.returncode == 2
+    assert refused.stderr == ("gdkit minimize: error: --data: the objective rosenbrock reads "
+                              "no data set (its options: dim).\n")
+
+
 def test_minimize_takes_a_chain_and_per_part_options() -> None:
     out = run("minimize", "valley", "--step", "momentum,fixed", "--step-option",
               "momentum.beta=0.5", "--step-option", "eta=0.1", "--seed", "0", "--json")
@@ -135,6 +167,18 @@ def test_minimize_without_convergence_exits_1_and_says_why() -> None:
 def test_plugins_has_column_headers() -> None:
     first = run("plugins").stdout.splitlines()[0].split()
     assert first == ["NAME", "PLUGIN", "DISTRIBUTION", "FACTORY"]
+
+
+def test_plugins_prints_no_empty_section() -> None:
+    """gdkit's step rules are all chains, so no step rule is registered whole: the listing
+    says how to make one instead of printing an empty "step rules:" heading."""
+    lines = run("plugins").stdout.splitlines()
+    parts = json.loads(run("plugins", "--json").stdout)["parts"]
+    assert not any(p["kind"] == "step rule" for p in parts)
+    assert "step rules: none registered whole; --step chains the transforms and one step " \
+           "size below (e.g. momentum,fixed)" in lines
+    headings = [i for i, line in enumerate(lines) if line.endswith(":")]
+    assert headings and all(lines[i + 1].startswith("  ") for i in headings), lines
 
 
 @pytest.mark.parametrize("args", [("plugins",), ("minimize", "valley", "--max-iter", "3")])
@@ -224,3 +268,51 @@ def test_a_run_hook_that_raises_is_named(make_dist: MakeDist) -> None:
 def test_bad_objective_options_are_one_line(args: tuple[str, ...], said: str) -> None:
     out = run("minimize", *args)
     assert out.returncode == 2 and said in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_resume_error_of_minimize_names_its_own_flag(tmp_path: Path) -> None:
+    """The library says allow_config_change=True; gdkit minimize says --allow-config-change,
+    and takes it."""
+    ck = str(tmp_path / "ck.npz")
+    first = run("minimize", "rosenbrock", "--step", "fixed", "--step-option", "eta=0.001",
+                "--max-iter", "30", "--checkpoint", ck)
+    assert first.returncode == 1 and Path(ck).is_file(), first.stderr  # 30 steps: no success
+    other = ("minimize", "rosenbrock", "--step", "fixed", "--step-option", "eta=0.002",
+             "--max-iter", "40", "--resume", ck)
+    refused = run(*other)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"gdkit minimize: error: cannot resume from {ck!r}: ")
+    assert refused.stderr.endswith("Resume with the same parts, or pass "
+                                   "--allow-config-change to continue anyway.\n")
+    assert "allow_config_change" not in refused.stderr
+    allowed = run(*other, "--allow-config-change", "--json")
+    assert json.loads(allowed.stdout)["nit"] == 40, allowed.stderr
+    alone = run("minimize", "rosenbrock", "--allow-config-change")
+    assert alone.returncode == 2
+    assert alone.stderr == ("gdkit minimize: error: --allow-config-change only makes sense "
+                            "with --resume PATH.\n")
+
+
+def test_an_interrupted_minimize_says_how_to_resume_on_the_command_line(
+        tmp_path: Path) -> None:
+    ck = tmp_path / "ck.npz"
+    proc = subprocess.Popen(
+        [*gdkit_cmd(), "minimize", "rosenbrock", "--step", "fixed", "--step-option",
+         "eta=1e-6", "--max-iter", "100000000", "--checkpoint", str(ck)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not ck.exists():  # the first checkpoint: the run is under way, its handler set
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    head, _, tail = err.partition("; the run's state is saved in ")
+    assert re.fullmatch(r"gdkit minimize: interrupted by SIGINT at iteration \d+", head), err
+    assert tail == (f"{str(ck)!r}. Resume it with the same command and --resume {ck}.\n")

@@ -4,7 +4,9 @@ wrong one fails and is named by coordinate, tolerances follow the dtype."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -246,3 +248,57 @@ def test_the_command_with_a_wrong_point_is_one_line() -> None:
     assert out.returncode == 1 and out.stdout == ""
     assert out.stderr.strip() == ("gdkit check-gradient: error: --at gives 3 numbers, but "
                                   "valley has 2 parameters: give one number per parameter.")
+
+
+def test_a_large_relative_error_that_passes_says_why() -> None:
+    """A derivative too small for the differences to resolve may be off by half and pass:
+    the report says so rather than print "relative error 0.5" right above PASSED."""
+    def cost(v: np.ndarray) -> float:
+        return float(v[0] ** 2 + 1e-10 * v[1])
+
+    check = gdkit.check_gradient(cost, np.array([1.0, 2.0]), method="central", directions=0,
+                                 jac=lambda v: np.array([2 * v[0], 1.5e-10]))
+    assert check.passed and check.rtol == 1e-5
+    tiny = next(c for c in check.comparisons if c.index == 1)
+    assert tiny.relative > 0.3 and check.rel_error == tiny.relative
+    lines = str(check).splitlines()
+    assert lines[-2] == (
+        f"  the largest relative error passes: ∂C/∂v[1] is only {1.5e-10:.3g}, and its "
+        f"absolute error {tiny.error:.3g} is within the {tiny.tolerance:.3g} allowed there "
+        "(rtol 1e-05 of it, plus the rounding and truncation error of central differences "
+        "itself)")
+    assert lines[-1] == "PASSED: 2 of 2 derivatives agree"
+    resolved = gdkit.check_gradient(quartic, np.array([1.0, -2.0]), jac=quartic_grad)
+    assert resolved.rel_error <= 1e-5 and "passes:" not in str(resolved)
+
+
+MNIST = os.environ.get("GDKIT_TEST_MNIST", str(Path(__file__).resolve().parents[2] / "shared"
+                                               / "data" / "mnist"))
+
+
+def test_the_command_takes_data_and_dtype_as_gdkit_train_does() -> None:
+    out = run("mnist-network", "--data", MNIST, "--dtype", "float32", "--coordinates", "3",
+              "--directions", "1", "--json")
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["dtype"] == "float32" and "dtype=float32" in got["objective"]
+    assert got["passed"] is True and got["rtol"] == 1e-2
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("rosenbrock", "--data", "somewhere"),
+     "gdkit check-gradient: error: --data: the objective rosenbrock reads no data set (its "
+     "options: dim)."),
+    (("rosenbrock", "--download"),
+     "gdkit check-gradient: error: --download: the objective rosenbrock reads no data set "
+     "(its options: dim)."),
+    (("mnist-network", "--dtype", "float32", "-o", "dtype=float64"),
+     "gdkit check-gradient: error: --dtype float32 and -o dtype=float64 disagree: give one "
+     "of the two."),
+    (("mnist-network", "--data", "/nowhere/mnist"),
+     "  - /nowhere/mnist (the directory given): no such directory"),
+])
+def test_the_commands_data_flags_are_checked(args: tuple[str, ...], message: str) -> None:
+    out = run(*args)
+    assert out.returncode in (1, 2) and out.stdout == ""
+    assert message in out.stderr.splitlines(), out.stderr

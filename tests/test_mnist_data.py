@@ -37,6 +37,7 @@ from gdkit_plugins.mnist import (
     load_mnist,
     read_idx,
 )
+from gdkit_plugins.mnist.advice import CORRUPT, OFFLINE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -246,7 +247,9 @@ def test_labels_file_given_as_images(tmp_path: Path) -> None:
     assert "2051" in message
     # The expected format and what to do are spelled out.
     assert "IDX image file: magic 2051, then 3 big-endian uint32 dims n, 28, 28" in message
-    assert "--data DIR" in message
+    assert "load_mnist(data_dir=DIR)" in message and "--data" not in message
+    assert err.cli == message.replace(CORRUPT.python, CORRUPT.cli)  # the gdkit command's words
+    assert "--data DIR" in err.cli and "load_mnist" not in err.cli
 
 
 def test_non_ubyte_element_type(tmp_path: Path) -> None:
@@ -388,7 +391,10 @@ def test_missing_file_lists_places_looked(tmp_path: Path, monkeypatch: pytest.Mo
     assert str(cache_dir()) in message
     assert "train-images-idx3-ubyte" in message
     assert "GDKIT_DATA" in message
-    assert "--download" in message
+    assert "download=True" in message and "--download" not in message
+    assert info.value.cli is not None
+    assert "--data DIR" in info.value.cli and "--download" in info.value.cli
+    assert "load_mnist" not in info.value.cli and "download=True" not in info.value.cli
 
 
 def test_explicit_dir_with_a_missing_file(tmp_path: Path) -> None:
@@ -670,7 +676,7 @@ def test_download_checksum_mismatch(
     assert server.url in message
     assert wrong in message
     assert md5s[name] in message
-    assert "--data DIR" in message
+    assert "data_dir=DIR" in message and "--data DIR" in (info.value.cli or "")
     assert not dest.exists()  # no final file, no temporary file, no empty folder
 
 
@@ -683,15 +689,37 @@ def test_download_all_mirrors_down(
     with pytest.raises(DataError) as info:
         download_mnist(dest, mirrors=(dead_url, missing), files=md5s, progress=False, timeout=5)
     message = str(info.value)
-    assert "--data DIR" in message
+    assert "data_dir=DIR" in message and "--data DIR" in (info.value.cli or "")
     assert dead_url in message
     assert missing in message
     assert "404" in message
+    assert "\n" not in message and "\n" not in (info.value.cli or "")  # one line
     assert not dest.exists()  # no empty folder left behind (nor its new parents)
     nested = tmp_path / "cache" / "gdkit" / "mnist"
     with pytest.raises(DataError):
         download_mnist(nested, mirrors=(missing,), files=md5s, progress=False, timeout=5)
     assert not (tmp_path / "cache").exists()
+
+
+def test_offline_a_failed_download_is_one_line(dead_url: str, tmp_path: Path) -> None:
+    """Every mirror failing alike (as offline) is said once, with the mirrors tried."""
+    other = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    other.bind(("127.0.0.1", 0))
+    second = f"http://127.0.0.1:{other.getsockname()[1]}/mnist/"
+    try:
+        with pytest.raises(DataError) as info:
+            download_mnist(tmp_path / "dl", mirrors=(dead_url, second),
+                           files={"t10k-labels-idx1-ubyte.gz": "0" * 32}, progress=False,
+                           timeout=5)
+    finally:
+        other.close()
+    message = str(info.value)
+    head = (f"Could not download t10k-labels-idx1-ubyte.gz into {tmp_path / 'dl'}: cannot "
+            "connect (")
+    assert message.startswith(head), message
+    assert message.endswith(f") at {dead_url} and {second}. {OFFLINE.python}")
+    assert info.value.cli == message.replace(OFFLINE.python, OFFLINE.cli)
+    assert "\n" not in message
 
 
 def test_download_progress_callable(

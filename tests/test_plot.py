@@ -107,6 +107,71 @@ def test_bad_bounds_are_refused() -> None:
         gp.valley("valley", bounds=(1, 0, 0, 1))
 
 
+def test_inside_cuts_a_path_where_it_crosses_the_edge() -> None:
+    from gdkit.plot.valley import inside
+
+    box = (-1.0, 1.0, -1.0, 1.0)
+    path = np.array([[0.0, 0.0], [0.5, 0.0], [0.5, 3.0], [9.0, 9.0]])
+    shown, left = inside(path, box)
+    assert left == 2
+    np.testing.assert_array_equal(shown, [[0.0, 0.0], [0.5, 0.0], [0.5, 1.0]])
+    slanted, _ = inside(np.array([[0.0, 0.0], [4.0, 2.0]]), box)
+    np.testing.assert_allclose(slanted[-1], [1.0, 0.5])  # the x edge comes first
+    whole, never = inside(path[:2], box)
+    assert never is None and whole.shape == (2, 2)
+
+
+def test_a_path_that_leaves_the_view_is_drawn_to_the_edge_and_marked() -> None:
+    calm = gp.trace("valley", START, gdkit.step_rule("fixed", eta=0.05), max_iter=10)
+    wild = gp.trace("valley", START, gdkit.step_rule("fixed", eta=0.45), max_iter=30)
+    fig = gp.valley("valley", [calm, wild], surface=False)
+    (ax,) = fig.axes
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    outside = ((wild.points[:, 0] < x0) | (wild.points[:, 0] > x1)
+               | (wild.points[:, 1] < y0) | (wild.points[:, 1] > y1))
+    k = int(np.argmax(outside))
+    assert outside.any() and k > 0
+    line = contour_paths(fig)[1]
+    assert line.get_label() == f"{wild.legend}, left the view at step {k}"
+    xs, ys = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+    np.testing.assert_array_equal(xs[:-1], wild.points[:k, 0])
+    assert len(xs) == k + 1
+    assert x0 <= xs.min() and xs.max() <= x1 and y0 <= ys.min() and ys.max() <= y1
+    assert np.isclose(xs[-1], [x0, x1]).any() or np.isclose(ys[-1], [y0, y1]).any()
+    exits = [ln for ln in ax.get_lines() if ln.get_marker() == "D"]
+    assert [(e.get_xdata()[0], e.get_ydata()[0]) for e in exits] == [(xs[-1], ys[-1])]
+    assert (ax.get_xlim(), ax.get_ylim()) == ((x0, x1), (y0, y1))
+
+
+def test_the_valley_is_drawn_on_equal_axes_unless_the_region_is_a_thin_strip() -> None:
+    assert gp.valley("valley", surface=False).axes[0].get_aspect() == 1.0
+    assert gp.valley("valley", surface=False, bounds=(-1, 2, -3, 40)).axes[0].get_aspect() \
+        == "auto"
+    assert gp.valley("valley", surface=False, equal=False).axes[0].get_aspect() == "auto"
+
+
+@pytest.mark.parametrize(("name", "minimum"), [("valley", (0.0, 0.0)), ("rosenbrock", (1.0, 1.0))])
+def test_plot_valley_at_its_defaults_converges_with_the_minimum_in_view(
+        name: str, minimum: tuple[float, float], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: list[Any] = []
+    real = gp.valley
+    monkeypatch.setattr(gp, "valley", lambda *a, **k: drawn.append((a, real(*a, **k)))
+                        or drawn[-1][1])
+    assert main(["plot", "valley", name, "--out", str(tmp_path / "v.png")]) == 0
+    (args, fig), = drawn
+    traces = args[1]
+    assert len(traces) >= 3
+    assert all(t.result is not None and t.result.success for t in traces), \
+        [t.legend for t in traces]
+    ax = fig.axes[-1]
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert x0 < minimum[0] < x1 and y0 < minimum[1] < y1
+    assert ax.get_aspect() == 1.0
+    steps = {t.label.split(":")[0]: t.steps for t in traces}
+    assert steps["momentum,armijo"] < steps["armijo"]  # the default β helps here
+
+
 # -- learning curves --------------------------------------------------------------------
 
 def write_log(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -124,16 +189,48 @@ def test_read_log_gives_one_value_per_logged_epoch(tmp_path: Path) -> None:
 
 
 def test_a_curve_has_one_point_per_epoch_with_the_logged_values(tmp_path: Path) -> None:
-    log = write_log(tmp_path / "a.jsonl", ROWS)
+    log = write_log(tmp_path / "a.jsonl", [{**r, "eta": 3.0 / r["epoch"]} for r in ROWS])
     fig = gp.curves([log])
     acc, cost, eta = fig.axes
-    assert [ax.get_ylabel() for ax in fig.axes] == ["test accuracy (%)", "training cost C",
+    assert [ax.get_ylabel() for ax in fig.axes] == ["accuracy (%)", "training cost C",
                                                     "step size η"]
     (line,) = acc.get_lines()
     np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])
     np.testing.assert_allclose(line.get_ydata(), [80.0, 90.0, 92.5])
     np.testing.assert_array_equal(cost.get_lines()[0].get_ydata(), [0.3, 0.2, 0.15])
+    np.testing.assert_allclose(eta.get_lines()[0].get_ydata(), [3.0, 1.5, 1.0])
     assert cost.get_yscale() == "log" and eta.get_yscale() == "log"
+
+
+VAL = [0.82, 0.93, 0.93, 0.91]  # the best, 93%, first at epoch 2 (and again at 3)
+
+
+def test_validation_is_drawn_beside_test_accuracy_with_its_best_epoch_starred(
+        tmp_path: Path) -> None:
+    rows = [{**r, "val_accuracy": v} for r, v in zip([*ROWS, {**ROWS[-1], "epoch": 4}], VAL,
+                                                      strict=True)]
+    (acc, _cost) = gp.curves([write_log(tmp_path / "a.jsonl", rows)]).axes
+    test, val, star = (ln for ln in acc.get_lines() if not ln.get_label().startswith("_"))
+    assert test.get_linestyle() == "-" and val.get_linestyle() == "--"
+    assert test.get_color() == val.get_color() == star.get_color()
+    np.testing.assert_allclose(val.get_ydata(), [82.0, 93.0, 93.0, 91.0])
+    assert (star.get_xdata()[0], star.get_ydata()[0]) == (2, 93.0)
+    assert star.get_marker() == "*"
+    assert [t.get_text() for t in acc.get_legend().get_texts()] == [
+        "test (a.jsonl, η = 3)", "validation (a.jsonl, η = 3)",
+        "best validation, epoch 2 (test 90.00%)"]
+    (rule,) = [ln for ln in acc.get_lines() if ln.get_linestyle() == ":"]
+    assert list(rule.get_xdata()) == [2, 2]
+
+
+def test_a_constant_eta_gets_no_panel_and_is_named_in_the_legend(tmp_path: Path) -> None:
+    fig = gp.curves([write_log(tmp_path / "a.jsonl", ROWS)])
+    assert [ax.get_ylabel() for ax in fig.axes] == ["accuracy (%)", "training cost C"]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
+        "test (a.jsonl, η = 3)"]
+    varied = write_log(tmp_path / "b.jsonl", [{**r, "eta": 3.0 / r["epoch"]} for r in ROWS])
+    both = gp.curves([write_log(tmp_path / "a.jsonl", ROWS), varied])
+    assert [ax.get_ylabel() for ax in both.axes][-1] == "step size η"  # one run varies it
 
 
 def test_several_logs_are_overlaid_and_labelled(tmp_path: Path) -> None:
@@ -142,10 +239,12 @@ def test_several_logs_are_overlaid_and_labelled(tmp_path: Path) -> None:
             for k, e in ((1.0, "0.025"), (0.5, "0.25"), (0.25, "2.5"))]
     fig = gp.curves(logs)
     lines = fig.axes[0].get_lines()
-    assert [ln.get_label() for ln in lines] == ["eta0.025.jsonl", "eta0.25.jsonl", "eta2.5.jsonl"]
+    assert [ln.get_label() for ln in lines] == [f"eta{e}.jsonl, η = 3: test"
+                                                for e in ("0.025", "0.25", "2.5")]
     np.testing.assert_allclose(lines[2].get_ydata(), [20.0, 22.5, 23.125])
     labelled = gp.curves(logs, labels=["a", "b", "c"])
-    assert [t.get_text() for t in labelled.axes[0].get_legend().get_texts()] == ["a", "b", "c"]
+    assert [t.get_text() for t in labelled.axes[0].get_legend().get_texts()] == [
+        "a, η = 3: test", "b, η = 3: test", "c, η = 3: test"]
 
 
 def test_a_full_batch_result_draws_cost_eta_and_gradient_norm_per_iteration() -> None:
@@ -218,6 +317,19 @@ def test_each_hidden_neuron_is_drawn_as_its_28_by_28_weights() -> None:
     for im, row in zip(shown, w, strict=True):
         np.testing.assert_array_equal(im.get_array(), row.reshape(28, 28))
         assert im.get_clim() == (-np.abs(row).max(), np.abs(row).max())
+
+
+def test_the_weight_grid_has_a_colour_bar_that_says_what_red_and_blue_mean() -> None:
+    fig = gp.weights(np.random.default_rng(1).normal(size=(4, 784)))
+    (bar,) = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert [t.get_text() for t in bar.get_xticklabels()] == [
+        "blue: ink here inhibits", "0: no effect", "red: ink here excites"]
+    assert bar.get_xlabel() == "a pixel's weight, as a fraction of its neuron's largest |weight|"
+    from matplotlib.collections import QuadMesh
+
+    (gradient,) = [c for c in bar.collections if isinstance(c, QuadMesh)]
+    assert gradient.cmap.name == "RdBu_r" == fig.axes[0].get_images()[0].cmap.name
+    assert gradient.norm.vmin == -1.0 and gradient.norm.vmax == 1.0
 
 
 # -- files ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import importlib
 import inspect
 import math
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -529,6 +530,20 @@ def test_broken_step_rule_is_caught_by_the_named_check(rule: Any, check: str,
         check_step_rule(rule, max_examples=FEW)
     assert info.value.check == check, str(info.value)
     assert says in str(info.value)
+
+
+def test_an_address_repr_is_named_once_and_called_what_it_is() -> None:
+    """Python reuses a freed instance's address, so two "different" default reprs could be
+    one string shown twice; the message shows the one default repr and says what is wrong,
+    and names the part by its class, not by a third address."""
+    with pytest.raises(CheckError) as info:
+        check_step_rule(NoRepr, max_examples=FEW)
+    message = str(info.value)
+    assert re.findall(r"0x[0-9a-f]+", message, re.I) == re.findall(
+        r"at (0x[0-9a-f]+)>", message, re.I)[:1], message
+    assert message.startswith(f"{__name__}.NoRepr instance: check 'repr' failed: its repr is "
+                              f"Python's default, '<{__name__}.NoRepr object at 0x")
+    assert "a memory address, which differs from one instance to the next" in message
 
 
 def test_step_rule_checks_take_a_factory_and_leave_the_instance_alone() -> None:

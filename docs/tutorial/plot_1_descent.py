@@ -3,8 +3,9 @@
 ================================================
 
 Learning means finding weights and biases that make a cost small. This page
-builds the quadratic cost of eq. (6), checks the promise of eq. (9) that a
-small step against the gradient lowers it, and watches gradient descent
+builds the quadratic cost of eq. (6), checks eq. (9), ΔC ≈ ∇C·Δv, and its
+promise that a small step against the gradient (eq. 10) lowers the cost, and
+watches gradient descent
 (eq. 10, 15) roll down the seed's valley with η too small, about right and
 too large.
 """
@@ -32,9 +33,9 @@ print(f"m = {cost.dim} parameters; C(v) = {cost.cost(v):.6f} at a random start")
 # The gradient and ΔC ≈ ∇C·Δv (eq. 7–9, 12)
 # ------------------------------------------
 # Moving v by a small Δv changes the cost by ΔC ≈ ∇C·Δv (eq. 12). Choosing
-# Δv = −η∇C (eq. 10) makes ΔC ≈ −η‖∇C‖² (eq. 9), never positive. The
-# approximation is first order, so the ratio of the true ΔC to −η‖∇C‖² should
-# approach 1 as η shrinks:
+# Δv = −η∇C (eq. 10) makes ΔC ≈ −η‖∇C‖² (eq. 9 with eq. 10 substituted),
+# never positive. The approximation is first order, so the ratio of the true
+# ΔC to −η‖∇C‖² should approach 1 as η shrinks:
 g = cost.gradient(v)
 print(f"‖∇C‖ = {np.linalg.norm(g):.6f}")
 print("      η     true ΔC    −η‖∇C‖²    ratio")

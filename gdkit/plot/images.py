@@ -153,11 +153,27 @@ def weights(w: npt.ArrayLike, *, shape: tuple[int, int] = (28, 28), ncols: int =
     rows = _images(w, shape, "weights")
     n = rows.shape[0]
     cols = max(1, min(ncols, n))
-    fig = new_figure("gdkit.plot.weights", (1.1 * cols, 1.2 * max(1, math.ceil(n / cols)) + 0.4))
-    for i, (ax, img) in enumerate(zip(_grid(fig, n, ncols), rows, strict=True)):
+    fig = new_figure("gdkit.plot.weights",
+                     (max(1.1 * cols, 5.0), 1.2 * max(1, math.ceil(n / cols)) + 1.3))
+    grid = _grid(fig, n, ncols)
+    for i, (ax, img) in enumerate(zip(grid, rows, strict=True)):
         scale = float(np.max(np.abs(img))) or 1.0
-        ax.imshow(img, cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest")
+        ax.imshow(img, cmap=WEIGHTS_CMAP, vmin=-scale, vmax=scale, interpolation="nearest")
         ax.set_title(f"{i}", fontsize=8)
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    bar = fig.colorbar(ScalarMappable(Normalize(-1.0, 1.0), WEIGHTS_CMAP), ax=grid,
+                       orientation="horizontal", shrink=0.7, aspect=40, pad=0.04,
+                       ticks=[-1.0, 0.0, 1.0])
+    bar.ax.set_xticklabels(["blue: ink here inhibits", "0: no effect",
+                            "red: ink here excites"], fontsize=8)
+    bar.set_label("a pixel's weight, as a fraction of its neuron's largest |weight|",
+                  fontsize=8)
     if title is not None:
         fig.suptitle(title)
     return fig
+
+
+#: The weights' colour map: blue below 0, white at 0, red above.
+WEIGHTS_CMAP = "RdBu_r"

@@ -17,7 +17,7 @@ from ..protocols import Objective
 from ..result import Result
 from .figure import new_figure
 
-__all__ = ["Trace", "trace", "valley"]
+__all__ = ["EQUAL_AXES_RATIO", "Trace", "inside", "trace", "valley"]
 
 FloatArray = npt.NDArray[np.floating[Any]]
 
@@ -62,10 +62,17 @@ class Trace:
         return float(self.costs[-1])
 
     @property
+    def steps(self) -> int:
+        """The steps the path takes (its points less the start)."""
+        return len(self.points) - 1
+
+    @property
     def legend(self) -> str:
-        """``label``, and the final cost or "diverged"."""
-        end = "diverged" if self.diverged else f"C = {self.final_cost:.3g}"
-        if self.rose and not self.diverged:
+        """``label``, and the final cost and steps taken, or "diverged"."""
+        if self.diverged:
+            return f"{self.label}: diverged"
+        end = f"C = {self.final_cost:.3g} after {self.steps:,} step{'s' * (self.steps != 1)}"
+        if self.rose:
             end += " (rose)"
         return f"{self.label}: {end}"
 
@@ -128,7 +135,7 @@ def _cost(obj: Objective, v: FloatArray) -> float:
 def valley(objective: Objective | str, traces: Sequence[Trace] = (), *,
            bounds: Sequence[float] | None = None, surface: bool = True,
            resolution: int = 121, levels: int = 25, log: bool | None = None,
-           title: str | None = None) -> Any:
+           equal: bool | None = None, title: str | None = None) -> Any:
     """Draw a two-variable cost and the paths of gradient descent on it.
 
     Parameters
@@ -138,8 +145,9 @@ def valley(objective: Objective | str, traces: Sequence[Trace] = (), *,
         your own).
     traces : sequence of Trace
         Paths from :func:`trace`, each drawn in its own colour with its
-        label and final cost; one that rose or diverged is drawn as far as
-        it stays inside the picture.
+        label, final cost and steps taken. A path that leaves the region
+        drawn (one that rose or diverged) is drawn up to the edge, where a
+        hollow diamond marks the step at which it left; the legend says so.
     bounds : (v1_min, v1_max, v2_min, v2_max), optional
         The region drawn. Default: the box around the paths of the traces
         whose cost did not rise, with a margin (the start alone if all
@@ -154,6 +162,12 @@ def valley(objective: Objective | str, traces: Sequence[Trace] = (), *,
     log : bool, optional
         Space the contour levels geometrically. Default: when C ≥ 0 spans
         more than three decades over the region (Rosenbrock's banana).
+    equal : bool, optional
+        Draw v₁ and v₂ to one scale, so that a circle is round and a
+        gradient step crosses the contours at right angles, as it does
+        (both variables are measured alike in the built-in costs). Default:
+        equal unless the region is more than three times as wide as high,
+        or as high as wide (then a strip too thin to read).
     title : str, optional
         Default: the objective's ``repr``.
 
@@ -178,12 +192,45 @@ def valley(objective: Objective | str, traces: Sequence[Trace] = (), *,
     if surface:
         _surface(fig.add_subplot(1, 2, 1, projection="3d"), xs, ys, zs, traces, box)
     ax = fig.add_subplot(1, 2, 2) if surface else fig.add_subplot()
-    _contours(ax, xs, ys, zs, traces, box, levels, log)
+    if equal is None:
+        ratio = (box[1] - box[0]) / (box[3] - box[2])
+        equal = 1 / EQUAL_AXES_RATIO <= ratio <= EQUAL_AXES_RATIO
+    _contours(ax, xs, ys, zs, traces, box, levels, log, equal)
     fig.suptitle(title if title is not None else repr(obj))
     if traces:
         fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center",
                    ncols=min(3, len(traces)), fontsize="small")
     return fig
+
+
+#: The widest region (width ÷ height, or height ÷ width) drawn on equal axes by default.
+EQUAL_AXES_RATIO = 3.0
+
+
+def inside(points: FloatArray, box: Sequence[float]) -> tuple[FloatArray, int | None]:
+    """The part of a path inside ``box`` = (v1_min, v1_max, v2_min, v2_max).
+
+    Returns the points up to the first one outside the box, then the point
+    where the step that left crosses the box's edge; and that step's number
+    (None when the path never leaves).
+    """
+    pts = np.asarray(points, dtype=float)
+    within = ((pts[:, 0] >= box[0]) & (pts[:, 0] <= box[1])
+              & (pts[:, 1] >= box[2]) & (pts[:, 1] <= box[3]))
+    if within.all():
+        return pts, None
+    k = int(np.argmin(within))
+    if k == 0:
+        return pts[:0], 0
+    a, b = pts[k - 1], pts[k]
+    d = b - a
+    t = 1.0  # the fraction of the step a → b still inside the box
+    for axis, (lo, hi) in enumerate(((box[0], box[1]), (box[2], box[3]))):
+        if d[axis] > 0:
+            t = min(t, (hi - a[axis]) / d[axis])
+        elif d[axis] < 0:
+            t = min(t, (lo - a[axis]) / d[axis])
+    return np.vstack([pts[:k], a + max(t, 0.0) * d]), k
 
 
 def _dim_hint(obj: Objective) -> str:
@@ -219,17 +266,24 @@ def _levels(zs: FloatArray, levels: int, log: bool | None) -> Any:
 
 def _contours(ax: Any, xs: FloatArray, ys: FloatArray, zs: FloatArray,
               traces: Sequence[Trace], box: tuple[float, ...], levels: int,
-              log: bool | None) -> None:
+              log: bool | None, equal: bool) -> None:
     ax.contour(xs, ys, zs, levels=_levels(zs, levels, log), cmap="viridis", linewidths=0.8)
     for i, t in enumerate(traces):
-        ax.plot(t.points[:, 0], t.points[:, 1], marker=_marker(t), markersize=3,
-                linewidth=1.2, label=t.legend, color=_colour(i))
-        ax.plot(t.points[-1, 0], t.points[-1, 1], marker="X", markersize=8,
-                color=_colour(i), linestyle="none")
+        shown, left = inside(t.points, box)
+        label = t.legend + ("" if left is None else f", left the view at step {left}")
+        ax.plot(shown[:, 0], shown[:, 1], marker=_marker(t), markersize=3,
+                linewidth=1.2, label=label, color=_colour(i))
+        if left is None:  # where it ended
+            ax.plot(shown[-1, 0], shown[-1, 1], marker="X", markersize=8,
+                    color=_colour(i), linestyle="none")
+        elif len(shown):  # where it left the picture
+            ax.plot(shown[-1, 0], shown[-1, 1], marker="D", markersize=8, markeredgewidth=1.5,
+                    markerfacecolor="none", color=_colour(i), linestyle="none")
     if traces:
         ax.plot(traces[0].points[0, 0], traces[0].points[0, 1], marker="o", markersize=8,
                 color="black", linestyle="none", label="start v₀")
-    ax.set(xlim=box[:2], ylim=box[2:], xlabel="v₁", ylabel="v₂", aspect="auto")
+    ax.set(xlim=box[:2], ylim=box[2:], xlabel="v₁", ylabel="v₂")
+    ax.set_aspect("equal" if equal else "auto", adjustable="box")
 
 
 def _colour(i: int) -> str:

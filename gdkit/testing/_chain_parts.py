@@ -39,6 +39,7 @@ from ._common import (
     TRANSFORM_CHECKS,
     CheckError,
     PartReport,
+    part_label,
 )
 from ._harness import _Checker, _Declined, _on_references, _Point, _ref, _ref_name
 from ._numeric import _eps, _first_diff, _is_real, _positive_attr, _same_bits, trial_gradient
@@ -101,7 +102,7 @@ def check_transform(
       :class:`~gdkit.errors.StepError` (no step, or d not a descent direction).
     """
     factory, sample = _factory(transform, "check_transform")
-    label = name or repr(sample)
+    label = name or part_label(sample)
     chk = _Checker(label, "transform", TRANSFORM_CHECKS, max_examples=max_examples,
                    database=database, derandomize=derandomize, skip=skip)
     refs = _references(objectives)
@@ -159,7 +160,7 @@ def check_step_size(
     - ``checkpoint round trip``: as for :func:`check_transform`.
     """
     factory, sample = _factory(size, "check_step_size")
-    label = name or repr(sample)
+    label = name or part_label(sample)
     chk = _Checker(label, "step size", STEP_SIZE_CHECKS, max_examples=max_examples,
                    database=database, derandomize=derandomize, skip=skip)
     refs = _references(objectives)

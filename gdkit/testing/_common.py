@@ -4,6 +4,7 @@ returns (:class:`PartReport`, :class:`PluginReport`) or raises
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final, final
 
@@ -61,6 +62,23 @@ STEP_SIZE_CHECKS: Final = (PROTOCOL, REPR, INIT, DTYPES, ALONG, CHECKPOINT)
 
 _F64: Final = np.dtype(np.float64)
 _TINY: Final = 1e-300
+
+
+_DEFAULT_REPR: Final = re.compile(r"^<.* object at 0x[0-9A-Fa-f]+>$")
+
+
+def has_default_repr(text: str) -> bool:
+    """``text`` is ``object.__repr__``'s: a type and a memory address, no setting."""
+    return bool(_DEFAULT_REPR.match(text))
+
+
+def part_label(part: object) -> str:
+    """A part's name in messages: its repr, or its class when the repr is only an
+    address (which would differ in every message naming it)."""
+    text = repr(part)
+    if has_default_repr(text):
+        return f"{type(part).__module__}.{type(part).__qualname__} instance"
+    return text
 
 
 def _require_hypothesis() -> None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..protocols import Batch, Cost, FloatArray
 from ..registry import check_part
-from ._common import DEFAULT_MAX_EXAMPLES, PartReport
+from ._common import DEFAULT_MAX_EXAMPLES, PartReport, part_label
 from ._objective import check_objective
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def check_cost(
     CheckError
         A check failed; the message names it and the counterexample.
     """
-    label = name or repr(cost)
+    label = name or part_label(cost)
     check_part("cost", cost, f"the cost {label}", "Give it activate, cost and delta.")
     report = check_objective(CostModel(cost), name=label, max_examples=max_examples, skip=skip,
                              database=database, derandomize=derandomize)

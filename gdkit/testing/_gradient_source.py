@@ -34,6 +34,7 @@ from ._common import (
     PROTOCOL,
     PURITY,
     PartReport,
+    part_label,
 )
 from ._harness import (
     _Checker,
@@ -100,7 +101,7 @@ def check_gradient_source(
     C).
     """
     src = source
-    chk = _Checker(name or repr(src), "gradient source", GRADIENT_SOURCE_CHECKS,
+    chk = _Checker(name or part_label(src), "gradient source", GRADIENT_SOURCE_CHECKS,
                    max_examples=max_examples, database=database, derandomize=derandomize,
                    skip=skip)
     candidates = list(reference_objectives() if objectives is None else objectives)

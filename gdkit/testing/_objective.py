@@ -45,6 +45,7 @@ from ._common import (
     PURITY,
     SMALL_DIM,
     PartReport,
+    part_label,
 )
 from ._harness import _Checker, _describe, _into_out, _Point, _points, _sample_batch, _vector
 from ._numeric import (
@@ -149,8 +150,9 @@ def check_objective(
     - ``evaluate`` (with ``evaluate``): a mapping of names to finite floats.
     """
     obj = objective
-    chk = _Checker(name or repr(obj), "objective", OBJECTIVE_CHECKS, max_examples=max_examples,
-                   database=database, derandomize=derandomize, skip=skip)
+    chk = _Checker(name or part_label(obj), "objective", OBJECTIVE_CHECKS,
+                   max_examples=max_examples, database=database, derandomize=derandomize,
+                   skip=skip)
     chk.once(PROTOCOL, lambda: _objective_protocol(chk, obj))
     dim = int(obj.dim)
     make = points

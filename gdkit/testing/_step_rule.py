@@ -40,6 +40,8 @@ from ._common import (
     ZERO_GRADIENT,
     CheckError,
     PartReport,
+    has_default_repr,
+    part_label,
 )
 from ._harness import _Checker, _Declined, _fmt, _on_references, _Point, _ref, _ref_name
 from ._numeric import (
@@ -141,7 +143,7 @@ def check_step_rule(
         def factory() -> Any:
             return copy.deepcopy(pristine)
 
-    chk = _Checker(name or repr(sample), "step rule", STEP_RULE_CHECKS,
+    chk = _Checker(name or part_label(sample), "step rule", STEP_RULE_CHECKS,
                    max_examples=max_examples, database=database, derandomize=derandomize,
                    skip=skip)
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
@@ -217,12 +219,18 @@ class _OneRun:
 
 def check_repr(chk: _Checker, factory: Callable[[], Any]) -> None:
     """Two fresh parts from ``factory`` have one ``repr``, and not object.__repr__'s."""
-    a, b = (repr(chk.call(REPR, None, "building the part", factory)) for _ in range(2))
-    if a != b or " object at 0x" in a:
-        chk.fail(REPR, f"two equally configured instances have the reprs {a!r} and {b!r}; "
-                       "the repr must show every setting and nothing else (no address): a "
-                       "resume compares parts by repr, and the command line prints it. "
-                       "Define __repr__, or use a dataclass")
+    # Both instances stay alive, so that Python does not give the second the first's address.
+    first, second = (chk.call(REPR, None, "building the part", factory) for _ in range(2))
+    a, b = repr(first), repr(second)
+    why = ("the repr must show every setting and nothing else (no address): a resume "
+           "compares parts by repr, and the command line prints it. Define __repr__, or use "
+           "a dataclass")
+    if has_default_repr(a):
+        chk.fail(REPR, f"its repr is Python's default, {a!r}: a memory address, which differs "
+                       f"from one instance to the next, and none of its settings; {why}")
+    if a != b:
+        chk.fail(REPR, f"two equally configured instances have different reprs, {a!r} and "
+                       f"{b!r}; {why}")
 
 
 def _rule_repeat(chk: _Checker, factory: Callable[[], Any], ref: Objective,

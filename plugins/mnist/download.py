@@ -19,8 +19,8 @@ from gdkit.errors import DataError
 from gdkit.files import atomic_write
 from gdkit.progress import ProgressBar, show_progress
 
+from .advice import NO_CACHE, OFFLINE, in_both_words
 from .lookup import (
-    MNIST_FILE_NAMES,
     TEST_IMAGES,
     TEST_LABELS,
     TRAIN_IMAGES,
@@ -116,6 +116,19 @@ def _join_url(mirror: str, name: str) -> str:
     return mirror.rstrip("/") + "/" + name
 
 
+def _failures(errors: Sequence[tuple[str, str]]) -> str:
+    """What went wrong at each mirror, on one line: one reason for all when they agree
+    (as they do offline), else each mirror's host and its reason."""
+    if not errors:
+        return "no mirror to try"
+    hosts = [mirror for mirror, _ in errors]
+    reasons = [why for _, why in errors]
+    if len(set(reasons)) == 1:
+        where = hosts[0] if len(hosts) == 1 else ", ".join(hosts[:-1]) + " and " + hosts[-1]
+        return f"{reasons[0]} at {where}"
+    return "; ".join(f"{host}: {why}" for host, why in zip(hosts, reasons, strict=True))
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP error {exc.code} {exc.reason}"
@@ -172,6 +185,7 @@ def _fetch(url: str, final: Path, md5: str, reporter: _Reporter, timeout: float)
             reporter.finish()
 
 
+@in_both_words
 def download_mnist(
     dest: str | os.PathLike[str] | None = None,
     *,
@@ -234,38 +248,29 @@ def download_mnist(
     except OSError as exc:
         raise DataError(
             f"Cannot create the download directory {target}: "
-            f"{exc.strerror or exc}. Pass another directory to download into, "
-            "or pass a directory holding a local copy of the MNIST files "
-            "(`--data DIR`)."
+            f"{exc.strerror or exc}. {NO_CACHE.python}"
         ) from None
     reporter = _Reporter(progress)
     for name, md5 in files.items():
         final = target / name
         if _file_md5(final) == md5.lower():
             continue
-        errors: list[str] = []
+        errors: list[tuple[str, str]] = []  # (the mirror's base URL, what went wrong)
         for mirror in mirrors:
             url = _join_url(mirror, name)
             try:
                 _fetch(url, final, md5, reporter, timeout)
             except _MirrorFailure as exc:
-                errors.append(f"{url}: {exc}")
+                errors.append((mirror, str(exc)))
             except (OSError, HTTPException, ValueError) as exc:
-                errors.append(f"{url}: {_describe(exc)}")
+                errors.append((mirror, _describe(exc)))
             else:
                 break
         else:
             for directory in made:  # no empty cache folder is left behind
                 with contextlib.suppress(OSError):
                     directory.rmdir()
-            listing = "\n".join(f"  - {e}" for e in errors)
-            raise DataError(
-                f"Could not download {name} into {target} from any mirror:\n"
-                f"{listing}\n"
-                "If this machine is offline or the mirrors are down, copy the "
-                "four MNIST files (" + ", ".join(MNIST_FILE_NAMES) + ", each "
-                "optionally .gz) into a directory and pass it with `--data DIR` "
-                "(load_mnist(data_dir=DIR)), or set GDKIT_DATA to it."
-            )
+            raise DataError(f"Could not download {name} into {target}: "
+                            f"{_failures(errors)}. {OFFLINE.python}")
     return target
 

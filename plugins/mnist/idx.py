@@ -24,6 +24,8 @@ import numpy.typing as npt
 
 from gdkit.errors import DataError
 
+from .advice import CORRUPT, MISSING, UNREADABLE, in_both_words
+
 __all__ = ["IMAGE_MAGIC", "LABEL_MAGIC", "read_idx"]
 
 LABEL_MAGIC: Final = 2049
@@ -52,17 +54,9 @@ _GENERIC_FORMAT: Final = (
     "labels, 2051 for images), then D big-endian uint32 dims, then exactly "
     "their product in bytes; optionally gzipped"
 )
-_FIX_CORRUPT: Final = (
-    "Delete the file and fetch it again (load_mnist(download=True) or "
-    "`gdkit train --download` download missing files into the cache), or "
-    "pass another directory holding an intact copy (`--data DIR`)."
-)
-_FIX_MISSING: Final = (
-    "Pass a directory holding the four MNIST files "
-    "(load_mnist(data_dir=DIR) or `gdkit train --data DIR`), set "
-    "GDKIT_DATA to such a directory, or download them with "
-    "load_mnist(download=True) or `gdkit train --download`."
-)
+# In Python's terms; the gdkit command shows them in its own (see .advice).
+_FIX_CORRUPT: Final = CORRUPT.python
+_FIX_MISSING: Final = MISSING.python
 
 
 def _format_of(magic: int | None) -> str:
@@ -232,6 +226,7 @@ def _read_exact(stream: io.BufferedIOBase, n: int) -> bytes:
     return b"".join(parts)
 
 
+@in_both_words
 def read_idx(
     path: str | os.PathLike[str], *, expected_magic: int | None = None,
     rows: Callable[[int], Sequence[range]] | None = None,
@@ -294,10 +289,7 @@ def read_idx(
         fix = _FIX_CORRUPT
     except OSError as exc:
         problem = f"cannot read the file ({exc.strerror or exc})"
-        fix = (
-            "Check that it is a readable file, or pass another directory "
-            "holding the MNIST files (`--data DIR`)."
-        )
+        fix = UNREADABLE.python
     except MemoryError:
         problem = "not enough memory to hold its data"
         fix = "Free some memory, or use a smaller data set."

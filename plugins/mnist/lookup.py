@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+from .advice import EXPLICIT_ONLY, PUT_THERE
 from .idx import _FIX_MISSING
 
 __all__ = ["MNIST_FILE_NAMES", "MNIST_TEST_FILE_NAMES", "TEST_IMAGES", "TEST_LABELS",
@@ -147,17 +148,8 @@ def _not_found_message(data_dir: str | os.PathLike[str] | None, download: bool,
     if data_dir is None:
         lines.append(_FIX_MISSING)
     else:
-        lines.append(
-            "A data directory given explicitly is the only place looked, and it "
-            "is never downloaded into"
-            + (" (download=True does not apply to it)." if download else ".")
-        )
-        lines.append(
-            "Put the missing files there, pass another directory holding all "
-            "four (`--data DIR`), or give no directory and download them into "
-            f"the cache {cache_dir()} with load_mnist(download=True) or "
-            "`gdkit train --download`."
-        )
+        lines.append(EXPLICIT_ONLY.python)
+        lines.append(f"{PUT_THERE.python} (The user cache is {cache_dir()}.)")
     return "\n".join(lines)
 
 
