@@ -136,7 +136,7 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
     return EXIT_ERROR
 
 
-_PYTHON_ALLOW: Final = "allow_config_change=True (--allow-config-change)"
+_PYTHON_ALLOW: Final = "allow_config_change=True"
 """How a resume error names the way past it, in both words (gdkit.resume)."""
 
 

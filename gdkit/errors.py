@@ -164,11 +164,14 @@ class Interrupted(GdkitError):
         ``resume=``.
     epoch, iteration : int
         Where the run was.
+    what : str
+        What happened, without advice: a command adds its own (its flags).
     """
 
     def __init__(self, message: str, *, signum: int, checkpoint: str, epoch: int,
-                 iteration: int) -> None:
+                 iteration: int, what: str = "") -> None:
         super().__init__(message)
+        self.what = what or message
         self.signum = signum
         self.checkpoint = checkpoint
         self.epoch = epoch

@@ -155,9 +155,9 @@ class RunControl:
                  f"resume={self.path!r}." if self.path is not None else
                  "no checkpoint was asked for, so the run cannot be continued (pass "
                  "checkpoint=PATH to make it resumable).")
-        return Interrupted(f"interrupted by {name} {where} (iteration {iteration}); {saved}",
-                           signum=self.requested, checkpoint=self.path or "", epoch=epoch,
-                           iteration=iteration)
+        what = f"interrupted by {name} {where} (iteration {iteration})"
+        return Interrupted(f"{what}; {saved}", signum=self.requested, checkpoint=self.path or "",
+                           epoch=epoch, iteration=iteration, what=what)
 
 
 @contextlib.contextmanager

@@ -266,13 +266,17 @@ class _Run:
             self._close_bar()
             if not exc.checkpoint:  # no checkpoint: the last complete epoch goes to --save
                 return self._interrupted(exc.signum)
-            print(f"gdkit train: {exc}\nResume it with:\n  {_resume_command(args, exc.checkpoint)}",
-                  file=sys.stderr)
+            print(f"gdkit train: {exc.what}; the run's state is saved in {exc.checkpoint}.\n"
+                  f"Resume it with:\n  {_resume_command(args, exc.checkpoint)}", file=sys.stderr)
             self._plot()
             return 128 + exc.signum
         except KeyboardInterrupt as exc:
             self._close_bar()
             return self._interrupted(getattr(exc, "signum", signal.SIGINT))
+        except CheckpointError as exc:  # a resume refused: the library's advice, in flags
+            if exc.cli is None:
+                exc.cli = str(exc).replace("allow_config_change=True", "--allow-config-change")
+            raise
         except GdkitError as exc:
             if self.log is not None and self.log.failed_after is not None:
                 kept = args.checkpoint or args.resume

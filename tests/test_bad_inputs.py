@@ -311,16 +311,8 @@ def test_bad_input(case: str, tmp_path: Path, make_dist: MakeDist) -> None:
     message = [ln for ln in out.stderr.splitlines() if ln.startswith("gdkit ")]
     assert message, out.stderr  # "gdkit <command>: error: ..." or the interruption notice
     python_advice = [w for w in PYTHON_WORDS if w in out.stderr]
-    if python_advice and case in PYTHON_ADVICE_LEFT:
-        pytest.xfail(PYTHON_ADVICE_LEFT[case])
     assert python_advice == [], out.stderr  # the command line's flags, never Python's names
 
-
-# Known and left (issue 29): gdkit train prints the library's Interrupted message, which
-# says resume=PATH before train's own "Resume it with: gdkit train --resume PATH"; the fix
-# (gdkit/resume.py giving Interrupted a cli text, plugins/train.py printing it) waits on the
-# rewrite of both.
-PYTHON_ADVICE_LEFT = {"sigint-mid-epoch": "gdkit train shows the library's resume=PATH advice"}
 
 # Advice in Python's terms, which a library error may give and a command never shows.
 PYTHON_WORDS = ("load_mnist(", "download=True", "data_dir=", "resume=", "allow_config_change=",
