@@ -20,7 +20,7 @@ from .compiled import compiled_steps
 from .errors import CheckpointError, ConfigError, ShapeError
 from .files import check_target, claim
 from .loop import FullBatch, MiniBatch, Parts, run
-from .observers import notifier, starting, step_of
+from .observers import finishing, notifier, starting, step_of
 from .parts import resolve
 from .protocols import (
     ComputesCost,
@@ -197,6 +197,37 @@ def minimize(
     if checkpoint is not None:
         check_target(checkpoint, "checkpoint")
     saved = None if resume is None else load_checkpoint(resume)
+    parts, v, rng = _parts(objective, v0, jac, gradient, step, dtype, seed, saved)
+    obj, src, rule = parts.obj, parts.src, parts.rule
+    config = {"mode": "iteration" if batch_size is None else "epoch",
+              **identities(obj, src, step_of(rule)), "dim": int(obj.dim), "dtype": str(v.dtype),
+              "batch_size": batch_size}
+    probe = probe_of(obj, parts.cost)
+    state = _state(parts, v, rng, saved, resume, config, probe, allow_config_change)
+    mode = _mode(parts, state, batch_size, epochs, max_iter, gtol, progress, saved is not None)
+    control = RunControl(checkpoint, _positive_int("checkpoint_every", checkpoint_every),
+                         config, dict(run_info or {}), rule, probe)
+    hook = get_registry().pm.hook
+    hook.gdkit_run_start(run={**config, "objective": obj, "gradient": src, "step": step_of(rule),
+                              "dim": v.size, "epochs": epochs, "seed": seed,
+                              "resumed_from": None if resume is None else os.fspath(resume)})
+    notify = notifier(mode.name, observers, callback, hook)
+    probes = getattr(src, "nfev", None)  # a finite-difference source counts its evaluations
+    blas = decide(threads, batch_size or int(getattr(obj, "n_samples", 1)), int(obj.dim))
+    with (claim(checkpoint) if checkpoint is not None else contextlib.nullcontext()), \
+            trap_signals(control, enabled=handle_signals), limit(blas):
+        starting(observers, mode.name, state, saved is not None)
+        result = run(mode, state, control, notify)
+    if isinstance(probes, int):
+        result.nfev += src.nfev - probes  # type: ignore[attr-defined]
+    hook.gdkit_run_finish(result=result)
+    finishing(observers, result)
+    return result
+
+
+def _parts(objective: Any, v0: Any, jac: Any, gradient: Any, step: Any, dtype: Any, seed: Any,
+           saved: Checkpoint | None) -> tuple[Parts, FloatArray, np.random.Generator]:
+    """The run's parts, resolved and checked once; its start v; its shuffling generator."""
     obj = _objective(objective, v0, jac, saved)
     src: GradientSource = resolve("gradient source", gradient)
     rule = driver(resolve("step rule", step))
@@ -208,43 +239,19 @@ def minimize(
         saved, v0, dtype)
     cost_fn = _cost_function(obj, src)
     ctx = StepContext(cost_fn, v, lambda w, b, out: src.gradient(obj, w, b, out))
-    parts = Parts(obj, src, rule, cost_fn, ctx, np.empty_like(v))
-    config = {"mode": "iteration" if batch_size is None else "epoch",
-              **identities(obj, src, step_of(rule)), "dim": int(obj.dim),
-              "dtype": str(v.dtype), "batch_size": batch_size}
-    probe = probe_of(obj, cost_fn)
+    return Parts(obj, src, rule, cost_fn, ctx, np.empty_like(v)), v, shuffle_rng
+
+
+def _state(parts: Parts, v: FloatArray, rng: np.random.Generator, saved: Checkpoint | None,
+           resume: Any, config: dict[str, Any], probe: Callable[[FloatArray], float],
+           allow: bool) -> RunState:
+    """A fresh run's state, or the checkpoint's (its configuration checked first)."""
     if saved is None:
-        state = RunState(v=v, rule_state=rule.init(v), rng=shuffle_rng)
-    else:
-        check_config(resume, saved, config, allow_config_change)
-        if not allow_config_change:
-            check_probe(resume, saved, probe(v))
-        state = RunState.resumed(saved, v, rule, shuffle_rng, os.fspath(resume))  # type: ignore[arg-type]
-    mode = _mode(parts, state, batch_size, epochs, max_iter, gtol, progress, saved is not None)
-    control = RunControl(checkpoint, _positive_int("checkpoint_every", checkpoint_every),
-                         config, dict(run_info or {}), rule, probe)
-    hook = get_registry().pm.hook
-    hook.gdkit_run_start(run={
-        "objective": obj, "gradient": src, "step": step_of(rule), "dim": v.size,
-        "dtype": str(v.dtype), "batch_size": batch_size, "epochs": epochs, "seed": seed,
-        "resumed_from": None if resume is None else os.fspath(resume),
-    })
-    notify = notifier(mode.name, observers, callback, hook)
-    probes = getattr(src, "nfev", None)  # a finite-difference source counts its evaluations
-    blas = decide(threads, batch_size or int(getattr(obj, "n_samples", 1)), int(obj.dim))
-    with (claim(checkpoint) if checkpoint is not None else contextlib.nullcontext()), \
-            trap_signals(control, enabled=handle_signals), \
-            limit(blas):
-        starting(observers, mode.name, state, saved is not None)
-        result = run(mode, state, control, notify)
-    if isinstance(probes, int):
-        result.nfev += src.nfev - probes  # type: ignore[attr-defined]
-    hook.gdkit_run_finish(result=result)
-    for watcher in observers:
-        finish = getattr(watcher, "on_finish", None)
-        if finish is not None:
-            finish(result)
-    return result
+        return RunState(v=v, rule_state=parts.rule.init(v), rng=rng)
+    check_config(resume, saved, config, allow)
+    if not allow:
+        check_probe(resume, saved, probe(v))
+    return RunState.resumed(saved, v, parts.rule, rng, os.fspath(resume))
 
 
 def _objective(objective: Any, v0: Any, jac: Any, saved: Checkpoint | None) -> Objective:

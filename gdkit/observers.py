@@ -50,7 +50,7 @@ from .result import Result
 from .state import OwnState, RunState
 
 __all__ = ["BestEpoch", "EarlyStopping", "EpochEnd", "JsonLog", "Observer", "RunStart",
-           "notifier", "starting", "step_of"]
+           "finishing", "notifier", "starting", "step_of"]
 
 
 @final
@@ -181,6 +181,14 @@ def starting(observers: Sequence[Any], mode: str, state: RunState, resumed: bool
         start = getattr(watcher, "on_start", None)
         if start is not None:
             start(event)
+
+
+def finishing(observers: Sequence[Any], result: Result) -> None:
+    """Tell every observer with an ``on_finish`` method how the run ended."""
+    for watcher in observers:
+        finish = getattr(watcher, "on_finish", None)
+        if finish is not None:
+            finish(result)
 
 
 # -- built-in observers ------------------------------------------------------------------
