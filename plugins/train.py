@@ -11,6 +11,7 @@ and prints the test accuracy after each epoch as the book does::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import shlex
@@ -31,6 +32,7 @@ from gdkit.errors import (
     DivergenceError,
     GdkitError,
     Interrupted,
+    MissingExtraError,
 )
 from gdkit.files import check_target, leftovers
 from gdkit.observers import BestEpoch, EarlyStopping, EpochEnd, JsonLog, RunStart
@@ -41,6 +43,7 @@ from gdkit.validate import argument, choice, integer, number
 
 from .diagnosis import CHANCE, StuckNeurons
 from .network import INITS, MNIST_SIZES, save_network
+from .tensorboard import TensorBoard
 
 __all__ = ["Train"]
 
@@ -112,6 +115,9 @@ class Train:
             help=threads.THREADS_HELP)
         add("--log", metavar="FILE", default=None,
             help="write one JSON line per epoch (epoch, cost, accuracy, seconds, ...)")
+        add("--tensorboard", metavar="DIR", default=None,
+            help="write each epoch's cost, accuracies, η and per-digit recall to TensorBoard "
+                 "event files in DIR (tensorboard --logdir DIR); needs gdkit[tensorboard]")
         add("--save", metavar="FILE.npz", default=None,
             help="save the final parameters, sizes and dtype (.npz, no pickle)")
         add("--plot", metavar="FILE", default=None,
@@ -214,6 +220,8 @@ class _Run:
         self.best = BestEpoch("val_accuracy")
         self.early = None if args.early_stop is None else EarlyStopping(args.early_stop)
         self.log = None if args.log is None else JsonLog(args.log, label="--log")
+        self.board = None if getattr(args, "tensorboard", None) is None else TensorBoard(
+            args.tensorboard, label="--tensorboard")
         early = self.early
         self.stuck = StuckNeurons(int(args.sizes[-1]), args.epochs, cost=args.cost,
                                   init=args.init, last_epoch=(lambda: 0) if early is None
@@ -224,8 +232,8 @@ class _Run:
         """The log first (a closed stdout must not cost the epoch's line), then
         the printed line, the best epoch, early stopping and the diagnosis."""
         said = None if self.early is None else _SayEarlyStop(self.early)
-        return [w for w in (self.log, self.lines, self.best, self.early, said, self.stuck)
-                if w is not None]
+        return [w for w in (self.log, self.board, self.lines, self.best, self.early, said,
+                            self.stuck) if w is not None]
 
     def main(self) -> int:
         args = self.args
@@ -244,6 +252,8 @@ class _Run:
             raise ConfigError("--download fetches MNIST into the user cache; with --data DIR the "
                               "four files must already be in DIR. Drop one of the two options.")
         _check_outputs(args)
+        if args.tensorboard is not None and importlib.util.find_spec("tensorboardX") is None:
+            raise MissingExtraError("--tensorboard", "tensorboard", "tensorboardX")
         net = gdkit.objective(OBJECTIVE, **_objective_config(args))
         print(f"Training {net!r}: step {rule!r}, mini-batches of {args.batch_size}, "
               f"{args.epochs} epochs, seed {args.seed}", flush=True)
@@ -285,8 +295,9 @@ class _Run:
                                             if kept else "."))
             raise
         finally:
-            if self.log is not None:
-                self.log.close()
+            for output in (self.log, self.board):
+                if output is not None:
+                    output.close()
         return self._report(res)
 
     def _print_best(self, res: gdkit.Result) -> None:
@@ -530,8 +541,8 @@ def _jsonable(value: Any) -> Any:
 
 def _resume_command(args: argparse.Namespace, checkpoint: str) -> str:
     cmd = ["gdkit", "train", "--resume", checkpoint]
-    for key in ("log", "save"):
-        if getattr(args, key) is not None:
+    for key in ("log", "save", "tensorboard"):
+        if getattr(args, key, None) is not None:
             cmd += [_flag(key), getattr(args, key)]
     return shlex.join(cmd)
 

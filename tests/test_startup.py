@@ -10,7 +10,7 @@ import pytest
 import gdkit
 
 HEAVY = ("scipy.optimize", "scipy.special", "scipy.linalg", "matplotlib", "hypothesis", "tqdm",
-         "autograd", "jax", "numba", "dask", "distributed")
+         "autograd", "jax", "numba", "dask", "distributed", "tensorboardX")
 
 
 @pytest.mark.parametrize("command", [["--help"], ["plugins"], ["train", "--help"]])
