@@ -107,7 +107,7 @@ def run(mode: FullBatch | MiniBatch, state: RunState, control: RunControl,
             raise control.interrupted(epoch=state.epoch, iteration=state.iteration,
                                       where=mode.where(state))
         if stop is None and told:
-            stop = Stop(STOPPED, f"stopped by {told} {mode.where_stopped(state)}")
+            stop = Stop(STOPPED, f"stopped by {told} {mode.where(state, stopped=True)}")
     if control.saving and mode.final_save_due(state, control.every):
         control.save(state, mode.name, rows=mode.saved_rows(state))
     return mode.result(state, stop)
@@ -283,12 +283,9 @@ class FullBatch:
         return state.iteration
 
     @staticmethod
-    def where(state: RunState) -> str:
-        return f"after step {state.iteration}"
-
-    @staticmethod
-    def where_stopped(state: RunState) -> str:
-        return f"after {state.iteration} steps"
+    def where(state: RunState, stopped: bool = False) -> str:
+        """Where the run is, for a message (``stopped``: by an observer)."""
+        return f"after {state.iteration} steps" if stopped else f"after step {state.iteration}"
 
     def result(self, state: RunState, stop: Stop | None) -> Result:
         assert stop is not None
@@ -447,12 +444,9 @@ class MiniBatch:
         return None
 
     @staticmethod
-    def where(state: RunState) -> str:
-        return f"at the end of epoch {state.epoch}"
-
-    @staticmethod
-    def where_stopped(state: RunState) -> str:
-        return f"after epoch {state.epoch}"
+    def where(state: RunState, stopped: bool = False) -> str:
+        """Where the run is, for a message (``stopped``: by an observer)."""
+        return f"{'after' if stopped else 'at the end of'} epoch {state.epoch}"
 
     def result(self, state: RunState, stop: Stop | None) -> Result:
         assert stop is not None

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from gdkit_plugins.quadratic import Quadratic
 
 import gdkit
 import gdkit.checkpoint
@@ -78,32 +79,12 @@ class Watch:
         self.seen.append((event.epoch, event.record["cost"]))
 
 
-class Scored:
-    """A least-squares objective whose per-epoch evaluation can raise a signal."""
+class Scored(Quadratic):
+    """Least squares whose per-epoch evaluation can raise a signal."""
 
     def __init__(self, interrupt_in: set[int]) -> None:
-        self.obj = gdkit.objective("quadratic", n_samples=120, n_features=4, seed=3)
+        super().__init__(n_samples=120, n_features=4, seed=3)
         self.interrupt_in, self.calls = interrupt_in, 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.obj, name)
-
-    def __repr__(self) -> str:
-        return repr(self.obj)
-
-    @property
-    def dim(self) -> int:
-        return int(self.obj.dim)
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.obj.n_samples)
-
-    def cost(self, v: np.ndarray, batch: Any = None) -> float:
-        return float(self.obj.cost(v, batch))
-
-    def gradient(self, v: np.ndarray, batch: Any = None, out: Any = None) -> np.ndarray:
-        return self.obj.gradient(v, batch, out)  # type: ignore[no-any-return]
 
     def evaluate(self, v: np.ndarray) -> dict[str, float]:
         self.calls += 1
