@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import math
 import shlex
 import signal
@@ -24,7 +23,6 @@ import numpy as np
 
 import gdkit
 from gdkit import threads
-from gdkit.checkpoint import load_checkpoint
 from gdkit.command import EXIT_ERROR, EXIT_PIPE, parse_options, silence_stdout
 from gdkit.errors import (
     CheckpointError,
@@ -39,11 +37,13 @@ from gdkit.observers import BestEpoch, EarlyStopping, EpochEnd, JsonLog, RunStar
 from gdkit.progress import ProgressBar, show_progress
 from gdkit.records import plain
 from gdkit.result import STOPPED
-from gdkit.validate import argument, choice, integer, number
+from gdkit.validate import argument, integer, number
 
 from .diagnosis import CHANCE, StuckNeurons
 from .network import INITS, MNIST_SIZES, save_network
 from .tensorboard import TensorBoard
+from .train_config import CONFIG, jsonable, take_resumed_config
+from .train_config import flag as flag_of
 
 __all__ = ["Train"]
 
@@ -54,13 +54,7 @@ SATURATED: Final = 0.9
 exactly 0 or 1 is reported as failed, whatever its epochs did (the book's
 network trained with η = 3 stays near 1%)."""
 
-# The options that define the run; a checkpoint stores them, and a resume
-# takes them from there (explicit flags must agree).
-CONFIG: Final = ("sizes", "epochs", "batch_size", "eta", "step", "step_option", "seed", "data",
-                 "dtype", "n_train", "cost", "init", "validate", "early_stop")
-ADDED: Final[dict[str, Any]] = {"cost": "quadratic", "init": "normal", "validate": True,
-                                "early_stop": None}
-"""Settings newer than some checkpoints, and what a run without them did."""
+
 
 
 class Train:
@@ -239,7 +233,7 @@ class _Run:
         args = self.args
         # Everything that can be checked before loading the data is checked first.
         if args.resume is not None:
-            _take_resumed_config(args)
+            take_resumed_config(args)
         elif args.allow_config_change:
             raise ConfigError("--allow-config-change only makes sense with --resume PATH.")
         if args.early_stop is not None and not args.validate:
@@ -266,7 +260,7 @@ class _Run:
                 observers=self.observers(), progress=self.bar, threads=args.threads,
                 checkpoint=checkpoint, resume=args.resume,
                 allow_config_change=args.allow_config_change,
-                run_info={"train": {k: _jsonable(getattr(args, k)) for k in CONFIG}})
+                run_info={"train": {k: jsonable(getattr(args, k)) for k in CONFIG}})
         except DivergenceError as exc:
             if exc.last_finite_cost is not None:  # the library's advice, in this command's flags
                 exc.cli = exc.what + ("try a smaller η (--eta) or an adaptive rule such as "
@@ -477,73 +471,11 @@ def _epoch_line(epoch: int, record: dict[str, float]) -> str:
     return f"{head}  cost {record['cost']:.4g}  {record['seconds']:.2f} s"
 
 
-def _flag(key: str) -> str:
-    return "--" + key.replace("_", "-")
-
-
-def _take_resumed_config(args: argparse.Namespace) -> None:
-    """Take the run's configuration from the checkpoint ``args.resume``."""
-    ck = load_checkpoint(args.resume)
-    stored = ck.extra.get("train")
-    if isinstance(stored, dict):
-        stored = {**ADDED, **stored}  # a checkpoint from before those settings
-    if not isinstance(stored, dict) or not set(CONFIG) <= set(stored):
-        raise CheckpointError(
-            f"checkpoint {args.resume!r} was not written by gdkit train (it holds no train "
-            "command line); resume it from Python with gdkit.minimize(..., resume=PATH).")
-    _check_stored(args.resume, stored)
-    explicit: set[str] = getattr(args, "explicit", set())
-    diffs = [f"{_flag(k)}: checkpoint {stored[k]!r}, command line {getattr(args, k)!r}"
-             for k in CONFIG if k in explicit and _jsonable(getattr(args, k)) != stored[k]]
-    if diffs and not args.allow_config_change:
-        raise CheckpointError(
-            f"cannot resume from {args.resume!r} with other settings ({'; '.join(diffs)}). "
-            "Drop those flags to continue the run as it was, or pass --allow-config-change.")
-    for k in CONFIG:
-        if k not in explicit or not args.allow_config_change:
-            setattr(args, k, stored[k])
-
-
-def _check_stored(path: str, stored: dict[str, Any]) -> None:
-    """The train settings a checkpoint holds pass the command line's own checks."""
-    try:
-        for key in ("epochs", "batch_size"):
-            integer("checkpoint", key, stored[key], minimum=1)
-        integer("checkpoint", "seed", stored["seed"], minimum=0)
-        if not isinstance(stored["sizes"], list) or len(stored["sizes"]) < 2:
-            raise ConfigError(f"sizes must be a list of layer sizes, got {stored['sizes']!r}.")
-        for size in stored["sizes"]:
-            integer("checkpoint", "sizes", size, minimum=1)
-        if stored["eta"] is not None:
-            number("checkpoint", "eta", stored["eta"], low=0.0)
-        if stored["n_train"] is not None:
-            integer("checkpoint", "n_train", stored["n_train"], minimum=1)
-        choice("checkpoint", "dtype", stored["dtype"], ("float64", "float32"))
-        choice("checkpoint", "init", stored["init"], INITS)
-        if not isinstance(stored["validate"], bool):
-            raise ConfigError(f"validate must be true or false, got {stored['validate']!r}.")
-        if stored["early_stop"] is not None:
-            integer("checkpoint", "early_stop", stored["early_stop"], minimum=1)
-        texts = [stored["step"], stored["cost"], *(stored["step_option"] or [])]
-        if stored["data"] is not None:
-            texts.append(stored["data"])
-        if not all(isinstance(t, str) for t in texts) or not isinstance(
-                stored["step_option"], (list, type(None))):
-            raise ConfigError("step, step_option and data must be text.")
-    except ConfigError as exc:
-        raise CheckpointError(f"checkpoint {path!r} holds a damaged train setting ({exc}) Use "
-                              "an earlier copy, or start afresh.") from None
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value))
-
-
 def _resume_command(args: argparse.Namespace, checkpoint: str) -> str:
     cmd = ["gdkit", "train", "--resume", checkpoint]
     for key in ("log", "save", "tensorboard"):
         if getattr(args, key, None) is not None:
-            cmd += [_flag(key), getattr(args, key)]
+            cmd += [flag_of(key), getattr(args, key)]
     return shlex.join(cmd)
 
 
