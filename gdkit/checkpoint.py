@@ -34,6 +34,7 @@ MODEL_FORMAT: Final = "gdkit.model"
 VERSION: Final = 1
 _META: Final = "__meta__"
 _MAX_META: Final = 1 << 24  # 16 MiB of JSON is far beyond any honest checkpoint
+_MAX_COUNT: Final = 1 << 53  # steps, epochs, positions: exact in a float, beyond any run
 
 
 @dataclass
@@ -156,6 +157,40 @@ def _model_members(meta: dict[str, Any], names: list[str]) -> list[str]:
     return names  # written before models listed their arrays: every member, size-checked
 
 
+def _count(meta: Mapping[str, Any], key: str) -> int:
+    """The position ``meta[key]``: a JSON integer in 0 .. ``_MAX_COUNT`` (not
+    ``1.7``, ``1e6`` or ``true``)."""
+    value = meta[key]
+    if type(value) is not int or not 0 <= value <= _MAX_COUNT:
+        raise ValueError(f"its position {key}: {value!r} is not a whole number in "
+                         f"0..{_MAX_COUNT:,}")
+    return value
+
+
+def _position_problem(mode: str, epoch: int, iteration: int, position: int,
+                      perm: npt.NDArray[Any] | None, history: Mapping[str, list[float]],
+                      ) -> str | None:
+    """What makes a run's position impossible, or None.
+
+    The history has one row per completed epoch (mini-batches) or per step
+    taken (full batch), so its length must agree with the position; a
+    position inside an epoch lies within that epoch's permutation.
+    """
+    rows = {len(col) for col in history.values()}
+    done, unit = (epoch, "epoch") if mode == "epoch" else (iteration, "iteration")
+    if mode == "iteration" and (epoch or position or perm is not None):
+        return (f"a full-batch run (mode 'iteration') at epoch {epoch}, position {position}"
+                f"{' with a permutation' if perm is not None else ''}; it has neither")
+    if rows and rows != {done}:
+        shown = ", ".join(f"{r:,}" for r in sorted(rows))
+        return (f"its {unit} is {done:,} but its history holds {shown} row(s), one per "
+                f"{'completed epoch' if mode == 'epoch' else 'step'}")
+    if mode == "epoch" and position > (0 if perm is None else perm.size):
+        return (f"the checkpoint's position {position} in its epoch is outside "
+                f"0..{0 if perm is None else perm.size}")
+    return None
+
+
 def _finite(path: Any, what: str, v: npt.NDArray[Any]) -> None:
     if not np.all(np.isfinite(v)):
         bad = int(np.count_nonzero(~np.isfinite(v)))
@@ -197,10 +232,15 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         return CheckpointError(f"checkpoint {str(path)!r}: {problem}")
 
     try:
+        epoch, iteration, position = (_count(meta, k) for k in ("epoch", "iteration", "position"))
+    except (KeyError, ValueError) as exc:
+        raise fail(f"{exc.args[0] if isinstance(exc, ValueError) else f'no {exc}'}: it was "
+                   "edited or damaged, and the run cannot continue from it. Use an earlier "
+                   "copy, or start afresh.") from None
+    try:
         mode = meta["mode"]
-        epoch, iteration, position = (int(meta[k]) for k in ("epoch", "iteration", "position"))
-        if mode not in ("epoch", "iteration") or min(epoch, iteration, position) < 0:
-            raise ValueError("bad position")
+        if mode not in ("epoch", "iteration"):
+            raise ValueError(f"mode {mode!r}")
         v = arrays["v"]
         if v.ndim != 1 or v.dtype.kind != "f":
             raise ValueError(f"parameters of shape {v.shape} and dtype {v.dtype}")
@@ -216,6 +256,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             raise ValueError("bad configuration")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise fail(f"inconsistent contents ({type(exc).__name__}: {exc})") from exc
+    problem = _position_problem(mode, epoch, iteration, position, perm, history)
+    if problem:
+        raise fail(f"{problem}: it was edited or damaged, and the run cannot continue from it. "
+                   "Use an earlier copy, or start afresh.")
     _finite(path, "checkpoint", v)
     return Checkpoint(v=v, mode=mode, epoch=epoch, iteration=iteration, position=position,
                       perm=None if perm is None else perm.astype(np.int64), rng_state=rng_state,
