@@ -8,6 +8,7 @@ traceback is shown (``--debug`` shows it).
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 import shutil
@@ -316,3 +317,155 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     out = run("--debug", "train", "--no-download", *QUICK,
               env_extra={"XDG_CACHE_HOME": str(tmp_path / "cache"), "HOME": str(tmp_path)})
     assert out.returncode == 1 and "Traceback" in out.stderr and "DataError" in out.stderr
+
+
+# -- plugins that misbehave (issue 28, items 14, 19, 23) ------------------------------------
+
+PLUGIN_AT_IMPORT = {
+    "exit-0": "import sys\nsys.exit(0)\n",
+    "exit-3": "import sys\nsys.exit(3)\n",
+    "exit-msg": "import sys\nsys.exit('plugin refuses to load')\n",
+    "keyboard-interrupt": "raise KeyboardInterrupt\n",
+    "generator-exit": "raise GeneratorExit('closed')\n",
+}
+
+
+@pytest.mark.parametrize("kind", list(PLUGIN_AT_IMPORT))
+def test_a_plugin_leaving_at_import_is_a_warning_naming_it(
+        kind: str, tmp_path: Path, make_dist: MakeDist) -> None:
+    site = make_dist("gdkit-leaver", "gdkit_leaver", PLUGIN_AT_IMPORT[kind], version="0.7")
+    out = run("minimize", "valley", "--json", env_extra={"PYTHONPATH": str(site)})
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["success"] is True  # every other plugin still loaded
+    assert "gdkit: warning: plugin 'gdkit_leaver' from distribution 'gdkit-leaver 0.7' " \
+        "failed to load" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_a_plugin_leaving_at_import_does_not_stop_a_training_run(
+        tmp_path: Path, make_dist: MakeDist) -> None:
+    site = make_dist("gdkit-leaver", "gdkit_leaver", "import sys\nsys.exit(0)\n")
+    out = run("train", "--data", str(MNIST), *QUICK, "--save", str(tmp_path / "x.npz"),
+              env_extra={"PYTHONPATH": str(site)})
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "x.npz").is_file() and "gdkit_leaver" in out.stderr
+
+
+def test_a_plugin_printing_at_import_leaves_json_output_intact(make_dist: MakeDist) -> None:
+    site = make_dist("gdkit-chatty", "gdkit_chatty", "print('hello from a plugin')\n")
+    for args in (("plugins", "--json"), ("minimize", "valley", "--json")):
+        out = run(*args, env_extra={"PYTHONPATH": str(site)})
+        assert out.returncode == 0, out.stderr
+        json.loads(out.stdout)
+        assert "hello from a plugin" in out.stderr
+
+
+HOOK_LEAVES = """
+import sys
+import gdkit
+
+class Hooks:
+    @gdkit.hookimpl
+    def gdkit_run_start(self, run):
+        {action}
+
+gdkit_run_start = Hooks().gdkit_run_start
+"""
+
+
+@pytest.mark.parametrize(("action", "said"), [
+    ("sys.exit(0)", "called sys.exit(0)"),
+    ("sys.exit('msg')", "called sys.exit('msg')"),
+    ("raise KeyboardInterrupt", "raised KeyboardInterrupt"),
+    ("raise GeneratorExit", "raised GeneratorExit"),
+])
+def test_a_run_hook_leaving_is_an_error_naming_the_plugin(
+        action: str, said: str, make_dist: MakeDist) -> None:
+    site = make_dist("gdkit-hookexit", "gdkit_hookexit", HOOK_LEAVES.format(action=action),
+                     version="2.1")
+    out = run("minimize", "valley", env_extra={"PYTHONPATH": str(site)})
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.startswith("gdkit minimize: error: plugin 'gdkit_hookexit' (distribution "
+                                 f"'gdkit-hookexit 2.1') {said}"), out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.splitlines()) == 1
+
+
+ODD_HOOKS = """
+import gdkit
+
+class Items(dict):
+    def items(self):
+        raise RuntimeError("items broke")
+
+class Factory:
+    def __call__(self, **config):
+        return __import__("gdkit_plugins.step_sizes").step_sizes.Fixed(eta=0.1)
+
+@gdkit.hookimpl
+def gdkit_objectives():
+    return Items(broken=dict)
+
+@gdkit.hookimpl
+def gdkit_step_sizes():
+    return {"instance-step": Factory()}
+"""
+
+
+def test_a_hook_mapping_that_breaks_and_a_factory_instance_are_handled(
+        make_dist: MakeDist) -> None:
+    site = make_dist("gdkit-odd", "gdkit_odd", ODD_HOOKS, version="1.5")
+    listing = run("plugins", "--json", env_extra={"PYTHONPATH": str(site)})
+    assert listing.returncode == 0, listing.stderr
+    failures = json.loads(listing.stdout)["failures"]
+    assert failures and "RuntimeError: items broke" in failures[0]["error"]
+    assert "instance-step" in listing.stdout
+    out = run("minimize", "valley", "--step", "instance-step", "--json",
+              env_extra={"PYTHONPATH": str(site)})
+    assert out.returncode in (0, 1) and "bug in gdkit" not in out.stderr, out.stderr
+    assert json.loads(out.stdout)["nit"] > 0
+
+
+def test_version_needs_no_plugin_and_help_does_not_wait_for_a_hanging_one(
+        tmp_path: Path, make_dist: MakeDist) -> None:
+    marker, go = tmp_path / "imported", tmp_path / "go"
+    site = make_dist("gdkit-stuck", "gdkit_stuck", f"""
+        import pathlib, time
+        pathlib.Path({str(marker)!r}).touch()
+        deadline = time.monotonic() + 60
+        while not pathlib.Path({str(go)!r}).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        """, version="0.2")
+    try:
+        out = run("--version", env_extra={"PYTHONPATH": str(site)})
+        assert out.returncode == 0 and out.stdout.startswith("gdkit "), out.stderr
+        assert not marker.exists()  # not even imported
+        for args in (("--help",), ("-h",)):
+            out = run(*args, env_extra={"PYTHONPATH": str(site)})
+            assert out.returncode == 0 and "train" in out.stdout, out.stderr
+            assert "Only gdkit's own commands are listed" in out.stdout
+            assert "plugin 'gdkit_stuck' (distribution 'gdkit-stuck 0.2') is taking more " \
+                "than" in out.stderr
+    finally:
+        go.touch()
+
+
+def test_a_slow_plugin_is_named_while_it_loads(tmp_path: Path, make_dist: MakeDist) -> None:
+    go = tmp_path / "go"
+    site = make_dist("gdkit-slow", "gdkit_slow", f"""
+        import pathlib, time
+        deadline = time.monotonic() + 60
+        while not pathlib.Path({str(go)!r}).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        """, version="0.1")
+    env = {k: v for k, v in os.environ.items() if k != "GDKIT_DISABLE_PLUGIN_AUTOLOAD"}
+    env["PYTHONPATH"] = str(site)
+    proc = subprocess.Popen([*gdkit_cmd(), "plugins", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stderr is not None
+    try:
+        said = wait_for_output(proc.stderr, r"GDKIT_DISABLE_PLUGIN_AUTOLOAD=1[^\n]*\n")
+    finally:
+        go.touch()
+        out, err = proc.communicate(timeout=120)
+    assert "plugin 'gdkit_slow' (distribution 'gdkit-slow 0.1') is taking more than" in said
+    assert proc.returncode == 0 and json.loads(out)["parts"], err
