@@ -12,6 +12,7 @@ any problem into :class:`~gdkit.errors.CheckpointError` naming the file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
@@ -35,6 +36,13 @@ VERSION: Final = 1
 _META: Final = "__meta__"
 _MAX_META: Final = 1 << 24  # 16 MiB of JSON is far beyond any honest checkpoint
 _MAX_COUNT: Final = 1 << 53  # steps, epochs, positions: exact in a float, beyond any run
+_MAX_ITEMSIZE: Final = 16  # bytes of one parameter, at most (complex128)
+_LIST_FACTOR: Final = 5  # a history column becomes a list of floats: ~32 bytes a row, not 8
+RULE_STATE_VECTORS: Final = 64
+"""A step rule's saved state holds at most this many vectors of the
+parameters' size (each member), or 1 MiB: momentum holds one, L-BFGS 2k."""
+MEMORY_MARGIN: Final = 2.0
+"""Everything a reader reads must fit in the available memory divided by this."""
 
 
 @dataclass
@@ -74,15 +82,26 @@ def atomic_savez(path: str | os.PathLike[str], arrays: Mapping[str, npt.ArrayLik
     return path
 
 
+Limit = tuple[int, str] | None
+"""The most bytes a member may hold and why (``"a network of its sizes needs"``);
+None: only the machine's memory bounds it."""
+
+
 def read_npz(path: str | os.PathLike[str], fmt: str, what: str = "checkpoint",
-             members: Callable[[dict[str, Any], list[str]], Iterable[str]] | None = None,
+             members: Callable[[dict[str, Any], list[str]],
+                               Iterable[str] | Mapping[str, Limit]] | None = None,
              ) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
     """Read a gdkit ``.npz`` of format ``fmt``: (meta, arrays), or CheckpointError.
 
     Only the metadata and the arrays ``members(meta, names)`` names (default:
-    every array) are read, and each only after its declared size has been
-    checked against the memory available: a file padded with a huge extra
-    member costs nothing, and a forged size is refused before it is allocated.
+    every array) are read. ``members`` may map each name to a :data:`Limit`,
+    the most bytes what reads it can need. Before any array is read, the
+    shape and dtype its ``.npy`` header declares are checked against the size
+    the zip directory declares, against that limit and, all together, against
+    the memory available (:data:`MEMORY_MARGIN`): a file padded with a huge
+    extra member costs nothing, and a forged or bombed size is refused before
+    it is allocated. ``members`` may raise :class:`_Refused` to refuse the
+    file from its metadata.
     """
     path = Path(path)
 
@@ -112,19 +131,32 @@ def read_npz(path: str | os.PathLike[str], fmt: str, what: str = "checkpoint",
                 raise fail(f"format version {meta.get('version')!r}; this gdkit reads "
                            f"version {VERSION}. Use the gdkit version that wrote it.")
             others = [k for k in names if k != _META]
-            wanted = list(others if members is None else members(meta, others))
+            chosen = others if members is None else members(meta, others)
+            limits: Mapping[str, Limit] = (
+                chosen if isinstance(chosen, Mapping) else dict.fromkeys(chosen))
+            wanted = list(limits)
             missing = [k for k in wanted if k not in others]
             if missing:
                 raise fail(f"the array(s) {', '.join(missing)} named by its metadata are "
                            "missing: the file is damaged")
-            budget = available_memory()
+            budget = available_memory() / MEMORY_MARGIN
             for k in wanted:
-                budget -= _declared_size(npz, k)
+                declared, holds = _declared_size(npz, k), _header_size(npz, k)
+                if holds > declared:
+                    raise fail(f"its array {k!r} declares {holds:,} bytes of data in a member of "
+                               f"{declared:,}: the file is damaged or forged")
+                limit = limits[k]
+                if limit is not None and holds > limit[0]:
+                    raise fail(f"its array {k!r} declares {holds:,} bytes, more than the "
+                               f"{limit[0]:,} {limit[1]}: the file is damaged or forged")
+                budget -= holds * (_LIST_FACTOR if k.startswith("history/") else 1)
                 if budget < 0:
-                    raise fail(f"its array {k!r} declares {_declared_size(npz, k):,} bytes, "
-                               "more than this machine's available memory: the file is damaged "
-                               "or not a gdkit file")
+                    raise fail(f"its array {k!r} declares {holds:,} bytes, more than this "
+                               "machine's available memory allows: the file is damaged or not "
+                               "a gdkit file")
             arrays = {k: npz[k] for k in wanted}
+    except _Refused as exc:
+        raise fail(str(exc)) from None
     except CheckpointError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, RuntimeError,
@@ -138,16 +170,59 @@ def read_npz(path: str | os.PathLike[str], fmt: str, what: str = "checkpoint",
     return meta, arrays
 
 
+class _Refused(ValueError):
+    """Raised by a ``members`` function of :func:`read_npz`: the metadata alone
+    shows the file cannot be used (the message says why)."""
+
+
 def _declared_size(npz: Any, key: str) -> int:
     """The uncompressed size the zip directory declares for member ``key``."""
     return int(npz.zip.getinfo(f"{key}.npy").file_size)
 
 
-def _checkpoint_members(meta: dict[str, Any], names: list[str]) -> list[str]:
-    known = ["v", *(["perm"] if "perm" in names else [])]
-    known += [f"history/{k}" for k in meta.get("history", [])]
-    known += [f"rule/{k}" for k in meta.get("rule_state", [])]
+def _header_size(npz: Any, key: str) -> int:
+    """Bytes of data the ``.npy`` header of member ``key`` declares (its shape
+    times its dtype's size), read without reading the data."""
+    with npz.zip.open(f"{key}.npy") as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+    return math.prod(int(n) for n in shape) * int(dtype.itemsize)
+
+
+def _checkpoint_members(meta: dict[str, Any], names: list[str]) -> dict[str, Limit]:
+    """The members a checkpoint's reader needs, each bounded by what the run
+    it records needs: v by its dim, each history column by its position, each
+    part of the step rule's state by :data:`RULE_STATE_VECTORS` vectors."""
+    try:
+        rows = _count(meta, "epoch" if meta.get("mode") == "epoch" else "iteration")
+    except (KeyError, ValueError) as exc:
+        raise _Refused(_position_message(exc)) from None
+    config = meta.get("config")
+    dim = config.get("dim") if isinstance(config, dict) else None
+    per_vector = dim * _MAX_ITEMSIZE if type(dim) is int and dim >= 0 else None
+    known: dict[str, Limit] = {
+        "v": None if per_vector is None else (
+            per_vector, f"its {dim:,} parameters (dim in its configuration) can hold"),
+    }
+    if "perm" in names:
+        known["perm"] = None
+    for k in _names(meta, "history"):
+        known[f"history/{k}"] = (rows * 8, f"{rows:,} rows of history (its position) take")
+    rule = max(RULE_STATE_VECTORS * (per_vector or 0), 1 << 20)
+    for k in _names(meta, "rule_state"):
+        known[f"rule/{k}"] = (rule, f"a step rule's state may hold ({RULE_STATE_VECTORS} "
+                                    "vectors of the parameters' size, or 1 MiB)")
     return known
+
+
+def _names(meta: dict[str, Any], key: str) -> list[str]:
+    listed = meta.get(key, [])
+    if not isinstance(listed, list) or not all(isinstance(k, str) for k in listed):
+        raise _Refused(f"its metadata's {key!r} is not a list of names: the file is damaged")
+    return listed
 
 
 def _model_members(meta: dict[str, Any], names: list[str]) -> list[str]:
@@ -165,6 +240,12 @@ def _count(meta: Mapping[str, Any], key: str) -> int:
         raise ValueError(f"its position {key}: {value!r} is not a whole number in "
                          f"0..{_MAX_COUNT:,}")
     return value
+
+
+def _position_message(exc: KeyError | ValueError) -> str:
+    problem = exc.args[0] if isinstance(exc, ValueError) else f"no position {exc}"
+    return (f"{problem}: it was edited or damaged, and the run cannot continue from it. Use an "
+            "earlier copy, or start afresh.")
 
 
 def _position_problem(mode: str, epoch: int, iteration: int, position: int,
@@ -234,9 +315,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     try:
         epoch, iteration, position = (_count(meta, k) for k in ("epoch", "iteration", "position"))
     except (KeyError, ValueError) as exc:
-        raise fail(f"{exc.args[0] if isinstance(exc, ValueError) else f'no {exc}'}: it was "
-                   "edited or damaged, and the run cannot continue from it. Use an earlier "
-                   "copy, or start afresh.") from None
+        raise fail(_position_message(exc)) from None
     try:
         mode = meta["mode"]
         if mode not in ("epoch", "iteration"):
@@ -276,19 +355,39 @@ def save_model(path: str | os.PathLike[str], parameters: npt.ArrayLike,
     return atomic_savez(path, {"parameters": parameters, **arrays}, full)
 
 
-def load_model(path: str | os.PathLike[str]) -> tuple[npt.NDArray[Any], dict[str, Any],
-                                                      dict[str, npt.NDArray[Any]]]:
+def load_model(path: str | os.PathLike[str], *, arrays: Iterable[str] | None = None,
+               limits: Callable[[dict[str, Any]], Mapping[str, Limit]] | None = None,
+               ) -> tuple[npt.NDArray[Any], dict[str, Any], dict[str, npt.NDArray[Any]]]:
     """Read a model saved by :func:`save_model`: (parameters, meta, other arrays).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` file.
+    arrays : iterable of str, optional
+        The arrays besides the parameters the caller uses; no other member is
+        read (default: every array the file lists).
+    limits : callable, optional
+        Given the metadata, the most bytes each array (``"parameters"``
+        included) may hold and why, checked from its header before it is read.
 
     Raises
     ------
     CheckpointError
-        Missing, truncated, corrupt, foreign or of another version.
+        Missing, truncated, corrupt, foreign or of another version; an array
+        larger than its limit or than the memory available.
     """
-    meta, arrays = read_npz(path, MODEL_FORMAT, what="saved model", members=_model_members)
-    params = arrays.pop("parameters", None)
+    wanted = None if arrays is None else ["parameters", *arrays]
+
+    def members(meta: dict[str, Any], names: list[str]) -> dict[str, Limit]:
+        chosen = _model_members(meta, names) if wanted is None else wanted
+        bounds = {} if limits is None else limits(meta)
+        return {k: bounds.get(k) for k in chosen}
+
+    meta, read = read_npz(path, MODEL_FORMAT, what="saved model", members=members)
+    params = read.pop("parameters", None)
     if params is None or params.ndim != 1 or params.dtype.kind != "f":
         raise CheckpointError(f"saved model {os.fspath(path)!r}: no 1-D floating 'parameters' "
                               "array; the file is damaged or not a gdkit model.")
     _finite(path, "saved model", params)
-    return params, meta, arrays
+    return params, meta, read

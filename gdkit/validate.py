@@ -147,18 +147,21 @@ rule's state, a checkpoint's copy): what :func:`memory` checks a model's
 size against, times the dtype's bytes."""
 
 
-def memory(part: str, what: str, nbytes: float) -> None:
+def memory(part: str, what: str, nbytes: float, *, margin: float = 1.0) -> None:
     """Refuse, before allocating, ``nbytes`` for ``what`` when the machine
-    does not have them (ConfigError naming the part, the need and the supply).
+    does not have them, times ``margin`` (ConfigError naming the part, the
+    need and the supply).
 
     Examples
     --------
     >>> memory("rosenbrock", "dim = 10", 10 * 8 * COPIES)  # 320 bytes: fine
     """
     have = available_memory()
-    if nbytes > have:
-        raise ConfigError(f"{part}: {what} would need {_size(nbytes)} of memory, but this "
-                          f"machine has {_size(have)} available. Ask for less.")
+    if nbytes * margin > have:
+        kept = f" ({_size(nbytes * margin)} with gdkit's margin of {margin:g}x)" if (
+            margin != 1.0) else ""
+        raise ConfigError(f"{part}: {what} would need {_size(nbytes)} of memory{kept}, but "
+                          f"this machine has {_size(have)} available. Ask for less.")
 
 
 def _size(nbytes: float) -> str:

@@ -8,6 +8,7 @@ traceback is shown (``--debug`` shows it).
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import re
@@ -16,13 +17,17 @@ import signal
 import socket
 import struct
 import subprocess
+import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from gdkit.checkpoint import load_checkpoint, save_checkpoint
+from gdkit.validate import available_memory
 
 from .conftest import MakeDist
 from .helpers import wait_for_output
@@ -469,3 +474,109 @@ def test_a_slow_plugin_is_named_while_it_loads(tmp_path: Path, make_dist: MakeDi
         out, err = proc.communicate(timeout=120)
     assert "plugin 'gdkit_slow' (distribution 'gdkit-slow 0.1') is taking more than" in said
     assert proc.returncode == 0 and json.loads(out)["parts"], err
+
+
+# -- memory bounded by the request (issue 28, items 9, 10, 11) --------------------------------
+
+def bombed(src: Path, dst: Path, member: str, nbytes: int, **meta_changes: Any) -> Path:
+    """Copy the gdkit ``.npz`` ``src`` to ``dst`` with ``member`` replaced (or
+    added) by ``nbytes`` of zero float64s, deflated (about 1 KB a MB): a small
+    file that declares a large array. ``meta_changes`` edit its metadata."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            if info.filename == f"{member}.npy":
+                continue
+            data = zin.read(info)
+            if info.filename == "__meta__.npy" and meta_changes:
+                meta = json.loads(str(np.load(io.BytesIO(data))))
+                meta.update(meta_changes)
+                buf = io.BytesIO()
+                np.save(buf, np.array(json.dumps(meta)))
+                data = buf.getvalue()
+            zout.writestr(info.filename, data)
+        with zout.open(f"{member}.npy", "w", force_zip64=True) as fh:
+            np.lib.format.write_array_header_1_0(
+                fh, {"descr": "<f8", "fortran_order": False, "shape": (nbytes // 8,)})
+            chunk, left = bytes(1 << 20), nbytes
+            while left:
+                fh.write(chunk[:min(left, len(chunk))])
+                left -= min(left, len(chunk))
+    return dst
+
+
+BOMB = 64 << 20  # 64 MiB declared, ~64 KB on disk: far beyond what any reader here needs
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A small model and the checkpoints of a mini-batch and a full-batch run."""
+    d = tmp_path_factory.mktemp("trained")
+    out = run("train", "--data", str(MNIST), *QUICK, "--save", str(d / "m.npz"),
+              "--checkpoint", str(d / "ck.npz"), "--step", "momentum,fixed")
+    assert out.returncode == 0, out.stderr
+    full = run("minimize", "valley", "--step", "momentum,fixed", "--max-iter", "5",
+               "--checkpoint", str(d / "full.npz"))
+    assert full.returncode == 1, full.stderr  # max_iter reached: no success, but saved
+    one = d / "one.idx"
+    one.write_bytes(struct.pack(">HBBIII", 0, 8, 3, 1, 28, 28) + bytes(784))
+    return {"model": d / "m.npz", "mini": d / "ck.npz", "full": d / "full.npz", "image": one}
+
+
+@pytest.mark.parametrize(("source", "member", "said"), [
+    ("mini", "v", "its array 'v' declares 67,108,864 bytes, more than the 101,920 its 6,370 "
+                  "parameters (dim in its configuration) can hold"),
+    ("mini", "history/cost", "its array 'history/cost' declares 67,108,864 bytes, more than "
+                             "the 8 1 rows of history (its position) take"),
+    ("full", "history/eta", "its array 'history/eta' declares 67,108,864 bytes, more than the "
+                            "40 5 rows of history"),
+    ("full", "rule/0.velocity", "its array 'rule/0.velocity' declares 67,108,864 bytes, more "
+                                "than the 1,048,576 a step rule's state may hold"),
+])
+def test_a_bombed_checkpoint_is_refused_before_reading(
+        trained: dict[str, Path], tmp_path: Path, source: str, member: str, said: str) -> None:
+    ck = bombed(trained[source], tmp_path / "bomb.npz", member, BOMB)
+    assert ck.stat().st_size < 1 << 20
+    if source == "mini":
+        out = run("train", "--resume", str(ck), "--data", str(MNIST))
+    else:
+        out = run("minimize", "valley", "--step", "momentum,fixed", "--resume", str(ck))
+    assert out.returncode == 1 and said in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("listed", [True, False])
+def test_a_model_reads_only_what_predict_and_evaluate_use(
+        trained: dict[str, Path], tmp_path: Path, listed: bool) -> None:
+    changes: dict[str, Any] = {"arrays": ["junk", "sizes"]} if listed else {"arrays": None}
+    model = bombed(trained["model"], tmp_path / "m.npz", "junk", BOMB, **changes)
+    with warnings.catch_warnings(), zipfile.ZipFile(model, "a") as zf:
+        warnings.simplefilter("ignore")  # zipfile's "Duplicate name": meant
+        zf.writestr("junk.npy", b"\x93NUMPY garbage")  # reading 'junk' would now fail
+    out = run("predict", str(model), str(trained["image"]))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"{trained['image']}[0]: ")
+
+
+def test_a_model_whose_parameters_are_bombed_is_refused(
+        trained: dict[str, Path], tmp_path: Path) -> None:
+    model = bombed(trained["model"], tmp_path / "m.npz", "parameters", BOMB)
+    out = run("predict", str(model), str(trained["image"]))
+    assert out.returncode == 1 and "its array 'parameters' declares 67,108,864 bytes, more " \
+        "than the 50,960 a network of sizes [784, 8, 10] needs" in out.stderr, out.stderr
+
+
+def test_predict_checks_the_memory_an_idx_header_declares(
+        trained: dict[str, Path], tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.gz"  # 2 MB declaring 2**31 bytes: ~22 GB of images to classify
+    n = 2**31 // 784
+    with gzip.open(bomb, "wb") as fh:
+        fh.write(struct.pack(">HBBIII", 0, 8, 3, n, 28, 28))
+        chunk = bytes(784 * 10_000)
+        for start in range(0, n, 10_000):
+            fh.write(chunk[:784 * min(10_000, n - start)])
+    if available_memory() > 2 * n * 8_000:
+        pytest.skip("this machine could classify them all: nothing to refuse")
+    out = run("predict", str(trained["model"]), str(bomb))
+    assert out.returncode == 2, out.stderr
+    assert f"{bomb}: its 2,739,137 images (the count its header declares) would need 21.9 GB " \
+        "of memory (43.8 GB with gdkit's margin of 2x), but this machine has" in out.stderr
