@@ -148,7 +148,7 @@ def read_npz(path: str | os.PathLike[str], fmt: str, what: str = "checkpoint",
                 limit = limits[k]
                 if limit is not None and holds > limit[0]:
                     raise fail(f"its array {k!r} declares {holds:,} bytes, more than the "
-                               f"{limit[0]:,} {limit[1]}: the file is damaged or forged")
+                               f"{limit[0]:,} that {limit[1]}: the file is damaged or forged")
                 budget -= holds * (_LIST_FACTOR if k.startswith("history/") else 1)
                 if budget < 0:
                     raise fail(f"its array {k!r} declares {holds:,} bytes, more than this "
@@ -210,7 +210,8 @@ def _checkpoint_members(meta: dict[str, Any], names: list[str]) -> dict[str, Lim
     if "perm" in names:
         known["perm"] = None
     for k in _names(meta, "history"):
-        known[f"history/{k}"] = (rows * 8, f"{rows:,} rows of history (its position) take")
+        known[f"history/{k}"] = (rows * 8, f"{rows:,} row(s) of history take (one per "
+                                           "completed epoch or step, as its position says)")
     rule = max(RULE_STATE_VECTORS * (per_vector or 0), 1 << 20)
     for k in _names(meta, "rule_state"):
         known[f"rule/{k}"] = (rule, f"a step rule's state may hold ({RULE_STATE_VECTORS} "

@@ -265,6 +265,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gdkit {__version__}")
         return 0
     command, owner = "gdkit", None
+    if sys.stdout is None:  # started with standard output closed (>&-)
+        print("gdkit: error: standard output is closed, and gdkit prints its results there. "
+              "Redirect it to a file, or to /dev/null to discard them.", file=sys.stderr)
+        return EXIT_USAGE
+    real_stdout, sys.stdout = sys.stdout, _Stdout(sys.stdout)
     try:
         with warnings.catch_warnings(), noting_sigint() as ctrl_c:
             if not debug:
@@ -305,6 +310,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (| head): end quietly
         silence_stdout()
         return EXIT_PIPE
+    except StdoutError as exc:  # a full disk, /dev/full, an I/O error: not gdkit's bug
+        silence_stdout()
+        print(f"{command}: error: cannot write to standard output ({exc.strerror}), so what "
+              "the command printed is lost; anything it saved to files is written. Free some "
+              "space or redirect it elsewhere, and run it again.", file=sys.stderr)
+        return EXIT_ERROR
     except SystemExit as exc:
         who = None if owner is None else _exit_culprit(exc, owner)
         if who is None:  # argparse, or the command itself choosing its exit status
@@ -324,7 +335,42 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"{command}: error: {_unexpected(exc)}", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        if isinstance(sys.stdout, _Stdout):
+            sys.stdout = real_stdout
     return int(status or 0)
+
+
+class StdoutError(OSError):
+    """Standard output could not be written (not a closed pipe: that is
+    :class:`BrokenPipeError`, which ends the command quietly)."""
+
+
+class _Stdout:
+    """``sys.stdout`` while a command runs: a failure to write to it becomes
+    :class:`StdoutError`, told apart from the command's other files."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StdoutError(exc.errno, exc.strerror) from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StdoutError(exc.errno, exc.strerror) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 _PLUGIN_BUG: Final = ("This is a bug in that plugin: rerun with --debug for the traceback and "

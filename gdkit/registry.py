@@ -30,6 +30,7 @@ import contextlib
 import difflib
 import importlib.metadata as md
 import inspect
+import numbers
 import os
 import signal
 import sys
@@ -376,8 +377,10 @@ class Registry:
         info = self.lookup(kind, name)
         _check_options(info, config)
         product = info.factory(**config)
-        check_part(kind, product, f"the {kind} {name!r} built by {info.supplier}",
-                   "Fix the plugin's factory, or report it to its author.")
+        what = f"the {kind} {name!r} built by {info.supplier}"
+        check_part(kind, product, what, "Fix the plugin's factory, or report it to its author.")
+        if kind == "objective":
+            check_sizes(product, what)
         return product
 
 
@@ -515,6 +518,20 @@ def check_part(kind: Kind, obj: object, what: str, hint: str) -> None:
             f"{what} is a {type(obj).__name__} without {', '.join(missing)}, so it is not a "
             f"{kind} (see {'gdkit.command' if kind == 'command' else 'gdkit.protocols'}). {hint}"
         )
+
+
+def check_sizes(obj: object, what: str) -> None:
+    """Raise :class:`PluginError` unless an objective's ``dim`` (and its
+    ``n_samples``, if it has one) is a whole number >= 1."""
+    for attr in ("dim", "n_samples"):
+        if attr == "n_samples" and not hasattr(obj, attr):
+            continue
+        value = getattr(obj, attr)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise PluginError(
+                f"{what} has {attr} = {value!r}; an objective's {attr} must be a whole number "
+                ">= 1. This is a bug in that plugin: fix its objective, or report it to its "
+                "author.")
 
 
 _REGISTRY: Registry | None = None

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -436,7 +437,10 @@ def _read_png(p: Path) -> FloatArray:
     except ImportError:
         raise MissingExtraError(f"reading the PNG file {p}", "images", "Pillow") from None
     try:
-        with Image.open(p) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(p)  # reads the header only; a bomb is refused here
+        with img:
             if img.size != (IMAGE_SIDE, IMAGE_SIDE):
                 raise _wrong_size(p, *img.size)
             if img.mode.startswith("I;16"):
@@ -445,6 +449,10 @@ def _read_png(p: Path) -> FloatArray:
                 pixels = np.asarray(img.convert("L"), dtype=np.float64) / 255.0
     except DataError:  # the wrong size: an OSError too, and already one line
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DataError(f"{p}: too large an image to open safely ({exc}); the network reads "
+                        f"{IMAGE_SIDE} x {IMAGE_SIDE} greyscale images as MNIST's. Resize it to "
+                        f"{IMAGE_SIDE} x {IMAGE_SIDE} first.") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{p}: a damaged or unreadable PNG ({exc}). Save it again as a "
                         f"{IMAGE_SIDE} x {IMAGE_SIDE} greyscale PNG.") from None

@@ -9,9 +9,10 @@ drawn, and its absence is reported before any work is done.
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -24,6 +25,10 @@ __all__ = ["DEFAULT_STEPS", "Plot", "parse_step_spec"]
 
 #: The paths drawn by ``gdkit plot valley`` when no ``--step`` is given.
 DEFAULT_STEPS = ("fixed", "momentum,fixed", "armijo", "normalized")
+MIN_DPI: Final = 10.0
+MAX_DPI: Final = 1000.0  # a 10 x 8 inch figure at 1000 dpi is an 80-megapixel canvas, ~320 MB
+MAX_ERRORS: Final = 1000  # plot errors --limit: panels in one picture
+MAX_NEURONS: Final = 400  # plot weights draws at most this many hidden neurons (20 x 20)
 
 
 def parse_step_spec(spec: str) -> Any:
@@ -67,7 +72,8 @@ class Plot:
                                                   "(default: yes unless --data is given)")
             if name == "errors":
                 p.add_argument("--limit", type=argument(integer, minimum=1), default=100,
-                               help="draw at most this many (default 100), in test-set order")
+                               help="draw at most this many (default 100, at most "
+                                    f"{MAX_ERRORS:,}), in test-set order")
             _common(p)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -87,8 +93,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", "-O", required=True, metavar="FILE",
                    help="the picture to write: .png, .svg or .pdf")
     p.add_argument("--title", default=None, help="the figure's title")
-    p.add_argument("--dpi", type=argument(number, low=0.0), default=100.0,
-                   help="resolution of a PNG (default 100)")
+    p.add_argument("--dpi", type=argument(number, low=MIN_DPI, high=MAX_DPI, low_closed=True,
+                                          high_closed=True), default=100.0,
+                   help=f"resolution of a PNG, {MIN_DPI:g} to {MAX_DPI:g} (default 100)")
 
 
 def _valley_parser(sub: Any) -> None:
@@ -133,10 +140,24 @@ def _valley(args: argparse.Namespace) -> Any:
     else:
         raise ConfigError(f"{args.objective} has no initial point: give the start with "
                           "--v0 V1 V2.")
+    _finite_start(obj, v0)
     specs = args.step or list(DEFAULT_STEPS)
     traces = [trace(obj, v0, parse_step_spec(s), label=s, max_iter=args.max_iter)
               for s in specs]
     return valley(obj, traces, bounds=args.bounds, surface=args.surface, title=args.title)
+
+
+def _finite_start(obj: Any, v0: Any) -> None:
+    """Refuse a start where the cost or its gradient is not finite: there is no
+    path to draw from there."""
+    with np.errstate(all="ignore"):
+        values = [float(obj.cost(v0))]
+        if hasattr(obj, "gradient"):
+            values += [float(g) for g in np.asarray(obj.gradient(v0))]
+    if not all(math.isfinite(x) for x in values):
+        raise ConfigError(f"--v0 {v0[0]:g} {v0[1]:g}: the cost or its gradient is not finite "
+                          "there (it overflows), so no path starts from it. Start nearer "
+                          "the valley, e.g. --v0 1 1.")
 
 
 def _curve(args: argparse.Namespace) -> Any:
@@ -160,6 +181,9 @@ def _evaluation(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 def _errors(args: argparse.Namespace) -> Any:
     from gdkit.plot import digits
 
+    if args.limit > MAX_ERRORS:
+        raise ConfigError(f"--limit {args.limit:,}: at most {MAX_ERRORS:,} digits are drawn in "
+                          "one picture (each is a panel of its own). Ask for fewer.")
     _, images, ev = _evaluation(args)
     wrong = ev.misclassified[: args.limit]
     shown = f"the first {len(wrong)}" if len(wrong) < len(ev.misclassified) else "all"
@@ -184,8 +208,10 @@ def _weights(args: argparse.Namespace) -> Any:
     if net.sizes[0] != 28 * 28 or len(net.sizes) < 3:
         raise ConfigError(f"{args.model}: a network of sizes {list(net.sizes)} has no hidden "
                           "layer of 784 inputs to draw as 28×28 images.")
-    return weights(net.weights[0], title=args.title or
-                   f"input weights of the {net.sizes[1]} hidden neurons of {Path(args.model).name}")
+    shown = (f"the {net.sizes[1]}" if net.sizes[1] <= MAX_NEURONS else
+             f"the first {MAX_NEURONS} of the {net.sizes[1]:,}")
+    return weights(net.weights[0][:MAX_NEURONS], title=args.title or
+                   f"input weights of {shown} hidden neurons of {Path(args.model).name}")
 
 
 _DRAW: dict[str, Callable[[argparse.Namespace], Any]] = {

@@ -7,11 +7,13 @@ traceback is shown (``--debug`` shows it).
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import io
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -19,6 +21,7 @@ import struct
 import subprocess
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -275,6 +278,37 @@ def wrong_point(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str
         "--at gives 3 numbers, but valley has 2 parameters: give one number per parameter."
 
 
+def plugin_leaves(tmp: Path, make: MakeDist) -> tuple[subprocess.CompletedProcess[str], int,
+                                                      str]:
+    site = make("gdkit-leaver", "gdkit_leaver", "import sys\nsys.exit(3)\n", version="0.7")
+    out = run("minimize", "valley", "--step", "gdkit_leaver",
+              env_extra={"PYTHONPATH": str(site)})
+    return out, 1, "plugin 'gdkit_leaver' from distribution 'gdkit-leaver 0.7' failed to load: " \
+        "called sys.exit(3)"
+
+
+def bombed_file(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    ck = tmp / "ck.npz"
+    first = run("minimize", "valley", "--max-iter", "3", "--checkpoint", str(ck))
+    assert first.returncode == 1, first.stderr  # max_iter reached
+    bombed(ck, tmp / "bomb.npz", "v", BOMB)
+    return run("minimize", "valley", "--resume", str(tmp / "bomb.npz")), 1, \
+        "its array 'v' declares 67,108,864 bytes, more than the 32 that its 2 parameters"
+
+
+def user_or_machine(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    with open("/dev/full", "w") as full:
+        env = {k: v for k, v in os.environ.items() if k != "GDKIT_DISABLE_PLUGIN_AUTOLOAD"}
+        proc = subprocess.run([*gdkit_cmd(), "minimize", "valley"], stdout=full, env=env,
+                              stderr=subprocess.PIPE, text=True, timeout=300, check=False)
+    return proc, 1, "cannot write to standard output (No space left on device)"
+
+
+def capped_option(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
+    return run("check-gradient", "valley", "--directions", "100000000"), 2, \
+        "--directions 100,000,000: at most 10,000 random directions are checked"
+
+
 CASES: dict[str, Case] = {
     "corrupt-idx": corrupt_idx,
     "truncated-gz": truncated_gz,
@@ -300,6 +334,10 @@ CASES: dict[str, Case] = {
     "foreign-model": foreign_model,
     "bad-image": bad_image,
     "wrong-point": wrong_point,
+    "plugin-leaves": plugin_leaves,
+    "bombed-file": bombed_file,
+    "user-or-machine": user_or_machine,
+    "capped-option": capped_option,
 }
 
 
@@ -523,14 +561,14 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize(("source", "member", "said"), [
-    ("mini", "v", "its array 'v' declares 67,108,864 bytes, more than the 101,920 its 6,370 "
+    ("mini", "v", "its array 'v' declares 67,108,864 bytes, more than the 101,920 that its 6,370 "
                   "parameters (dim in its configuration) can hold"),
     ("mini", "history/cost", "its array 'history/cost' declares 67,108,864 bytes, more than "
-                             "the 8 1 rows of history (its position) take"),
+                             "the 8 that 1 row(s) of history take"),
     ("full", "history/eta", "its array 'history/eta' declares 67,108,864 bytes, more than the "
-                            "40 5 rows of history"),
+                            "40 that 5 row(s) of history"),
     ("full", "rule/0.velocity", "its array 'rule/0.velocity' declares 67,108,864 bytes, more "
-                                "than the 1,048,576 a step rule's state may hold"),
+                                "than the 1,048,576 that a step rule's state may hold"),
 ])
 def test_a_bombed_checkpoint_is_refused_before_reading(
         trained: dict[str, Path], tmp_path: Path, source: str, member: str, said: str) -> None:
@@ -562,7 +600,7 @@ def test_a_model_whose_parameters_are_bombed_is_refused(
     model = bombed(trained["model"], tmp_path / "m.npz", "parameters", BOMB)
     out = run("predict", str(model), str(trained["image"]))
     assert out.returncode == 1 and "its array 'parameters' declares 67,108,864 bytes, more " \
-        "than the 50,960 a network of sizes [784, 8, 10] needs" in out.stderr, out.stderr
+        "than the 50,960 that a network of sizes [784, 8, 10] needs" in out.stderr, out.stderr
 
 
 def test_predict_checks_the_memory_an_idx_header_declares(
@@ -580,3 +618,153 @@ def test_predict_checks_the_memory_an_idx_header_declares(
     assert out.returncode == 2, out.stderr
     assert f"{bomb}: its 2,739,137 images (the count its header declares) would need 21.9 GB " \
         "of memory (43.8 GB with gdkit's margin of 2x), but this machine has" in out.stderr
+
+
+# -- one clear line for the user's input or the machine, not "a bug in gdkit" (item 24) ------
+# -- and a documented cap on every option that scales work or memory (item 13) -------------
+
+SIZES_PLUGIN = """
+import math
+import gdkit
+
+class Odd:
+    def __init__(self, dim=2, n_samples=3):
+        self.dim, self.n_samples = dim, math.nan if n_samples == "nan" else n_samples
+
+    def cost(self, v, batch=None):
+        return float(v @ v)
+
+@gdkit.hookimpl
+def gdkit_objectives():
+    return {"odd": Odd}
+"""
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` x ``height`` pixels and holds none."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0,
+                                                            0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+def _full_disk() -> None:  # in the child: files stop growing at 4 KB (EFBIG), as on a full disk
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+
+Line = tuple[tuple[str, ...], dict[str, Any], int, str]
+
+
+def _lines(tmp: Path, trained: dict[str, Path], site: Path) -> dict[str, Line]:
+    """Case name -> (arguments, subprocess options, exit status, what stderr says)."""
+    deep = tmp / "deep.jsonl"
+    deep.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    bomb = tmp / "bomb.png"
+    bomb.write_bytes(_png_header(20_000, 20_000))
+    schedule = " then ".join(["warmup(steps=1)"] * 2999 + ["constant"])
+    plugin = {"env_extra": {"PYTHONPATH": str(site)}}
+    return {
+        "threads": (("minimize", "valley", "--threads", "99999999999999999999"), {}, 2,
+                    "argument --threads: must be 'auto' or an integer from 1 to 4,096, got "
+                    "'99999999999999999999'"),
+        "long-name": (("minimize", "valley", "--checkpoint", str(tmp / ("a" * 300 + ".npz"))),
+                      {}, 2, "a name in it is 304 bytes long, but this file system takes names"),
+        "long-path": (("minimize", "valley", "--checkpoint",
+                       str(tmp / "/".join(["b" * 200] * 25) / "x.npz")), {}, 2,
+                      "but this system takes paths of at most"),
+        "stdout-closed": (("minimize", "valley"), {"preexec_fn": lambda: os.close(1)}, 2,
+                          "standard output is closed, and gdkit prints its results there"),
+        "stdout-full": (("minimize", "valley"), {"stdout": "/dev/full"}, 1,
+                        "cannot write to standard output (No space left on device)"),
+        "picture-disk-full": (("plot", "valley", "--out", str(tmp / "v.png")),
+                              {"preexec_fn": _full_disk}, 1,
+                              f"cannot write the picture {tmp / 'v.png'} (File too large); "
+                              "nothing was written"),
+        "png-bomb": (("predict", str(trained["model"]), str(bomb)), {}, 1,
+                     "bomb.png: too large an image to open safely"),
+        "v0-overflows": (("plot", "valley", "--v0", "1e308", "1e308", "--out",
+                          str(tmp / "v.png")), {}, 2,
+                         "--v0 1e+308 1e+308: the cost or its gradient is not finite there"),
+        "dpi-tiny": (("plot", "valley", "--dpi", "1e-5", "--out", str(tmp / "v.png")), {}, 2,
+                     "argument --dpi: must be a number in [10, 1000], got 1e-05."),
+        "dpi-huge": (("plot", "valley", "--dpi", "10000", "--out", str(tmp / "v.png")), {}, 2,
+                     "argument --dpi: must be a number in [10, 1000], got 10000."),
+        "deep-json-log": (("plot", "curve", str(deep), "--out", str(tmp / "c.png")), {}, 1,
+                          "line 1: JSON nested too deeply to read"),
+        "endless-log": (("plot", "curve", "/dev/zero", "--out", str(tmp / "c.png")), {}, 1,
+                        "/dev/zero is larger than 256 MB"),
+        "long-schedule": (("minimize", "valley", "--step", "fixed", "--step-option",
+                           f"schedule={schedule}"), {}, 2,
+                          "schedule: 3,000 pieces joined by 'then'; a schedule takes at most "
+                          "100"),
+        "deep-option": (("minimize", "valley", "-o", "curvature=" + "[" * 50 + "]" * 50), {},
+                        2, "option 'curvature': its value is nested more than 16 levels deep"),
+        "deeper-option": (("minimize", "valley", "-o", "curvature=" + "-" * 60_000 + "1"),
+                          {}, 2, "option 'curvature': its value is nested more than 16 levels"),
+        "n-samples-0": (("minimize", "odd", "-o", "n_samples=0"), plugin, 1,
+                        "has n_samples = 0; an objective's n_samples must be a whole number"),
+        "n-samples-negative": (("minimize", "odd", "-o", "n_samples=-5"), plugin, 1,
+                               "has n_samples = -5; an objective's n_samples must be"),
+        "n-samples-nan": (("minimize", "odd", "-o", "n_samples=nan"), plugin, 1,
+                          "has n_samples = nan; an objective's n_samples must be"),
+        "dim-text": (("minimize", "odd", "-o", "dim='two'"), plugin, 1,
+                     "has dim = 'two'; an objective's dim must be a whole number >= 1"),
+        "errors-limit": (("plot", "errors", str(trained["model"]), "--limit", "100000",
+                          "--out", str(tmp / "e.png")), {}, 2,
+                         "--limit 100,000: at most 1,000 digits are drawn in one picture"),
+        "directions": (("check-gradient", "valley", "--directions", "100000000"), {}, 2,
+                       "--directions 100,000,000: at most 10,000 random directions"),
+    }
+
+
+def options_of_case(case: str) -> str:
+    return "plugin" if case.startswith(("n-samples", "dim-")) else ""
+
+
+LINE_CASES = ["threads", "long-name", "long-path", "stdout-closed", "stdout-full",
+              "picture-disk-full", "png-bomb", "v0-overflows", "dpi-tiny", "dpi-huge",
+              "deep-json-log", "endless-log", "long-schedule", "deep-option", "deeper-option",
+              "n-samples-0", "n-samples-negative", "n-samples-nan", "dim-text", "errors-limit",
+              "directions"]
+
+
+@pytest.mark.parametrize("case", LINE_CASES)
+def test_one_clear_line_for_the_users_input_or_the_machine(
+        case: str, tmp_path: Path, trained: dict[str, Path], make_dist: MakeDist) -> None:
+    site = make_dist("gdkit-odd", "gdkit_odd", SIZES_PLUGIN, version="0.4")
+    args, options, status, said = _lines(tmp_path, trained, site)[case]
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GDKIT_DISABLE_PLUGIN_AUTOLOAD", "GDKIT_DATA", "GDKIT_STRICT_PLUGINS")}
+    env.update(options.pop("env_extra", {}))
+    stdout = options.pop("stdout", None)
+    with open(stdout or os.devnull, "w") as out:
+        proc = subprocess.run([*gdkit_cmd(), *args], stdout=out, stderr=subprocess.PIPE,
+                              text=True, env=env, timeout=300, check=False, **options)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("gdkit")]
+    assert proc.returncode == status, proc.stderr
+    assert len(lines) == 1 and said in lines[0], proc.stderr  # argparse adds its usage
+    assert "bug in gdkit" not in proc.stderr and "Traceback" not in proc.stderr
+    if "plugin" in options_of_case(case):  # the plugin's own fault: named
+        assert "plugin 'gdkit_odd' (distribution 'gdkit-odd 0.4')" in lines[0]
+    else:
+        assert "bug in" not in proc.stderr  # the user's input or the machine
+    assert not list(tmp_path.glob(".*.part"))  # no picture half written
+
+
+def test_plot_weights_draws_at_most_400_neurons(monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    from gdkit_plugins import plot
+    from gdkit_plugins.network import save_network
+
+    import gdkit.plot
+
+    path = tmp_path / "wide.npz"
+    save_network(path, np.zeros((784 + 1) * 2000 + (2000 + 1) * 10), [784, 2000, 10], {})
+    drawn: dict[str, Any] = {}
+    monkeypatch.setattr(gdkit.plot, "weights", lambda w, title: drawn.update(w=w, title=title))
+    plot._weights(argparse.Namespace(model=str(path), title=None))
+    assert drawn["w"].shape == (400, 784)
+    assert "the first 400 of the 2,000 hidden neurons" in drawn["title"]
