@@ -493,14 +493,27 @@ def test_version_needs_no_plugin_and_help_does_not_wait_for_a_hanging_one(
         go.touch()
 
 
-def test_a_slow_plugin_is_named_while_it_loads(tmp_path: Path, make_dist: MakeDist) -> None:
+SLOW = """
+import pathlib, time
+import gdkit
+
+def wait():
+    deadline = time.monotonic() + 60
+    while not pathlib.Path({go!r}).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+{where}
+"""
+
+
+@pytest.mark.parametrize("where", ["at import", "in a hook"])
+def test_a_slow_plugin_is_named_while_it_loads(tmp_path: Path, make_dist: MakeDist,
+                                               where: str) -> None:
     go = tmp_path / "go"
-    site = make_dist("gdkit-slow", "gdkit_slow", f"""
-        import pathlib, time
-        deadline = time.monotonic() + 60
-        while not pathlib.Path({str(go)!r}).exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        """, version="0.1")
+    code = "wait()" if where == "at import" else (
+        "@gdkit.hookimpl\ndef gdkit_objectives():\n    wait()\n    return {}")
+    site = make_dist("gdkit-slow", "gdkit_slow", SLOW.format(go=str(go), where=code),
+                     version="0.1")
     env = {k: v for k, v in os.environ.items() if k != "GDKIT_DISABLE_PLUGIN_AUTOLOAD"}
     env["PYTHONPATH"] = str(site)
     proc = subprocess.Popen([*gdkit_cmd(), "plugins", "--json"], stdout=subprocess.PIPE,
