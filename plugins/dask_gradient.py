@@ -295,7 +295,8 @@ class DaskGradient:
             try:
                 self._client = dd.Client(self._address, timeout=self.connect_timeout,
                                          set_as_default=False)
-            except (OSError, TimeoutError) as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure to connect is the cluster's
+                _close_half_built(exc, dd.Client, self.connect_timeout)
                 raise ClusterError(f"dask: cannot reach the scheduler at {self._address!r} "
                                    f"({type(exc).__name__}: {exc}); start it, or check the "
                                    "address.") from None
@@ -404,6 +405,21 @@ def _parse_address(address: str) -> tuple[str, str, int] | None:
         raise ConfigError(f"dask: {address!r} is not a scheduler address ({exc}); give one "
                           "such as 'tcp://127.0.0.1:8786'.") from None
     return str(scheme), str(host), int(port)
+
+
+def _close_half_built(exc: BaseException, kind: Any, timeout: float) -> None:
+    """Close the client whose constructor raised ``exc`` (found on its
+    traceback), so that its ``__del__`` does not wait on a connection that never
+    was, at garbage collection or at exit, with a traceback."""
+    tb = exc.__traceback__
+    while tb is not None:
+        client: Any = tb.tb_frame.f_locals.get("self")
+        if isinstance(client, kind):
+            _close_quietly(client, timeout)
+            with contextlib.suppress(Exception):
+                client.status = "closed"  # what Client.close() checks first
+            return
+        tb = tb.tb_next
 
 
 def _close_quietly(client: Any, timeout: float) -> None:

@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -393,3 +394,24 @@ def test_an_address_with_no_answer_waits_only_the_connect_timeout() -> None:
                               connect_timeout=1)
         with pytest.raises(ClusterError, match="cannot reach the scheduler"):
             source.gradient(Quadratic(n_samples=20), np.zeros(Quadratic(n_samples=20).dim))
+
+
+def test_a_failed_connection_leaves_nothing_to_complain_at_exit() -> None:
+    # an in-process address of another process: the Client's constructor fails half-way,
+    # and its __del__ used to wait for a scheduler that never was, then print a traceback
+    code = """
+import sys, numpy as np
+from gdkit_plugins.dask_gradient import ClusterError, DaskGradient
+from gdkit_plugins.quadratic import Quadratic
+q = Quadratic(n_samples=20)
+try:
+    DaskGradient(address="inproc://127.0.0.1/1/1", connect_timeout=30).gradient(
+        q, np.zeros(q.dim))
+except ClusterError as exc:
+    print(exc)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "dask: cannot reach the scheduler at 'inproc://127.0.0.1/1/1'" in out.stdout
+    assert out.stderr == ""  # no "Exception ignored in: Client.__del__ ... TimeoutError"
