@@ -29,6 +29,7 @@ MIN_DPI: Final = 10.0
 MAX_DPI: Final = 1000.0  # a 10 x 8 inch figure at 1000 dpi is an 80-megapixel canvas, ~320 MB
 MAX_ERRORS: Final = 1000  # plot errors --limit: panels in one picture
 MAX_NEURONS: Final = 400  # plot weights draws at most this many hidden neurons (20 x 20)
+MAX_PATH_STEPS: Final = 100_000  # plot valley --max-iter: every point of a path is kept
 
 
 def parse_step_spec(spec: str) -> Any:
@@ -118,7 +119,7 @@ def _valley_parser(sub: Any) -> None:
     p.add_argument("--seed", type=argument(integer, minimum=0), default=0,
                    help="seed of the initial point (default 0)")
     p.add_argument("--max-iter", type=argument(integer, minimum=1), default=50,
-                   help="steps per path (default 50)")
+                   help=f"steps per path (default 50, at most {MAX_PATH_STEPS:,})")
     p.add_argument("--bounds", type=argument(number), nargs=4, default=None,
                    metavar=("V1MIN", "V1MAX", "V2MIN", "V2MAX"),
                    help="the region drawn (default: around the paths that descend)")
@@ -130,6 +131,9 @@ def _valley_parser(sub: Any) -> None:
 def _valley(args: argparse.Namespace) -> Any:
     from gdkit.plot import trace, valley
 
+    if args.max_iter > MAX_PATH_STEPS:
+        raise ConfigError(f"--max-iter {args.max_iter:,}: a path drawn keeps every point, at "
+                          f"most {MAX_PATH_STEPS:,} steps. Ask for fewer.")
     obj = gdkit.objective(args.objective, **parse_options(args.option))
     if obj.dim != 2:
         valley(obj)  # the one clear error about the dimension

@@ -731,6 +731,10 @@ def _lines(tmp: Path, trained: dict[str, Path], site: Path) -> dict[str, Line]:
                          "--limit 100,000: at most 1,000 digits are drawn in one picture"),
         "directions": (("check-gradient", "valley", "--directions", "100000000"), {}, 2,
                        "--directions 100,000,000: at most 10,000 random directions"),
+        "path-steps": (("plot", "valley", "--max-iter", "100000000", "--out",
+                        str(tmp / "v.png")), {}, 2,
+                       "--max-iter 100,000,000: a path drawn keeps every point, at most "
+                       "100,000 steps"),
     }
 
 
@@ -742,7 +746,7 @@ LINE_CASES = ["threads", "long-name", "long-path", "stdout-closed", "stdout-full
               "picture-disk-full", "png-bomb", "v0-overflows", "dpi-tiny", "dpi-huge",
               "deep-json-log", "endless-log", "long-schedule", "deep-option", "deeper-option",
               "n-samples-0", "n-samples-negative", "n-samples-nan", "dim-text", "errors-limit",
-              "directions"]
+              "directions", "path-steps"]
 
 
 @pytest.mark.parametrize("case", LINE_CASES)
