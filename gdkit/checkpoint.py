@@ -38,9 +38,10 @@ _MAX_META: Final = 1 << 24  # 16 MiB of JSON is far beyond any honest checkpoint
 _MAX_COUNT: Final = 1 << 53  # steps, epochs, positions: exact in a float, beyond any run
 _MAX_ITEMSIZE: Final = 16  # bytes of one parameter, at most (complex128)
 _LIST_FACTOR: Final = 5  # a history column becomes a list of floats: ~32 bytes a row, not 8
-RULE_STATE_VECTORS: Final = 64
+RULE_STATE_VECTORS: Final = 1024
 """A step rule's saved state holds at most this many vectors of the
-parameters' size (each member), or 1 MiB: momentum holds one, L-BFGS 2k."""
+parameters' size in one array, or 1 MiB: momentum holds one, L-BFGS with
+memory k holds k in each of its s and y (scipy's default k is 10)."""
 MEMORY_MARGIN: Final = 2.0
 """Everything a reader reads must fit in the available memory divided by this."""
 
