@@ -12,6 +12,7 @@ any problem into :class:`~gdkit.errors.CheckpointError` naming the file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
@@ -34,6 +35,15 @@ MODEL_FORMAT: Final = "gdkit.model"
 VERSION: Final = 1
 _META: Final = "__meta__"
 _MAX_META: Final = 1 << 24  # 16 MiB of JSON is far beyond any honest checkpoint
+_MAX_COUNT: Final = 1 << 53  # steps, epochs, positions: exact in a float, beyond any run
+_MAX_ITEMSIZE: Final = 16  # bytes of one parameter, at most (complex128)
+_LIST_FACTOR: Final = 5  # a history column becomes a list of floats: ~32 bytes a row, not 8
+RULE_STATE_VECTORS: Final = 1024
+"""A step rule's saved state holds at most this many vectors of the
+parameters' size in one array, or 1 MiB: momentum holds one, L-BFGS with
+memory k holds k in each of its s and y (scipy's default k is 10)."""
+MEMORY_MARGIN: Final = 2.0
+"""Everything a reader reads must fit in the available memory divided by this."""
 
 
 @dataclass
@@ -73,15 +83,26 @@ def atomic_savez(path: str | os.PathLike[str], arrays: Mapping[str, npt.ArrayLik
     return path
 
 
+Limit = tuple[int, str] | None
+"""The most bytes a member may hold and why (``"a network of its sizes needs"``);
+None: only the machine's memory bounds it."""
+
+
 def read_npz(path: str | os.PathLike[str], fmt: str, what: str = "checkpoint",
-             members: Callable[[dict[str, Any], list[str]], Iterable[str]] | None = None,
+             members: Callable[[dict[str, Any], list[str]],
+                               Iterable[str] | Mapping[str, Limit]] | None = None,
              ) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
     """Read a gdkit ``.npz`` of format ``fmt``: (meta, arrays), or CheckpointError.
 
     Only the metadata and the arrays ``members(meta, names)`` names (default:
-    every array) are read, and each only after its declared size has been
-    checked against the memory available: a file padded with a huge extra
-    member costs nothing, and a forged size is refused before it is allocated.
+    every array) are read. ``members`` may map each name to a :data:`Limit`,
+    the most bytes what reads it can need. Before any array is read, the
+    shape and dtype its ``.npy`` header declares are checked against the size
+    the zip directory declares, against that limit and, all together, against
+    the memory available (:data:`MEMORY_MARGIN`): a file padded with a huge
+    extra member costs nothing, and a forged or bombed size is refused before
+    it is allocated. ``members`` may raise :class:`_Refused` to refuse the
+    file from its metadata.
     """
     path = Path(path)
 
@@ -115,19 +136,32 @@ def read_npz(path: str | os.PathLike[str], fmt: str, what: str = "checkpoint",
                 raise fail(f"format version {meta.get('version')!r}; this gdkit reads "
                            f"version {VERSION}. Use the gdkit version that wrote it.")
             others = [k for k in names if k != _META]
-            wanted = list(others if members is None else members(meta, others))
+            chosen = others if members is None else members(meta, others)
+            limits: Mapping[str, Limit] = (
+                chosen if isinstance(chosen, Mapping) else dict.fromkeys(chosen))
+            wanted = list(limits)
             missing = [k for k in wanted if k not in others]
             if missing:
                 raise fail(f"the array(s) {', '.join(missing)} named by its metadata are "
                            "missing: the file is damaged")
-            budget = available_memory()
+            budget = available_memory() / MEMORY_MARGIN
             for k in wanted:
-                budget -= _declared_size(npz, k)
+                declared, holds = _declared_size(npz, k), _header_size(npz, k)
+                if holds > declared:
+                    raise fail(f"its array {k!r} declares {holds:,} bytes of data in a member of "
+                               f"{declared:,}: the file is damaged or forged")
+                limit = limits[k]
+                if limit is not None and holds > limit[0]:
+                    raise fail(f"its array {k!r} declares {holds:,} bytes, more than the "
+                               f"{limit[0]:,} that {limit[1]}: the file is damaged or forged")
+                budget -= holds * (_LIST_FACTOR if k.startswith("history/") else 1)
                 if budget < 0:
-                    raise fail(f"its array {k!r} declares {_declared_size(npz, k):,} bytes, "
-                               "more than this machine's available memory: the file is damaged "
-                               "or not a gdkit file")
+                    raise fail(f"its array {k!r} declares {holds:,} bytes, more than this "
+                               "machine's available memory allows: the file is damaged or not "
+                               "a gdkit file")
             arrays = {k: npz[k] for k in wanted}
+    except _Refused as exc:
+        raise fail(str(exc)) from None
     except CheckpointError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, RuntimeError,
@@ -170,6 +204,9 @@ def _not_an_npz(path: Path) -> str | None:
 
 _SNIFF: Final = 64
 _ZIP: Final = b"PK"  # a zip archive's local header or (empty) end record
+class _Refused(ValueError):
+    """Raised by a ``members`` function of :func:`read_npz`: the metadata alone
+    shows the file cannot be used (the message says why)."""
 
 
 def _declared_size(npz: Any, key: str) -> int:
@@ -177,11 +214,50 @@ def _declared_size(npz: Any, key: str) -> int:
     return int(npz.zip.getinfo(f"{key}.npy").file_size)
 
 
-def _checkpoint_members(meta: dict[str, Any], names: list[str]) -> list[str]:
-    known = ["v", *(["perm"] if "perm" in names else [])]
-    known += [f"history/{k}" for k in meta.get("history", [])]
-    known += [f"rule/{k}" for k in meta.get("rule_state", [])]
+def _header_size(npz: Any, key: str) -> int:
+    """Bytes of data the ``.npy`` header of member ``key`` declares (its shape
+    times its dtype's size), read without reading the data."""
+    with npz.zip.open(f"{key}.npy") as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+    return math.prod(int(n) for n in shape) * int(dtype.itemsize)
+
+
+def _checkpoint_members(meta: dict[str, Any], names: list[str]) -> dict[str, Limit]:
+    """The members a checkpoint's reader needs, each bounded by what the run
+    it records needs: v by its dim, each history column by its position, each
+    part of the step rule's state by :data:`RULE_STATE_VECTORS` vectors."""
+    try:
+        rows = _count(meta, "epoch" if meta.get("mode") == "epoch" else "iteration")
+    except (KeyError, ValueError) as exc:
+        raise _Refused(_position_message(exc)) from None
+    config = meta.get("config")
+    dim = config.get("dim") if isinstance(config, dict) else None
+    per_vector = dim * _MAX_ITEMSIZE if type(dim) is int and dim >= 0 else None
+    known: dict[str, Limit] = {
+        "v": None if per_vector is None else (
+            per_vector, f"its {dim:,} parameters (dim in its configuration) can hold"),
+    }
+    if "perm" in names:
+        known["perm"] = None
+    for k in _names(meta, "history"):
+        known[f"history/{k}"] = (rows * 8, f"{rows:,} row(s) of history take (one per "
+                                           "completed epoch or step, as its position says)")
+    rule = max(RULE_STATE_VECTORS * (per_vector or 0), 1 << 20)
+    for k in _names(meta, "rule_state"):
+        known[f"rule/{k}"] = (rule, f"a step rule's state may hold ({RULE_STATE_VECTORS} "
+                                    "vectors of the parameters' size, or 1 MiB)")
     return known
+
+
+def _names(meta: dict[str, Any], key: str) -> list[str]:
+    listed = meta.get(key, [])
+    if not isinstance(listed, list) or not all(isinstance(k, str) for k in listed):
+        raise _Refused(f"its metadata's {key!r} is not a list of names: the file is damaged")
+    return listed
 
 
 def _model_members(meta: dict[str, Any], names: list[str]) -> list[str]:
@@ -189,6 +265,46 @@ def _model_members(meta: dict[str, Any], names: list[str]) -> list[str]:
     if isinstance(listed, list) and all(isinstance(k, str) for k in listed):
         return ["parameters", *listed]
     return names  # written before models listed their arrays: every member, size-checked
+
+
+def _count(meta: Mapping[str, Any], key: str) -> int:
+    """The position ``meta[key]``: a JSON integer in 0 .. ``_MAX_COUNT`` (not
+    ``1.7``, ``1e6`` or ``true``)."""
+    value = meta[key]
+    if type(value) is not int or not 0 <= value <= _MAX_COUNT:
+        raise ValueError(f"its position {key}: {value!r} is not a whole number in "
+                         f"0..{_MAX_COUNT:,}")
+    return value
+
+
+def _position_message(exc: KeyError | ValueError) -> str:
+    problem = exc.args[0] if isinstance(exc, ValueError) else f"no position {exc}"
+    return (f"{problem}: it was edited or damaged, and the run cannot continue from it. Use an "
+            "earlier copy, or start afresh.")
+
+
+def _position_problem(mode: str, epoch: int, iteration: int, position: int,
+                      perm: npt.NDArray[Any] | None, history: Mapping[str, list[float]],
+                      ) -> str | None:
+    """What makes a run's position impossible, or None.
+
+    The history has one row per completed epoch (mini-batches) or per step
+    taken (full batch), so its length must agree with the position; a
+    position inside an epoch lies within that epoch's permutation.
+    """
+    rows = {len(col) for col in history.values()}
+    done, unit = (epoch, "epoch") if mode == "epoch" else (iteration, "iteration")
+    if mode == "iteration" and (epoch or position or perm is not None):
+        return (f"a full-batch run (mode 'iteration') at epoch {epoch}, position {position}"
+                f"{' with a permutation' if perm is not None else ''}; it has neither")
+    if rows and rows != {done}:
+        shown = ", ".join(f"{r:,}" for r in sorted(rows))
+        return (f"its {unit} is {done:,} but its history holds {shown} row(s), one per "
+                f"{'completed epoch' if mode == 'epoch' else 'step'}")
+    if mode == "epoch" and position > (0 if perm is None else perm.size):
+        return (f"the checkpoint's position {position} in its epoch is outside "
+                f"0..{0 if perm is None else perm.size}")
+    return None
 
 
 def _finite(path: Any, what: str, v: npt.NDArray[Any]) -> None:
@@ -232,10 +348,13 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         return CheckpointError(f"checkpoint {str(path)!r}: {problem}")
 
     try:
+        epoch, iteration, position = (_count(meta, k) for k in ("epoch", "iteration", "position"))
+    except (KeyError, ValueError) as exc:
+        raise fail(_position_message(exc)) from None
+    try:
         mode = meta["mode"]
-        epoch, iteration, position = (int(meta[k]) for k in ("epoch", "iteration", "position"))
-        if mode not in ("epoch", "iteration") or min(epoch, iteration, position) < 0:
-            raise ValueError("bad position")
+        if mode not in ("epoch", "iteration"):
+            raise ValueError(f"mode {mode!r}")
         v = arrays["v"]
         if v.ndim != 1 or v.dtype.kind != "f":
             raise ValueError(f"parameters of shape {v.shape} and dtype {v.dtype}")
@@ -251,6 +370,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             raise ValueError("bad configuration")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise fail(f"inconsistent contents ({type(exc).__name__}: {exc})") from exc
+    problem = _position_problem(mode, epoch, iteration, position, perm, history)
+    if problem:
+        raise fail(f"{problem}: it was edited or damaged, and the run cannot continue from it. "
+                   "Use an earlier copy, or start afresh.")
     _finite(path, "checkpoint", v)
     return Checkpoint(v=v, mode=mode, epoch=epoch, iteration=iteration, position=position,
                       perm=None if perm is None else perm.astype(np.int64), rng_state=rng_state,
@@ -267,19 +390,39 @@ def save_model(path: str | os.PathLike[str], parameters: npt.ArrayLike,
     return atomic_savez(path, {"parameters": parameters, **arrays}, full)
 
 
-def load_model(path: str | os.PathLike[str]) -> tuple[npt.NDArray[Any], dict[str, Any],
-                                                      dict[str, npt.NDArray[Any]]]:
+def load_model(path: str | os.PathLike[str], *, arrays: Iterable[str] | None = None,
+               limits: Callable[[dict[str, Any]], Mapping[str, Limit]] | None = None,
+               ) -> tuple[npt.NDArray[Any], dict[str, Any], dict[str, npt.NDArray[Any]]]:
     """Read a model saved by :func:`save_model`: (parameters, meta, other arrays).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` file.
+    arrays : iterable of str, optional
+        The arrays besides the parameters the caller uses; no other member is
+        read (default: every array the file lists).
+    limits : callable, optional
+        Given the metadata, the most bytes each array (``"parameters"``
+        included) may hold and why, checked from its header before it is read.
 
     Raises
     ------
     CheckpointError
-        Missing, truncated, corrupt, foreign or of another version.
+        Missing, truncated, corrupt, foreign or of another version; an array
+        larger than its limit or than the memory available.
     """
-    meta, arrays = read_npz(path, MODEL_FORMAT, what="saved model", members=_model_members)
-    params = arrays.pop("parameters", None)
+    wanted = None if arrays is None else ["parameters", *arrays]
+
+    def members(meta: dict[str, Any], names: list[str]) -> dict[str, Limit]:
+        chosen = _model_members(meta, names) if wanted is None else wanted
+        bounds = {} if limits is None else limits(meta)
+        return {k: bounds.get(k) for k in chosen}
+
+    meta, read = read_npz(path, MODEL_FORMAT, what="saved model", members=members)
+    params = read.pop("parameters", None)
     if params is None or params.ndim != 1 or params.dtype.kind != "f":
         raise CheckpointError(f"saved model {os.fspath(path)!r}: no 1-D floating 'parameters' "
                               "array; the file is damaged or not a gdkit model.")
     _finite(path, "saved model", params)
-    return params, meta, arrays
+    return params, meta, read

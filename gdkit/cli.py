@@ -12,10 +12,12 @@ plugin (``--debug`` shows the traceback).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shlex
 import signal
 import sys
+import threading
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
@@ -47,7 +49,17 @@ from .errors import (
     StaleLockWarning,
 )
 from .parts import gradient_source, objective, step_rule
-from .registry import ALL_KINDS, PartInfo, Registry, check_part, get_registry
+from .registry import (
+    ALL_KINDS,
+    SLOW_LOAD_SECONDS,
+    PartInfo,
+    Registry,
+    check_part,
+    factory_name,
+    get_registry,
+    noting_sigint,
+    raised_by_a_signal_handler,
+)
 from .result import Result
 from .validate import argument, integer, number
 
@@ -64,7 +76,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         for name, info in sorted(reg.parts(kind).items()):
             rows.append({"kind": kind, "name": name, "plugin": info.plugin,
                          "distribution": info.distribution, "version": info.version,
-                         "factory": f"{info.factory.__module__}.{info.factory.__qualname__}"})
+                         "factory": factory_name(info.factory)})
         for name, infos in sorted(reg.conflicts(kind).items()):
             for info in infos:
                 rows.append({"kind": kind, "name": name, "plugin": info.plugin,
@@ -274,24 +286,58 @@ def _explicit_options(parser: argparse.ArgumentParser, command: str,
     return {a.dest for a in actions if a.dest in given}
 
 
+def _leading_options(argv: Sequence[str]) -> list[str]:
+    """The options before the command's name (``gdkit --debug --help``)."""
+    return list(itertools.takewhile(lambda a: a.startswith("-") and a != "--", argv))
+
+
+def _help_registry() -> Registry | None:
+    """For ``gdkit --help``: the plugins, if they load within
+    :data:`~gdkit.registry.SLOW_LOAD_SECONDS`; else gdkit's own built-ins only
+    (a plugin that hangs while loading must not hang the help)."""
+    reg, stdout = get_registry(), sys.stdout
+    loader = threading.Thread(target=reg.load_entry_points, daemon=True, name="gdkit-plugins")
+    loader.start()
+    loader.join(SLOW_LOAD_SECONDS)
+    if not loader.is_alive():
+        return None
+    sys.stdout = stdout  # the loader sends plugin output to stderr while it runs
+    return Registry(autoload=False)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``gdkit`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv[: argv.index("--")] if "--" in argv else "--debug" in argv
-    command = "gdkit"
+    lead = _leading_options(argv)
+    if "--version" in lead:  # needs no plugin
+        print(f"gdkit {__version__}")
+        return 0
+    command, owner = "gdkit", None
+    if sys.stdout is None:  # started with standard output closed (>&-)
+        print("gdkit: error: standard output is closed, and gdkit prints its results there. "
+              "Redirect it to a file, or to /dev/null to discard them.", file=sys.stderr)
+        return EXIT_USAGE
+    real_stdout, sys.stdout = sys.stdout, _Stdout(sys.stdout)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), noting_sigint() as ctrl_c:
             if not debug:
                 warnings.showwarning = _show_plugin_warning
                 # numpy's overflow warnings would come before gdkit's own report of the
                 # divergence, which names the iteration and what to do
                 np.seterr(over="ignore", invalid="ignore", divide="ignore")
-            parser = build_parser()
+            helping = {"-h", "--help"} & set(lead)
+            partial = _help_registry() if helping else None
+            parser = build_parser(partial)
+            if partial is not None:
+                parser.epilog = ("Only gdkit's own commands are listed: other plugins were still "
+                                 "loading (named above). `gdkit plugins` lists every command.")
             args, unknown = parser.parse_known_args(argv)
             if unknown and not getattr(args, "takes_anything", False):
                 parser.error(f"unrecognized arguments: {' '.join(unknown)}")
             command, debug = f"gdkit {args.command}", args.debug
             args.explicit = _explicit_options(parser, args.command, argv)
+            owner = _command_plugin(args.command)
             status: int = args.func(args)
             sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
     except GdkitError as exc:
@@ -299,37 +345,124 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"{command}: error: {exc.cli or exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if debug:
             traceback.print_exc()
+        real = ctrl_c.is_set() or raised_by_a_signal_handler(exc)
+        who = None if real else _supplier(exc)
+        if who is not None:  # a plugin raised it: not the user's Ctrl-C
+            print(f"{command}: error: {who} raised KeyboardInterrupt. {_PLUGIN_BUG}",
+                  file=sys.stderr)
+            return EXIT_ERROR
         print(f"{command}: interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (| head): end quietly
         silence_stdout()
         return EXIT_PIPE
+    except StdoutError as exc:  # a full disk, /dev/full, an I/O error: not gdkit's bug
+        silence_stdout()
+        print(f"{command}: error: cannot write to standard output ({exc.strerror}), so what "
+              "the command printed is lost; anything it saved to files is written. Free some "
+              "space or redirect it elsewhere, and run it again.", file=sys.stderr)
+        return EXIT_ERROR
+    except SystemExit as exc:
+        who = None if owner is None else _exit_culprit(exc, owner)
+        if who is None:  # argparse, or the command itself choosing its exit status
+            raise
+        if debug:
+            traceback.print_exc()
+        print(f"{command}: error: {who} called sys.exit({exc.code!r}) in the middle of the "
+              f"command, which a plugin must not do. {_PLUGIN_BUG}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as exc:
         if debug:
             raise
         print(f"{command}: error: {_unexpected(exc)}", file=sys.stderr)
         return EXIT_ERROR
+    except BaseException as exc:  # GeneratorExit and other non-Exceptions a plugin raises
+        if debug:
+            raise
+        print(f"{command}: error: {_unexpected(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        if isinstance(sys.stdout, _Stdout):
+            sys.stdout = real_stdout
     return int(status or 0)
 
 
-def _unexpected(exc: Exception) -> str:
+class StdoutError(OSError):
+    """Standard output could not be written (not a closed pipe: that is
+    :class:`BrokenPipeError`, which ends the command quietly)."""
+
+
+class _Stdout:
+    """``sys.stdout`` while a command runs: a failure to write to it becomes
+    :class:`StdoutError`, told apart from the command's other files."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StdoutError(exc.errno, exc.strerror) from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StdoutError(exc.errno, exc.strerror) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+_PLUGIN_BUG: Final = ("This is a bug in that plugin: rerun with --debug for the traceback and "
+                      "report it to its author.")
+
+
+def _command_plugin(name: str) -> str:
+    """The plugin supplying the command ``name`` ("" for the shell's own)."""
+    info = get_registry().parts("command").get(name)
+    return "" if info is None else info.plugin
+
+
+def _exit_culprit(exc: SystemExit, owner: str) -> str | None:
+    """The plugin, other than the running command's own (``owner``), whose
+    code called sys.exit; None if there is none."""
+    try:
+        found = get_registry().culprit(exc)
+    except Exception:  # noqa: BLE001 - the registry itself is broken: let the exit through
+        return None
+    if found is None or found[0] == owner:
+        return None
+    plugin, dist, version = found
+    return f"plugin {plugin!r} (distribution {dist + (f' {version}' if version else '')!r})"
+
+
+def _supplier(exc: BaseException) -> str | None:
+    try:
+        return get_registry().supplier_of(exc)
+    except Exception:  # noqa: BLE001 - the registry itself is broken
+        return None
+
+
+def _unexpected(exc: BaseException) -> str:
     """One line for an exception nobody meant to raise, naming whose bug it is."""
-    what = f"{type(exc).__name__}: {exc}"
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, MemoryError):
         return ("not enough memory for what was asked. Ask for less (smaller --sizes, dim, "
                 "--n-train or --batch-size), or rerun with --debug to see where.")
-    try:
-        who = get_registry().supplier_of(exc)
-    except Exception:  # noqa: BLE001 - the registry itself is broken: say so below
-        who = None
+    who = _supplier(exc)
     if who is None:
         return (f"internal error {what}. This is a bug in gdkit: rerun with --debug for the "
                 "traceback and report it.")
-    return (f"{who} raised {what}. This is a bug in that plugin: rerun with --debug for the "
-            "traceback and report it to its author.")
+    return f"{who} raised {what}. {_PLUGIN_BUG}"
 
 
 _default_showwarning = warnings.showwarning

@@ -107,8 +107,15 @@ def parse_options(pairs: Sequence[str] | None) -> dict[str, Any]:
             raise ConfigError(f"option {text!r} is not of the form key=value.")
         try:
             value: Any = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            value = raw  # a bare word is a string
+        except (ValueError, SyntaxError) as exc:
+            too_deep = isinstance(exc, SyntaxError) and "too many nested" in str(exc)
+            value = _TOO_DEEP if too_deep else raw  # a bare word is a string
+        except (RecursionError, MemoryError):  # Python's parser gave up: nested too deep
+            value = _TOO_DEEP
+        if value is _TOO_DEEP or _depth(value) > MAX_NESTING:
+            raise ConfigError(f"option {key.strip()!r}: its value is nested more than "
+                              f"{MAX_NESTING} levels deep ({_start(raw)}); no part takes that. "
+                              "Give a number, a string or a short tuple.")
         options[key.strip()] = value
     return options
 
@@ -163,3 +170,18 @@ def objective_options(name: str, pairs: Sequence[str] | None, args: argparse.Nam
     if "download" in takes and "data" in takes and "download" not in options:
         options["download"] = "data" not in options  # as gdkit train: unless a folder is given
     return options
+MAX_NESTING: Final = 16
+"""The deepest nesting of tuples, lists and dicts an option value may have."""
+_TOO_DEEP: Final = object()
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    """How deeply ``value``'s containers nest (0 for a number or string)."""
+    if level > MAX_NESTING or not isinstance(value, (tuple, list, set, frozenset, dict)):
+        return level
+    items = list(value.values()) if isinstance(value, dict) else list(value)
+    return max((_depth(v, level + 1) for v in items), default=level + 1)
+
+
+def _start(raw: str) -> str:
+    return repr(raw) if len(raw) <= 30 else repr(raw[:27] + "...")

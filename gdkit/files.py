@@ -107,7 +107,10 @@ def check_target(path: str | os.PathLike[str], what: str, *, stream: bool = Fals
         What is wrong with the path, and what to do.
     """
     target = Path(path).expanduser()
-    where = f"{what}: {os.fspath(path)}"
+    where = f"{what}: {_short(os.fspath(path))}"
+    too_long = _too_long(target)
+    if too_long:
+        raise ConfigError(f"{where}: {too_long}; give a shorter path.")
     if target.is_dir():
         raise ConfigError(f"{where} is a directory; give a file name in it, such as "
                           f"{target / 'run.npz'}.")
@@ -132,6 +135,33 @@ def check_target(path: str | os.PathLike[str], what: str, *, stream: bool = Fals
                           f"({exc.strerror or exc}); give a path in a writable directory."
                           ) from None
     return target
+
+
+def _short(text: str, keep: int = 80) -> str:
+    """``text``, or its start and end around "..." if longer than ``keep``."""
+    return text if len(text) <= keep else f"{text[:keep // 2]}...{text[-keep // 2:]}"
+
+
+def _too_long(target: Path) -> str | None:
+    """What makes ``target`` too long a name for this system, or None.
+
+    A file name gets a prefix and suffix of 20 characters while it is written
+    (:func:`atomic_write`, the lock file), so those must fit too.
+    """
+    try:
+        name_max = os.pathconf(target.anchor or ".", "PC_NAME_MAX")
+        path_max = os.pathconf(target.anchor or ".", "PC_PATH_MAX")
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - no limits to ask
+        name_max, path_max = 255, 4096
+    longest = max((len(os.fsencode(part)) for part in target.parts), default=0)
+    if longest + 20 > name_max:
+        return (f"a name in it is {longest:,} bytes long, but this file system takes names of "
+                f"at most {name_max:,} (gdkit adds up to 20 while writing)")
+    size = len(os.fsencode(os.path.abspath(target)))
+    if size + 20 > path_max:
+        return (f"the path is {size:,} bytes long, but this system takes paths of at most "
+                f"{path_max:,}")
+    return None
 
 
 def leftovers(path: str | os.PathLike[str]) -> list[Path]:

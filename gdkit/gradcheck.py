@@ -42,9 +42,11 @@ from .protocols import (
 )
 from .validate import choice, integer, number
 
-__all__ = ["FULL_BATCH_LIMIT", "Comparison", "GradientCheck", "check_gradient"]
+__all__ = ["FULL_BATCH_LIMIT", "MAX_DIRECTIONS", "Comparison", "GradientCheck", "check_gradient"]
 
 FULL_BATCH_LIMIT: Final = 2000
+MAX_DIRECTIONS: Final = 10_000
+"""The most random directions :func:`check_gradient` checks (``--directions``)."""
 """Sampled objectives with more training inputs are checked on a random
 mini-batch (of :data:`CHECK_BATCH` inputs) rather than on the full cost."""
 CHECK_BATCH: Final = 100
@@ -382,7 +384,7 @@ def check_gradient(
     coordinates : int, default 100
         Check every coordinate when m is at most this, else a random sample of this many.
     directions : int, default 3
-        Random unit directions to check.
+        Random unit directions to check, at most :data:`MAX_DIRECTIONS`.
     rtol : float, optional
         Relative tolerance, on top of the error of the differences estimated
         at v (truncation from the steps h and 2h, rounding from ``|C|``). Default
@@ -422,6 +424,13 @@ def check_gradient(
     method = choice("check_gradient", "method", method, ("auto", "central", "complex-step"))  # type: ignore[assignment]
     coordinates = integer("check_gradient", "coordinates", coordinates, minimum=0)
     directions = integer("check_gradient", "directions", directions, minimum=0)
+    if directions > MAX_DIRECTIONS:
+        raise ConfigError(f"check_gradient: directions = {directions:,}; at most "
+                          f"{MAX_DIRECTIONS:,} random directions are checked (each costs two "
+                          "evaluations of C and is kept in the report). Ask for fewer.",
+                          cli=f"--directions {directions:,}: at most {MAX_DIRECTIONS:,} random "
+                              "directions are checked (each costs two evaluations of C and is "
+                              "kept in the report). Ask for fewer.")
     if coordinates == 0 and directions == 0:
         raise ConfigError("check_gradient: coordinates=0 and directions=0 check nothing; "
                           "ask for at least one.")

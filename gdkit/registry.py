@@ -14,16 +14,29 @@ Environment switches
 ``GDKIT_STRICT_PLUGINS=1``
     A plugin that fails to load is a :class:`~gdkit.errors.PluginError`
     instead of a warning (recommended in CI).
+
+Plugin code run while loading (the import and the hooks that supply parts)
+is held at arm's length: whatever it raises, ``SystemExit``,
+``KeyboardInterrupt`` and ``GeneratorExit`` included, becomes a load failure
+naming the plugin (a real Ctrl-C still interrupts); what it prints goes to
+standard error, so machine-readable output stays intact; and a plugin that
+takes more than :data:`SLOW_LOAD_SECONDS` to load is named on standard error
+with the way to skip it. ``os._exit`` cannot be caught in-process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib.metadata as md
 import inspect
+import numbers
 import os
+import signal
+import sys
+import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, final
 
@@ -35,11 +48,15 @@ from .errors import ConfigError, PluginError, PluginLoadWarning, UnknownPluginEr
 __all__ = [
     "ALL_KINDS",
     "ENTRY_POINT_GROUP",
+    "SLOW_LOAD_SECONDS",
     "Kind",
     "LoadFailure",
     "PartInfo",
     "Registry",
+    "factory_name",
     "get_registry",
+    "noting_sigint",
+    "raised_by_a_signal_handler",
     "reset_registry",
 ]
 
@@ -76,6 +93,8 @@ REQUIRED: Final[dict[Kind, tuple[str, ...]]] = {
 PURE_STEP_RULE: Final = ("init", "update", "state_dict", "load_state")
 """What a pure step rule has instead of ``step`` (gdkit.protocols.PureStepRule)."""
 _IN_CODE: Final = "(registered in code)"
+SLOW_LOAD_SECONDS: Final = 3.0
+"""A plugin still loading after this long is named on standard error."""
 
 
 def _env_flag(name: str) -> bool:
@@ -167,9 +186,11 @@ class Registry:
             if not self.autoload and _normalize(dist_name) != DISTRIBUTION:
                 continue
             try:
-                plugin = ep.load()
-            except Exception as exc:  # noqa: BLE001 - any import failure is reported
-                self._fail(ep.name, dist_name, version, f"{type(exc).__name__}: {exc}")
+                with _plugin_code(ep.name, dist_name, version,
+                                  watch=_normalize(dist_name) != DISTRIBUTION):
+                    plugin = ep.load()
+            except _PluginLeft as left:  # any import failure is reported
+                self._fail(ep.name, dist_name, version, left.reason)
                 continue
             try:
                 self.register(plugin, ep.name, distribution=dist_name, version=version)
@@ -244,19 +265,21 @@ class Registry:
             for impl in caller.get_hookimpls():
                 dist, version = self._origin.get(impl.plugin_name, (_IN_CODE, None))
                 try:
-                    supplied = impl.function()
-                except Exception as exc:  # noqa: BLE001 - reported as a load failure
-                    self._fail(impl.plugin_name, dist, version,
-                               f"its hook {_HOOKS[kind]}() raised {type(exc).__name__}: {exc}")
+                    with _plugin_code(impl.plugin_name, dist, version,
+                                      watch=_normalize(dist) != DISTRIBUTION):
+                        supplied = impl.function()
+                        items = list(supplied.items()) if isinstance(supplied, Mapping) else None
+                except _PluginLeft as left:  # reported as a load failure
+                    how = left.reason if left.reason.startswith("called") else (
+                        f"raised {left.reason}")
+                    self._fail(impl.plugin_name, dist, version, f"its hook {_HOOKS[kind]}() {how}")
                     continue
-                if not isinstance(supplied, Mapping) or not all(
-                    isinstance(k, str) and callable(f) for k, f in supplied.items()
-                ):
+                if items is None or not all(isinstance(k, str) and callable(f) for k, f in items):
                     self._fail(impl.plugin_name, dist, version,
                                f"its hook {_HOOKS[kind]}() must return a mapping "
                                f"name -> factory, got {type(supplied).__name__}")
                     continue
-                for pname, factory in supplied.items():
+                for pname, factory in items:
                     info = PartInfo(kind, pname, factory, impl.plugin_name, dist, version)
                     if pname in conflicts:
                         conflicts[pname].append(info)
@@ -320,13 +343,23 @@ class Registry:
         """Which plugin raised ``exc``: the innermost frame of its traceback in
         a registered plugin's module or package, as ``plugin 'x'
         (distribution 'y 1.0')``; None if no plugin code is on the traceback."""
+        found = self.culprit(exc)
+        if found is None:
+            return None
+        plugin, dist, version = found
+        shown = dist + (f" {version}" if version else "")
+        return f"plugin {plugin!r} (distribution {shown!r})"
+
+    def culprit(self, exc: BaseException) -> tuple[str, str, str | None] | None:
+        """(plugin, distribution, version) of the innermost frame of ``exc``'s
+        traceback in a registered plugin's code; None if there is none."""
         owners: dict[str, set[tuple[str, str, str | None]]] = {}
         cat = self._build()
         infos = [i for k in ALL_KINDS for i in cat.parts[k].values()]
         for name, plugin in self.pm.list_name_plugin():
             dist, version = self._origin.get(name, (_IN_CODE, None))
             modules = {getattr(plugin, "__name__", None)} | {
-                i.factory.__module__ for i in infos if i.plugin == name}
+                factory_module(i.factory) for i in infos if i.plugin == name}
             for module in filter(None, modules):
                 for prefix in {module, module.split(".")[0]}:
                     owners.setdefault(prefix, set()).add((name, dist, version))
@@ -338,9 +371,7 @@ class Registry:
             for prefix in (module, module.split(".")[0]):
                 found = owners.get(prefix, set())
                 if len(found) == 1:
-                    plugin, dist, version = next(iter(found))
-                    shown = dist + (f" {version}" if version else "")
-                    return f"plugin {plugin!r} (distribution {shown!r})"
+                    return next(iter(found))
         return None
 
     def create(self, kind: Kind, name: str, /, **config: Any) -> Any:
@@ -348,9 +379,107 @@ class Registry:
         info = self.lookup(kind, name)
         _check_options(info, config)
         product = info.factory(**config)
-        check_part(kind, product, f"the {kind} {name!r} built by {info.supplier}",
-                   "Fix the plugin's factory, or report it to its author.")
+        what = f"the {kind} {name!r} built by {info.supplier}"
+        check_part(kind, product, what, "Fix the plugin's factory, or report it to its author.")
+        if kind == "objective":
+            check_sizes(product, what)
         return product
+
+
+def factory_module(factory: Callable[..., Any]) -> str:
+    """The module a factory comes from (a class, a function or a callable instance)."""
+    return str(getattr(factory, "__module__", None) or type(factory).__module__)
+
+
+def factory_name(factory: Callable[..., Any]) -> str:
+    """``module.qualname`` of a factory; a callable instance is named by its class."""
+    name = getattr(factory, "__qualname__", None) or f"{type(factory).__qualname__}()"
+    return f"{factory_module(factory)}.{name}"
+
+
+class _PluginLeft(Exception):
+    """Plugin code run while loading raised (or left with sys.exit); ``reason`` says how."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _how_it_left(exc: BaseException) -> str:
+    """``ValueError: why``, or ``called sys.exit(3)``."""
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code!r})"
+    return type(exc).__name__ + (f": {exc}" if str(exc) else "")
+
+
+@contextlib.contextmanager
+def _plugin_code(plugin: str, dist: str, version: str | None, *, watch: bool) -> Iterator[None]:
+    """Run plugin code while loading: its output to stderr, anything it raises
+    (BaseException included) as :class:`_PluginLeft`, a real Ctrl-C through,
+    and a note on stderr if it takes more than :data:`SLOW_LOAD_SECONDS`."""
+    shown = dist + (f" {version}" if version else "")
+    err = sys.stderr
+
+    def slow() -> None:
+        with contextlib.suppress(Exception):
+            print(f"gdkit: plugin {plugin!r} (distribution {shown!r}) is taking more than "
+                  f"{SLOW_LOAD_SECONDS:g} s to load; to skip the plugins of every distribution "
+                  "but gdkit's own, set GDKIT_DISABLE_PLUGIN_AUTOLOAD=1 (or uninstall it).",
+                  file=err, flush=True)
+
+    timer = threading.Timer(SLOW_LOAD_SECONDS, slow) if watch else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        with noting_sigint() as ctrl_c, contextlib.redirect_stdout(err):
+            try:
+                yield
+            except KeyboardInterrupt as exc:
+                if ctrl_c.is_set() or raised_by_a_signal_handler(exc):
+                    raise
+                raise _PluginLeft(_how_it_left(exc)) from exc
+            except BaseException as exc:  # SystemExit, GeneratorExit: the plugin's doing
+                raise _PluginLeft(_how_it_left(exc)) from exc
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+@contextlib.contextmanager
+def noting_sigint() -> Iterator[threading.Event]:
+    """While the block runs, a real SIGINT sets the event it yields (and
+    raises KeyboardInterrupt as usual), so that a KeyboardInterrupt that code
+    raised itself can be told from Ctrl-C. Off the main thread, a no-op."""
+    seen = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        seen.set()
+        raise KeyboardInterrupt
+
+    if previous is signal.default_int_handler:  # another handler (a run's) is left alone
+        signal.signal(signal.SIGINT, handler)
+    else:
+        previous = None
+    try:
+        yield seen
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def raised_by_a_signal_handler(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by one of gdkit's signal handlers (a real signal)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    module = str(tb.tb_frame.f_globals.get("__name__", ""))
+    return module.startswith("gdkit.") and tb.tb_frame.f_code.co_name == "handler"
 
 
 def _shared_names(cat: _Catalogue, a: Kind, b: Kind) -> None:
@@ -393,6 +522,20 @@ def check_part(kind: Kind, obj: object, what: str, hint: str) -> None:
             f"{what} is a {type(obj).__name__} without {', '.join(missing)}, so it is not a "
             f"{kind} (see {'gdkit.command' if kind == 'command' else 'gdkit.protocols'}). {hint}"
         )
+
+
+def check_sizes(obj: object, what: str) -> None:
+    """Raise :class:`PluginError` unless an objective's ``dim`` (and its
+    ``n_samples``, if it has one) is a whole number >= 1."""
+    for attr in ("dim", "n_samples"):
+        if attr == "n_samples" and not hasattr(obj, attr):
+            continue
+        value = getattr(obj, attr)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise PluginError(
+                f"{what} has {attr} = {value!r}; an objective's {attr} must be a whole number "
+                ">= 1. This is a bug in that plugin: fix its objective, or report it to its "
+                "author.")
 
 
 _REGISTRY: Registry | None = None

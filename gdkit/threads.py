@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import Final, Literal
 
 from .errors import ConfigError
 
-__all__ = ["SMALL_WORK", "THREADS_HELP", "Threads", "decide", "limit", "parse"]
+__all__ = ["MAX_THREADS", "SMALL_WORK", "THREADS_HELP", "Threads", "decide", "limit", "parse"]
+
+MAX_THREADS: Final = 4096
+"""The most BLAS threads ``--threads`` takes (more than any machine gdkit runs on)."""
 
 Threads = int | Literal["auto"] | None
 """A thread setting: a count, ``"auto"`` (:func:`decide`), or None (leave the
@@ -52,8 +56,11 @@ def parse(text: str) -> int | Literal["auto"]:
         n = int(text)
     except ValueError:
         n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be 'auto' or an integer >= 1, got {text!r}.")
+    if not 1 <= n <= MAX_THREADS:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise argparse.ArgumentTypeError(
+            f"must be 'auto' or an integer from 1 to {MAX_THREADS:,}, got {shown!r} (this "
+            f"machine has {os.cpu_count() or 1} CPU(s)).")
     return n
 
 

@@ -22,10 +22,13 @@ never when gdkit or its plugins load.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+import socket
 import types
 import uuid
+import weakref
 from typing import Any
 
 import numpy as np
@@ -42,6 +45,8 @@ __all__ = ["ClusterError", "DaskGradient"]
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_LOAD_TIMEOUT = 600.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+_NETWORK_SCHEMES = ("tcp", "tls", "ws", "wss")
 FAN_IN = 8
 """Partial sums added per reduction task (a tree of them over many shards)."""
 
@@ -82,6 +87,9 @@ class DaskGradient:
     load_timeout : float, default 600
         Seconds for building the shards at the start of a run (reading or
         generating the data on the workers).
+    connect_timeout : float, default 10
+        Seconds to reach the scheduler at ``address`` (a refused connection
+        fails at once); also the most that closing that connection waits.
     rows : int, optional
         Rows per shard. Default: dask arrays keep their row chunks; numpy
         data are split into one shard per worker thread.
@@ -101,7 +109,8 @@ class DaskGradient:
     def __init__(self, client: Any = None, *, address: str | None = None,
                  timeout: float = DEFAULT_TIMEOUT,
                  load_timeout: float = DEFAULT_LOAD_TIMEOUT,
-                 rows: int | None = None) -> None:
+                 rows: int | None = None,
+                 connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
         if client is not None and address is not None:
             raise ConfigError("dask: pass client= or address=, not both.")
         if address is not None and not isinstance(address, str):
@@ -109,6 +118,8 @@ class DaskGradient:
                               f"'tcp://127.0.0.1:8786', got {address!r}.")
         self.timeout = number("dask", "timeout", timeout, low=0.0)
         self.load_timeout = number("dask", "load_timeout", load_timeout, low=0.0)
+        self.connect_timeout = number("dask", "connect_timeout", connect_timeout, low=0.0)
+        self._where = None if address is None else _parse_address(address)
         self.rows = None if rows is None else integer("dask", "rows", rows, minimum=1)
         self._client = client
         self._address = address
@@ -122,6 +133,7 @@ class DaskGradient:
             ("client", self._client, None), ("address", self._address, None),
             ("timeout", self.timeout, DEFAULT_TIMEOUT),
             ("load_timeout", self.load_timeout, DEFAULT_LOAD_TIMEOUT),
+            ("connect_timeout", self.connect_timeout, DEFAULT_CONNECT_TIMEOUT),
             ("rows", self.rows, None)) if v != default]
         return f"DaskGradient({', '.join(shown)})"
 
@@ -160,7 +172,7 @@ class DaskGradient:
         this source opened from ``address``."""
         self._shards = None
         if self._owns_client and self._client is not None:
-            self._client.close()
+            _close_quietly(self._client, self.connect_timeout)
             self._client = None
             self._owns_client = False
 
@@ -285,14 +297,19 @@ class DaskGradient:
             return self._client
         dd = _dask().distributed
         if self._address is not None:
+            self._probe()
             try:
-                self._client = dd.Client(self._address, timeout=self.load_timeout,
+                self._client = dd.Client(self._address, timeout=self.connect_timeout,
                                          set_as_default=False)
-            except (OSError, TimeoutError) as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure to connect is the cluster's
+                _close_half_built(exc, dd.Client, self.connect_timeout)
                 raise ClusterError(f"dask: cannot reach the scheduler at {self._address!r} "
                                    f"({type(exc).__name__}: {exc}); start it, or check the "
                                    "address.") from None
             self._owns_client = True
+            # closed with a timeout when the source goes (or the program ends), never
+            # by the client's own __del__, which can wait without end for a lost scheduler
+            weakref.finalize(self, _close_quietly, self._client, self.connect_timeout)
             return self._client
         try:
             self._client = dd.default_client()
@@ -301,6 +318,22 @@ class DaskGradient:
                               "distributed.Client) or address= (a scheduler address), or make "
                               "a Client first.") from None
         return self._client
+
+    def _probe(self) -> None:
+        """Reach the scheduler's port before Dask does: a refused connection is an
+        error at once, and nothing answering within ``connect_timeout`` one then
+        (Dask itself retries until its timeout)."""
+        if self._where is None:
+            return
+        _, host, port = self._where
+        try:
+            with socket.create_connection((host, port), timeout=self.connect_timeout):
+                pass
+        except OSError as exc:
+            why = (f"no answer within connect_timeout={self.connect_timeout:g} s"
+                   if isinstance(exc, TimeoutError) else (exc.strerror or str(exc)).lower())
+            raise ClusterError(f"dask: cannot reach the scheduler at {self._address!r} ({why}); "
+                               "start it, or check the address.") from None
 
     def _build(self, client: Any, objective: Any) -> _Shards:
         """Persist the objective's shards on the workers and wait for them."""
@@ -362,6 +395,43 @@ class DaskGradient:
             raise ClusterError(f"dask: building the shards on the workers failed: "
                                f"{type(exc).__name__}: {exc}"[:600]) from None
         return futures
+
+
+def _parse_address(address: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a network scheduler address, None for another
+    transport (inproc://, ucx://); ConfigError for no address at all. Checked
+    before any connection is made, so a typo opens nothing that must be closed."""
+    comm = _dask().distributed.comm
+    try:
+        scheme, location = comm.parse_address(address)
+        if scheme not in _NETWORK_SCHEMES:
+            return None
+        host, port = comm.parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"dask: {address!r} is not a scheduler address ({exc}); give one "
+                          "such as 'tcp://127.0.0.1:8786'.") from None
+    return str(scheme), str(host), int(port)
+
+
+def _close_half_built(exc: BaseException, kind: Any, timeout: float) -> None:
+    """Close the client whose constructor raised ``exc`` (found on its
+    traceback), so that its ``__del__`` does not wait on a connection that never
+    was, at garbage collection or at exit, with a traceback."""
+    tb = exc.__traceback__
+    while tb is not None:
+        client: Any = tb.tb_frame.f_locals.get("self")
+        if isinstance(client, kind):
+            _close_quietly(client, timeout)
+            with contextlib.suppress(Exception):
+                client.status = "closed"  # what Client.close() checks first
+            return
+        tb = tb.tb_next
+
+
+def _close_quietly(client: Any, timeout: float) -> None:
+    """Close a client this source opened, waiting at most ``timeout`` seconds."""
+    with contextlib.suppress(Exception):
+        client.close(timeout=timeout)
 
 
 _CLOSED = ("dask: the Dask client this source runs on is closed; pass an open one "

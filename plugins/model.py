@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -33,9 +34,10 @@ from typing import Any, Final, Literal
 import numpy as np
 import numpy.typing as npt
 
-from gdkit.checkpoint import load_model
+from gdkit.checkpoint import MEMORY_MARGIN, load_model
 from gdkit.errors import CheckpointError, DataError, MissingExtraError, ShapeError
 from gdkit.protocols import FloatArray
+from gdkit.validate import memory
 
 from .mnist import IMAGE_MAGIC, load_mnist_test, read_idx
 from .network import SAVE_KIND, Network
@@ -50,6 +52,11 @@ _PIXELS: Final = IMAGE_SIDE * IMAGE_SIDE
 _PNG_MAGIC: Final = b"\x89PNG\r\n\x1a\n"
 _IDX_MAGICS: Final = (IMAGE_MAGIC.to_bytes(4, "big"), b"\x1f\x8b")  # IDX images, gzip
 _FLOATS: Final = (np.dtype(np.float64), np.dtype(np.float32))
+_MAX_LAYERS: Final = 1000  # layers a saved network may list (the book's has 3)
+BYTES_PER_IMAGE: Final = 8_000
+"""Memory one image of an IDX file costs ``gdkit predict`` at its peak: its 784
+bytes, its 784 float64 pixels, the printed row (measured with
+/usr/bin/time -v: a 2.69 GB peak for 382,653 images, 7,040 bytes an image)."""
 
 IntArray = npt.NDArray[np.int64]
 
@@ -269,7 +276,7 @@ def load(path: str | os.PathLike[str]) -> TrainedNetwork:
         One line naming the file.
     """
     where = os.fspath(path)
-    params, meta, arrays = load_model(path)
+    params, meta, arrays = load_model(path, arrays=("sizes",), limits=_limits)
     if meta.get("kind") != SAVE_KIND:
         raise CheckpointError(f"{where}: a gdkit model of kind {meta.get('kind')!r}, not a "
                               f"network ({SAVE_KIND!r}, written by gdkit train --save).")
@@ -284,6 +291,19 @@ def load(path: str | os.PathLike[str]) -> TrainedNetwork:
     params.flags.writeable = False
     return TrainedNetwork(sizes=sizes, parameters=params, dtype=params.dtype,
                           metadata=dict(meta), path=Path(path))
+
+
+def _limits(meta: dict[str, Any]) -> dict[str, tuple[int, str]]:
+    """What a network's file may hold, from its metadata: its parameters at
+    float64 for the sizes it records, and those sizes (checked from each
+    array's header before it is read)."""
+    listed = meta.get("sizes")
+    ok = isinstance(listed, list) and 2 <= len(listed) <= _MAX_LAYERS and all(
+        type(s) is int and s >= 1 for s in listed)
+    dim = sum((a + 1) * b for a, b in itertools.pairwise(listed or [])) if ok else 0
+    return {"parameters": (dim * 8, f"a network of sizes {listed} needs" if ok else
+                           "a file with no valid sizes in its metadata may hold"),
+            "sizes": (_MAX_LAYERS * 8, f"{_MAX_LAYERS} layer sizes take")}
 
 
 def _sizes(where: str, meta: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]
@@ -417,7 +437,10 @@ def _read_png(p: Path) -> FloatArray:
     except ImportError:
         raise MissingExtraError(f"reading the PNG file {p}", "images", "Pillow") from None
     try:
-        with Image.open(p) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(p)  # reads the header only; a bomb is refused here
+        with img:
             if img.size != (IMAGE_SIDE, IMAGE_SIDE):
                 raise _wrong_size(p, *img.size)
             if img.mode.startswith("I;16"):
@@ -426,14 +449,26 @@ def _read_png(p: Path) -> FloatArray:
                 pixels = np.asarray(img.convert("L"), dtype=np.float64) / 255.0
     except DataError:  # the wrong size: an OSError too, and already one line
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DataError(f"{p}: too large an image to open safely ({exc}); the network reads "
+                        f"{IMAGE_SIDE} x {IMAGE_SIDE} greyscale images as MNIST's. Resize it to "
+                        f"{IMAGE_SIDE} x {IMAGE_SIDE} first.") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{p}: a damaged or unreadable PNG ({exc}). Save it again as a "
                         f"{IMAGE_SIDE} x {IMAGE_SIDE} greyscale PNG.") from None
     return pixels.reshape(1, _PIXELS)
 
 
+def _within_memory(p: Path, n: int) -> list[range]:
+    """Refuse, from the count an IDX header declares and before anything is
+    allocated, more images than this machine's memory can classify."""
+    memory(str(p), f"its {n:,} images (the count its header declares)",
+           n * BYTES_PER_IMAGE, margin=MEMORY_MARGIN)
+    return [range(n)]
+
+
 def _read_idx(p: Path) -> FloatArray:
-    raw = read_idx(p, expected_magic=IMAGE_MAGIC)
+    raw = read_idx(p, expected_magic=IMAGE_MAGIC, rows=lambda n: _within_memory(p, n))
     if raw.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
         raise _wrong_size(p, raw.shape[2], raw.shape[1])
     if raw.shape[0] == 0:

@@ -9,9 +9,10 @@ drawn, and its absence is reported before any work is done.
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -29,6 +30,11 @@ __all__ = ["DEFAULT_MAX_ITER", "DEFAULT_STEPS", "Plot", "parse_step_spec"]
 DEFAULT_STEPS = ("armijo", "momentum,armijo:momentum.beta=0.3", "barzilai-borwein")
 #: Steps per path by default: enough for these rules to converge on Rosenbrock.
 DEFAULT_MAX_ITER = 10_000
+MIN_DPI: Final = 10.0
+MAX_DPI: Final = 1000.0  # a 10 x 8 inch figure at 1000 dpi is an 80-megapixel canvas, ~320 MB
+MAX_ERRORS: Final = 1000  # plot errors --limit: panels in one picture
+MAX_NEURONS: Final = 400  # plot weights draws at most this many hidden neurons (20 x 20)
+MAX_PATH_STEPS: Final = 100_000  # plot valley --max-iter: every point of a path is kept
 
 
 def parse_step_spec(spec: str) -> Any:
@@ -72,7 +78,8 @@ class Plot:
                                                   "(default: yes unless --data is given)")
             if name == "errors":
                 p.add_argument("--limit", type=argument(integer, minimum=1), default=100,
-                               help="draw at most this many (default 100), in test-set order")
+                               help="draw at most this many (default 100, at most "
+                                    f"{MAX_ERRORS:,}), in test-set order")
             _common(p)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -92,8 +99,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", "-O", required=True, metavar="FILE",
                    help="the picture to write: .png, .svg or .pdf")
     p.add_argument("--title", default=None, help="the figure's title")
-    p.add_argument("--dpi", type=argument(number, low=0.0), default=100.0,
-                   help="resolution of a PNG (default 100)")
+    p.add_argument("--dpi", type=argument(number, low=MIN_DPI, high=MAX_DPI, low_closed=True,
+                                          high_closed=True), default=100.0,
+                   help=f"resolution of a PNG, {MIN_DPI:g} to {MAX_DPI:g} (default 100)")
 
 
 def _valley_parser(sub: Any) -> None:
@@ -117,7 +125,7 @@ def _valley_parser(sub: Any) -> None:
                    help="seed of the initial point (default 0)")
     p.add_argument("--max-iter", type=argument(integer, minimum=1), default=DEFAULT_MAX_ITER,
                    help=f"most steps per path; a path also ends where it converges (default "
-                        f"{DEFAULT_MAX_ITER:,})")
+                        f"{DEFAULT_MAX_ITER:,}, at most {MAX_PATH_STEPS:,})")
     p.add_argument("--bounds", type=argument(number), nargs=4, default=None,
                    metavar=("V1MIN", "V1MAX", "V2MIN", "V2MAX"),
                    help="the region drawn (default: around the paths that descend)")
@@ -129,6 +137,9 @@ def _valley_parser(sub: Any) -> None:
 def _valley(args: argparse.Namespace) -> Any:
     from gdkit.plot import trace, valley
 
+    if args.max_iter > MAX_PATH_STEPS:
+        raise ConfigError(f"--max-iter {args.max_iter:,}: a path drawn keeps every point, at "
+                          f"most {MAX_PATH_STEPS:,} steps. Ask for fewer.")
     obj = gdkit.objective(args.objective, **parse_options(args.option))
     if obj.dim != 2:
         valley(obj)  # the one clear error about the dimension
@@ -139,10 +150,24 @@ def _valley(args: argparse.Namespace) -> Any:
     else:
         raise ConfigError(f"{args.objective} has no initial point: give the start with "
                           "--v0 V1 V2.")
+    _finite_start(obj, v0)
     specs = args.step or list(DEFAULT_STEPS)
     traces = [trace(obj, v0, parse_step_spec(s), label=s, max_iter=args.max_iter)
               for s in specs]
     return valley(obj, traces, bounds=args.bounds, surface=args.surface, title=args.title)
+
+
+def _finite_start(obj: Any, v0: Any) -> None:
+    """Refuse a start where the cost or its gradient is not finite: there is no
+    path to draw from there."""
+    with np.errstate(all="ignore"):
+        values = [float(obj.cost(v0))]
+        if hasattr(obj, "gradient"):
+            values += [float(g) for g in np.asarray(obj.gradient(v0))]
+    if not all(math.isfinite(x) for x in values):
+        raise ConfigError(f"--v0 {v0[0]:g} {v0[1]:g}: the cost or its gradient is not finite "
+                          "there (it overflows), so no path starts from it. Start nearer "
+                          "the valley, e.g. --v0 1 1.")
 
 
 def _curve(args: argparse.Namespace) -> Any:
@@ -166,6 +191,9 @@ def _evaluation(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 def _errors(args: argparse.Namespace) -> Any:
     from gdkit.plot import digits
 
+    if args.limit > MAX_ERRORS:
+        raise ConfigError(f"--limit {args.limit:,}: at most {MAX_ERRORS:,} digits are drawn in "
+                          "one picture (each is a panel of its own). Ask for fewer.")
     _, images, ev = _evaluation(args)
     wrong = ev.misclassified[: args.limit]
     shown = f"the first {len(wrong)}" if len(wrong) < len(ev.misclassified) else "all"
@@ -190,8 +218,10 @@ def _weights(args: argparse.Namespace) -> Any:
     if net.sizes[0] != 28 * 28 or len(net.sizes) < 3:
         raise ConfigError(f"{args.model}: a network of sizes {list(net.sizes)} has no hidden "
                           "layer of 784 inputs to draw as 28×28 images.")
-    return weights(net.weights[0], title=args.title or
-                   f"input weights of the {net.sizes[1]} hidden neurons of {Path(args.model).name}")
+    shown = (f"the {net.sizes[1]}" if net.sizes[1] <= MAX_NEURONS else
+             f"the first {MAX_NEURONS} of the {net.sizes[1]:,}")
+    return weights(net.weights[0][:MAX_NEURONS], title=args.title or
+                   f"input weights of {shown} hidden neurons of {Path(args.model).name}")
 
 
 _DRAW: dict[str, Callable[[argparse.Namespace], Any]] = {

@@ -29,7 +29,7 @@ import difflib
 import math
 import re
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Protocol, TypeAlias, cast
+from typing import Any, Final, Protocol, TypeAlias, cast
 
 from gdkit.errors import ConfigError
 from gdkit.validate import choice, integer, number
@@ -295,6 +295,8 @@ _SYNTAX = ("a spec is NAME or NAME(key=value, ...) with literal values, pieces j
            "'then', e.g. \"warmup(steps=100) then cosine(steps=5000, floor=0.01)\"")
 _PIECE = re.compile(r"\s*([A-Za-z][\w-]*)\s*(?:\((.*)\))?\s*", re.DOTALL)
 _THEN = re.compile(r"(?<!\S)then(?!\S)")
+MAX_PIECES: Final = 100
+"""The most pieces a schedule spec joins with ``then`` (each one nests a call)."""
 
 
 def _keywords(piece: str, args: str) -> dict[str, Any]:
@@ -375,6 +377,9 @@ def parse_schedule(spec: Any) -> Schedule | None:
         return None
     if isinstance(spec, str):
         pieces = [p.strip() for p in _THEN.split(spec)]
+        if len(pieces) > MAX_PIECES:
+            raise ConfigError(f"schedule: {len(pieces):,} pieces joined by 'then'; a schedule "
+                              f"takes at most {MAX_PIECES}. {_SYNTAX[0].upper()}{_SYNTAX[1:]}.")
         if not all(pieces):
             raise ConfigError(f"schedule {spec!r}: an empty piece around 'then'; {_SYNTAX}.")
         parts = [_piece(p) for p in pieces]

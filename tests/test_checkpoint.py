@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -426,7 +427,7 @@ def test_members_gdkit_does_not_know_are_never_read(tmp_path: Path) -> None:
 def test_a_member_larger_than_the_memory_is_refused_before_reading(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _small_checkpoint(tmp_path)
-    monkeypatch.setattr(gdkit.checkpoint, "available_memory", lambda: 64)
+    monkeypatch.setattr(gdkit.checkpoint, "available_memory", lambda: 16)  # v: 2 x 8 bytes
     with pytest.raises(CheckpointError, match=r"its array 'v' declares \d+ bytes, more than "
                                               r"this machine's available memory"):
         load_checkpoint(path)
@@ -510,3 +511,39 @@ def test_an_edited_checkpoint_is_refused_with_what_was_edited(
     gdkit.checkpoint.save_checkpoint(path, saved)
     with pytest.raises(CheckpointError, match=re.escape(said)):
         run(epochs=2, resume=path)
+
+
+def _edit_meta(path: Path, **changes: Any) -> None:
+    """Rewrite the JSON metadata of the checkpoint at ``path`` as a hand edit would."""
+    with np.load(path) as npz:
+        members = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(members["__meta__"]))
+    meta.update(changes)
+    members["__meta__"] = np.array(json.dumps(meta))
+    np.savez(path, **members)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("mode", "edit", "said"), [
+    ("epoch", {"epoch": 1e30}, "position epoch: 1e+30 is not a whole number"),
+    ("epoch", {"epoch": 10**30}, "position epoch: 1000000000000000000000000000000 is not a "
+                                 "whole number in 0..9,007,199,254,740,992"),
+    ("epoch", {"epoch": 1.7}, "position epoch: 1.7 is not a whole number"),
+    ("epoch", {"epoch": True}, "position epoch: True is not a whole number"),
+    ("epoch", {"epoch": "1"}, "position epoch: '1' is not a whole number"),
+    ("epoch", {"epoch": -1}, "position epoch: -1 is not a whole number"),
+    ("epoch", {"epoch": 3}, "its epoch is 3 but its history holds 1 row(s), one per completed"),
+    ("epoch", {"position": 4}, "position 4 in its epoch is outside 0..0"),
+    ("epoch", {"iteration": 1e6}, "position iteration: 1000000.0 is not a whole number"),
+    ("iteration", {"iteration": 1e6}, "position iteration: 1000000.0 is not a whole number"),
+    ("iteration", {"iteration": 10**6}, "its iteration is 1,000,000 but its history holds 5"),
+    ("iteration", {"epoch": 2}, "a full-batch run (mode 'iteration') at epoch 2"),
+])
+def test_an_edited_position_is_refused_where_the_checkpoint_is_read(
+        tmp_path: Path, mode: str, edit: dict[str, Any], said: str) -> None:
+    path = _mini_batch_checkpoint(tmp_path)[0] if mode == "epoch" else _small_checkpoint(
+        tmp_path)
+    _edit_meta(path, **edit)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    assert said in str(info.value)
+    assert "edited or damaged" in str(info.value) or "outside" in str(info.value)

@@ -261,7 +261,8 @@ def test_a_run_hook_that_raises_is_named(make_dist: MakeDist) -> None:
 
 @pytest.mark.parametrize(("args", "said"), [
     (("rosenbrock", "-o", "dim=10000000000"), "rosenbrock: dim = 10,000,000,000 would need "
-                                              "320.0 GB of memory"),
+                                              "960.0 GB of memory (1.2 TB with gdkit's margin "
+                                              "of 1.25x)"),
     (("valley", "-o", "curvature='ab'"), "valley: curvature must be two positive numbers, got "
                                          "'ab'."),
 ])

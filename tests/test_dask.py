@@ -10,7 +10,9 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -350,3 +352,66 @@ def test_the_command_line_says_in_one_line_when_the_scheduler_is_unreachable() -
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert "cannot reach the scheduler at 'tcp://127.0.0.1:9'" in proc.stderr
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "GDKIT_DISABLE_PLUGIN_AUTOLOAD"}
+    # 120 s: far beyond the connect timeout (10 s), far below the 600 s load timeout
+    return subprocess.run([*gdkit_cmd(), *args], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+
+
+def test_a_malformed_address_is_one_line_and_nothing_is_left_to_hang() -> None:
+    out = _run_cli("minimize", "quadratic", "--gradient", "dask", "--gradient-option",
+                   "address=not an address")
+    assert out.returncode == 2, out.stderr
+    assert out.stderr == ("gdkit minimize: error: dask: 'not an address' is not a scheduler "
+                          "address (missing port number in address 'not an address'); give "
+                          "one such as 'tcp://127.0.0.1:8786'.\n")
+
+
+def test_a_refused_connection_fails_at_once() -> None:
+    with socket.socket() as sock:  # a port nobody listens on once this socket is closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    source = DaskGradient(address=f"tcp://127.0.0.1:{port}", connect_timeout=30)
+    started = time.monotonic()
+    with pytest.raises(ClusterError, match="connection refused"):
+        source.gradient(Quadratic(n_samples=20), np.zeros(Quadratic(n_samples=20).dim))
+    assert time.monotonic() - started < 30  # refused: not the connect timeout, nor 600 s
+    out = _run_cli("minimize", "quadratic", "--gradient", "dask", "--gradient-option",
+                   f"address=tcp://127.0.0.1:{port}")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert f"cannot reach the scheduler at 'tcp://127.0.0.1:{port}' (connection refused)" \
+        in out.stderr
+
+
+def test_an_address_with_no_answer_waits_only_the_connect_timeout() -> None:
+    with socket.socket() as sock:  # listens but never accepts: a scheduler that does not answer
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(0)
+        source = DaskGradient(address=f"tcp://127.0.0.1:{sock.getsockname()[1]}",
+                              connect_timeout=1)
+        with pytest.raises(ClusterError, match="cannot reach the scheduler"):
+            source.gradient(Quadratic(n_samples=20), np.zeros(Quadratic(n_samples=20).dim))
+
+
+def test_a_failed_connection_leaves_nothing_to_complain_at_exit() -> None:
+    # an in-process address of another process: the Client's constructor fails half-way,
+    # and its __del__ used to wait for a scheduler that never was, then print a traceback
+    code = """
+import sys, numpy as np
+from gdkit_plugins.dask_gradient import ClusterError, DaskGradient
+from gdkit_plugins.quadratic import Quadratic
+q = Quadratic(n_samples=20)
+try:
+    DaskGradient(address="inproc://127.0.0.1/1/1", connect_timeout=30).gradient(
+        q, np.zeros(q.dim))
+except ClusterError as exc:
+    print(exc)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "dask: cannot reach the scheduler at 'inproc://127.0.0.1/1/1'" in out.stdout
+    assert out.stderr == ""  # no "Exception ignored in: Client.__del__ ... TimeoutError"

@@ -41,6 +41,8 @@ from gdkit_plugins.mnist.advice import CORRUPT, OFFLINE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import gdkit
+import gdkit.errors
 from gdkit.errors import ConfigError, DataError
 
 N_TRAIN = 12
@@ -932,3 +934,18 @@ def test_an_image_count_that_disagrees_is_refused_before_the_data_is_read(
     message, peak = _peak_bytes(refused)
     assert "holds 200000 images but" in str(message) and "holds 60 labels" in str(message)
     assert peak < 5e6, peak  # the header was enough: 157 MB were never allocated
+
+
+def test_images_beyond_the_memory_are_refused_from_the_header(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = _inflating(tmp_path / "big", 200_000, 200_000)  # 157 MB of pixels, 1.4 GB as floats
+    monkeypatch.setattr("gdkit.validate.available_memory", lambda: 500_000_000)
+
+    def refused() -> str:
+        with pytest.raises(gdkit.errors.ConfigError) as info:
+            load_mnist(d, n_validation=10)
+        return str(info.value)
+
+    message, peak = _peak_bytes(refused)
+    assert "load_mnist: 200,000 images as float64 would need 1.4 GB of memory" in message
+    assert peak < 5e6, peak  # the header was enough: the 157 MB of bytes were never read

@@ -146,4 +146,5 @@ def test_the_threads_flag_is_checked_as_a_user_types_it() -> None:
     out = subprocess.run([*gdkit_cmd(), "train", "--threads", "none"], capture_output=True,
                          text=True, timeout=60, check=False)
     assert out.returncode == 2
-    assert "argument --threads: must be 'auto' or an integer >= 1, got 'none'." in out.stderr
+    assert "argument --threads: must be 'auto' or an integer from 1 to 4,096, got 'none'" \
+        in out.stderr

@@ -43,10 +43,14 @@ def read_log(path: str | os.PathLike[str]) -> dict[str, FloatArray]:
     """
     name = os.fspath(path)
     try:
-        if Path(path).stat().st_size > _MAX_LOG_BYTES:
+        with Path(path).open("rb") as fh:  # a device or pipe has no size: read no more
+            raw = fh.read(_MAX_LOG_BYTES + 1)
+        if len(raw) > _MAX_LOG_BYTES:
             raise DataError(f"{name} is larger than {_MAX_LOG_BYTES >> 20} MB; a gdkit "
                             "training log holds one short line an epoch.")
-        text = Path(path).read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
+    except DataError:
+        raise
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
         raise DataError(f"cannot read the training log {name}: {why}.") from None
@@ -65,6 +69,8 @@ def _row(name: str, number: int, line: str) -> dict[str, float]:
         row = json.loads(line)
     except ValueError:
         raise wrong("not JSON") from None
+    except RecursionError:
+        raise wrong("JSON nested too deeply to read") from None
     if not isinstance(row, dict) or not isinstance(row.get("epoch"), int):
         raise wrong("no integer 'epoch'")
     numbers = {k: float(v) for k, v in row.items()

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, MissingExtraError
+from ..errors import ConfigError, DataError, MissingExtraError
 from ..files import atomic_write, check_target
 
 __all__ = ["FORMATS", "check_picture", "new_figure", "save"]
@@ -82,8 +82,13 @@ def save(fig: Any, path: str | os.PathLike[str], *, dpi: float = 100) -> Path:
                           + (f"the extension .{ext}" if ext else "no extension")
                           + ", which names no picture format; end it in one of "
                           + ", ".join(f".{e}" for e in sorted(supported)) + ".")
-    with atomic_write(target, suffix=".part") as fh:
-        fig.savefig(fh, format=ext, dpi=dpi, metadata=_metadata(ext))
+    try:
+        with atomic_write(target, suffix=".part") as fh:
+            fig.savefig(fh, format=ext, dpi=dpi, metadata=_metadata(ext))
+    except OSError as exc:  # a full disk, a quota, an I/O error: the machine's, not a bug
+        raise DataError(f"cannot write the picture {os.fspath(path)} ({exc.strerror or exc}); "
+                        "nothing was written (an earlier file there is intact). Free some "
+                        "space, or give another path.") from None
     return target
 
 

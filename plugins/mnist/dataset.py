@@ -145,7 +145,12 @@ def _load_images(
     def rows(n: int) -> Sequence[range]:
         if n != n_labels:
             raise CountMismatch(n)
-        return [range(n)] if keep is None else keep
+        kept = [range(n)] if keep is None else keep
+        count = sum(len(r) for r in kept)
+        # from the header, before the bytes are read: the bytes kept, then their floats
+        memory("load_mnist", f"{count:,} images as {dtype}",
+               count * PIXELS * (1 + dtype.itemsize))
+        return kept
 
     try:
         raw = read_idx(path, expected_magic=IMAGE_MAGIC, rows=rows)
