@@ -23,11 +23,11 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError
 from .files import atomic_write
 from .validate import available_memory
 
-__all__ = ["FORMAT", "MODEL_FORMAT", "VERSION", "Checkpoint", "atomic_savez",
+__all__ = ["FORMAT", "MODEL_FORMAT", "VERSION", "Checkpoint", "atomic_savez", "check_meta",
            "load_checkpoint", "load_model", "read_npz", "save_checkpoint", "save_model"]
 
 FORMAT: Final = "gdkit.checkpoint"
@@ -64,6 +64,19 @@ class Checkpoint:
     epoch_seconds: float = 0.0  # training time already spent in the current epoch
 
 
+def check_meta(meta: Mapping[str, Any], what: str) -> None:
+    """Refuse, before a run, metadata a checkpoint could not hold: not JSON, or
+    more than a gdkit file may hold (the reader's limit, with room to grow)."""
+    try:
+        size = 4 * len(json.dumps(meta))  # stored as UCS-4 text
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{what} must be JSON (numbers, text, lists, mappings): {exc}."
+                          ) from None
+    if size > _MAX_META // 2:
+        raise ConfigError(f"{what} would take {size:,} bytes in each checkpoint, more than "
+                          f"the {_MAX_META // 2:,} allowed: keep it small.")
+
+
 def atomic_savez(path: str | os.PathLike[str], arrays: Mapping[str, npt.ArrayLike],
                  meta: Mapping[str, Any]) -> Path:
     """Write ``arrays`` and the JSON ``meta`` to ``path`` (a ``.npz``) atomically.
@@ -75,6 +88,11 @@ def atomic_savez(path: str | os.PathLike[str], arrays: Mapping[str, npt.ArrayLik
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {k: np.asarray(a) for k, a in arrays.items()}
     payload[_META] = np.array(json.dumps(meta))
+    if payload[_META].nbytes > _MAX_META:  # never write what the reader will refuse
+        raise CheckpointError(f"refusing to write {os.fspath(path)!r}: its metadata would take "
+                              f"{payload[_META].nbytes:,} bytes, more than the {_MAX_META:,} "
+                              "a gdkit file may hold (too much run_info, or a part whose "
+                              "configuration is that large).")
     for key, arr in payload.items():
         if arr.dtype == object:
             raise TypeError(f"refusing to write {key!r}: object arrays would need pickle")

@@ -34,6 +34,7 @@ from .command import (
     add_objective_flags,
     objective_options,
     parse_options,
+    refuse_overwrite,
     silence_stdout,
     summary,
 )
@@ -116,6 +117,8 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
     for key in ("max_iter", "gtol", "batch_size", "epochs", "checkpoint", "resume", "dtype"):
         if getattr(args, key) is not None:
             kwargs[key] = getattr(args, key)
+    if args.checkpoint is not None and args.resume is None:
+        refuse_overwrite(args.checkpoint, args.overwrite)
     if args.allow_config_change:
         if args.resume is None:
             raise ConfigError("--allow-config-change only makes sense with --resume PATH.")
@@ -214,6 +217,9 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     p.add_argument("--allow-config-change", action="store_true",
                    help="with --resume: continue even where the parts or options differ from "
                         "the checkpoint's run")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh in a --checkpoint file that holds another run (without "
+                        "it, such a file is refused: continue it with --resume)")
     p.add_argument("--threads", type=threads.parse, default="auto", metavar="N|auto",
                    help=threads.THREADS_HELP)
     p.add_argument("--json", action="store_true", help="print the result as JSON")

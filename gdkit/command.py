@@ -40,8 +40,8 @@ from typing import Any, Final, Protocol, runtime_checkable
 from .errors import ConfigError
 
 __all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_PIPE", "EXIT_USAGE", "Command",
-           "add_objective_flags", "objective_options", "parse_options", "silence_stdout",
-           "summary"]
+           "add_objective_flags", "objective_options", "parse_options", "refuse_overwrite",
+           "silence_stdout", "summary"]
 
 EXIT_ERROR: Final = 1
 """Exit status of a run that failed (bad data, a run that did not converge)."""
@@ -91,6 +91,24 @@ def summary(command: object) -> str:
     """The one-line summary of ``command`` for ``gdkit --help``."""
     text = getattr(command, "help", None) or type(command).__doc__ or ""
     return str(text).strip().split("\n")[0].rstrip(".")
+
+
+def refuse_overwrite(path: str | os.PathLike[str], overwrite: bool) -> None:
+    """Refuse a ``--checkpoint`` file that already holds a run, unless ``--overwrite``:
+    a new run must not replace an earlier one's state (continue it with ``--resume``)."""
+    if overwrite or not os.path.isfile(path):  # none yet, or no file (refused elsewhere)
+        return
+    from .checkpoint import load_checkpoint
+    from .errors import CheckpointError
+
+    try:
+        ck = load_checkpoint(path)
+        held = f"a run saved at epoch {ck.epoch}, iteration {ck.iteration}"
+    except CheckpointError:
+        held = "something that is not a gdkit checkpoint"
+    raise ConfigError(f"--checkpoint {os.fspath(path)} already holds {held}. Continue it with "
+                      f"--resume {os.fspath(path)}, give another file, or pass --overwrite to "
+                      "start afresh in it.")
 
 
 def parse_options(pairs: Sequence[str] | None) -> dict[str, Any]:

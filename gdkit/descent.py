@@ -15,7 +15,7 @@ from typing import Any, Final
 import numpy as np
 
 from .adapters import FunctionObjective
-from .checkpoint import Checkpoint, load_checkpoint
+from .checkpoint import Checkpoint, check_meta, load_checkpoint
 from .compiled import compiled_steps
 from .errors import CheckpointError, ConfigError, ShapeError
 from .files import check_target, claim
@@ -38,12 +38,14 @@ from .result import Result
 from .resume import RunControl, check_config, check_probe, identities, probe_of, trap_signals
 from .state import RunState, driver
 from .threads import Threads, decide, limit
-from .validate import float_dtype, integer, number
+from .validate import float_dtype, integer, memory, number
 
 __all__ = ["minimize"]
 
 DEFAULT_MAX_ITER: Final = 1000
 DEFAULT_GTOL: Final = 1e-5
+HISTORY_ROW_BYTES: Final = 3 * 32
+"""A full-batch step's history row in memory: three Python floats in lists."""
 
 
 def minimize(
@@ -194,6 +196,7 @@ def minimize(
     M. Nielsen, *Neural Networks and Deep Learning*, ch. 1, "Learning with
     gradient descent".
     """
+    _check_arguments(seed, callback, checkpoint, resume, run_info)
     if checkpoint is not None:
         check_target(checkpoint, "checkpoint")
     saved = None if resume is None else load_checkpoint(resume)
@@ -220,9 +223,26 @@ def minimize(
         result = run(mode, state, control, notify)
     if isinstance(probes, int):
         result.nfev += src.nfev - probes  # type: ignore[attr-defined]
+    finishing(observers, result)  # the run's own observers first: a plugin's hook may fail
     hook.gdkit_run_finish(result=result)
-    finishing(observers, result)
     return result
+
+
+def _check_arguments(seed: Any, callback: Any, checkpoint: Any, resume: Any,
+                     run_info: Any) -> None:
+    """The arguments a run cannot check later without having done work first."""
+    if not (seed is None or isinstance(seed, np.random.SeedSequence)):
+        integer("minimize", "seed", seed, minimum=0)
+    if callback is not None and not callable(callback):
+        raise ConfigError(f"minimize: callback must be a function (or None), got "
+                          f"{type(callback).__name__} {callback!r}"[:160] + ".")
+    for name, path in (("checkpoint", checkpoint), ("resume", resume)):
+        if (path is not None and not isinstance(path, (str, os.PathLike))) or (isinstance(
+                path, os.PathLike) and not isinstance(os.fspath(path), str)):
+            raise ConfigError(f"minimize: {name} must be a path (str or pathlib.Path), got "
+                              f"{type(path).__name__} {path!r}"[:160] + ".")
+    if run_info is not None:
+        check_meta(dict(run_info), "minimize: run_info")
 
 
 def _parts(objective: Any, v0: Any, jac: Any, gradient: Any, step: Any, dtype: Any, seed: Any,
@@ -294,6 +314,8 @@ def _mode(parts: Parts, state: RunState, batch_size: Any, epochs: Any, max_iter:
             raise ConfigError("epochs= needs batch_size= (mini-batch SGD); for full-batch "
                               "gradient descent bound the run with max_iter=.")
         n_iter = DEFAULT_MAX_ITER if max_iter is None else _nonneg_int("max_iter", max_iter)
+        memory("minimize", f"max_iter = {n_iter:,} (a history row of three numbers a step)",
+               n_iter * HISTORY_ROW_BYTES)
         vg = src.value_and_gradient if isinstance(src, ComputesCost) else None
         return FullBatch(parts, max_iter=n_iter, value_and_gradient=vg,
                          gtol=number("minimize", "gtol", gtol, low=0.0, low_closed=True))

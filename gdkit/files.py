@@ -47,7 +47,8 @@ def atomic_write(path: str | os.PathLike[str], *, suffix: str = ".tmp") -> Itera
     BinaryIO
         The temporary file, open for writing. Raise inside the block to
         abandon the write: the temporary file is removed and ``path`` keeps
-        its old contents (or stays absent).
+        its old contents (or stays absent). When ``path`` is a symbolic link,
+        the file it points to is replaced and the link is left as it was.
 
     Examples
     --------
@@ -58,7 +59,8 @@ def atomic_write(path: str | os.PathLike[str], *, suffix: str = ".tmp") -> Itera
     >>> target.read_bytes()
     b'1 2 3'
     """
-    final = Path(path)
+    # A symlink stays a symlink: its target is what gets replaced.
+    final = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     # The temporary name is chosen before the ``try`` and the file created
     # inside it, so an exception at any point (a second Ctrl-C included) removes
     # it: ``mkstemp`` creates the file before returning its name, leaving a

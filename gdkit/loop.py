@@ -164,6 +164,22 @@ def as_eta(value: Any, rule: Any) -> float:
                       "a step must return the step size it used. Fix the step rule.")
 
 
+def _measured(obj: Objective, values: Any) -> dict[str, float]:
+    """An objective's ``evaluate`` result as numbers, or an error naming the objective."""
+    out: dict[str, float] = {}
+    try:
+        for key, value in dict(values).items():
+            if isinstance(value, (bool, np.bool_)) or not isinstance(
+                    value, (int, float, np.integer, np.floating)):
+                raise TypeError(f"{key!r} is {type(value).__name__} {value!r}"[:120])
+            out[str(key)] = float(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise PluginError(f"the evaluation of {obj!r} gave {exc}, not a number: evaluate(v) "
+                          "must return a mapping of names to floats. Fix the objective."
+                          ) from None
+    return out
+
+
 def first_cost(obj: Objective, v: FloatArray, cost: Callable[..., Any]) -> float:
     """C(v) at a run's start, checked once: one real number, and v left as it
     was (gdkit passes v to the cost without copying; later calls are trusted,
@@ -425,7 +441,7 @@ class MiniBatch:
         record = {"cost": f, "eta": as_eta(self.eta, self.p.rule),
                   "seconds": state.epoch_seconds}
         if self.evaluate is not None:
-            record.update(self.evaluate(state.v))
+            record.update(_measured(self.p.obj, self.evaluate(state.v)))
         h, e = state.history, state.epoch
         for k, val in record.items():
             h.setdefault(k, [math.nan] * (e - 1)).append(float(val))

@@ -23,7 +23,13 @@ import numpy as np
 
 import gdkit
 from gdkit import threads
-from gdkit.command import EXIT_ERROR, EXIT_PIPE, parse_options, silence_stdout
+from gdkit.command import (
+    EXIT_ERROR,
+    EXIT_PIPE,
+    parse_options,
+    refuse_overwrite,
+    silence_stdout,
+)
 from gdkit.errors import (
     CheckpointError,
     ConfigError,
@@ -128,6 +134,9 @@ class Train:
                  "checkpointing into it unless --checkpoint is given)")
         add("--allow-config-change", action="store_true",
             help="with --resume: let explicit flags differ from the checkpoint's run")
+        add("--overwrite", action="store_true",
+            help="start afresh in a --checkpoint file that holds another run (without it, "
+                 "such a file is refused: continue it with --resume)")
 
     def run(self, args: argparse.Namespace) -> int:
         """Train; 0 on success, 1 if the run failed, 128 + signal if interrupted."""
@@ -164,6 +173,10 @@ class _Lines:
         self.bar = bar
         self.last: dict[str, Any] = {}
         self.records: list[dict[str, Any]] = []
+        self.result: gdkit.Result | None = None  # once the run has finished
+
+    def on_finish(self, result: gdkit.Result) -> None:
+        self.result = result
 
     def on_start(self, event: RunStart) -> None:
         hist = event.history  # a resumed run's epochs, for --plot
@@ -171,17 +184,28 @@ class _Lines:
         self.records = [{"epoch": i + 1, **{k: col[i] for k, col in hist.items()}}
                         for i in range(rows)]
 
+    def keep(self, event: EpochEnd) -> None:
+        """Keep the epoch (before any output is written: one may fail)."""
+        record = dict(event.record)
+        self.last.update(epoch=event.epoch, x=event.x.copy(), record=plain(record))
+        self.records.append({"epoch": event.epoch, **record})
+
     def on_epoch(self, event: EpochEnd) -> None:
         if self.bar is not None:
             self.bar.close()
         record = dict(event.record)
-        self.last.update(epoch=event.epoch, x=event.x.copy(), record=plain(record))
-        self.records.append({"epoch": event.epoch, **record})
         try:
             print(_epoch_line(event.epoch, record), flush=True)
         except BrokenPipeError:  # the reader went away (| head): stop, keeping the work
             silence_stdout()
             raise _Stopped(signal.SIGPIPE) from None
+
+
+class _Keep:
+    """The first observer: the command keeps each epoch before any output is written."""
+
+    def __init__(self, lines: _Lines) -> None:
+        self.on_epoch = lines.keep
 
 
 class _SayEarlyStop:
@@ -223,11 +247,11 @@ class _Run:
         self.settings: dict[str, Any] = {}
 
     def observers(self) -> list[Any]:
-        """The log first (a closed stdout must not cost the epoch's line), then
-        the printed line, the best epoch, early stopping and the diagnosis."""
+        """The epoch kept first, then the log (a closed stdout must not cost the epoch's
+        line), the printed line, the best epoch, early stopping and the diagnosis."""
         said = None if self.early is None else _SayEarlyStop(self.early)
-        return [w for w in (self.log, self.board, self.lines, self.best, self.early, said,
-                            self.stuck) if w is not None]
+        return [w for w in (_Keep(self.lines), self.log, self.board, self.lines, self.best,
+                            self.early, said, self.stuck) if w is not None]
 
     def main(self) -> int:
         args = self.args
@@ -287,6 +311,7 @@ class _Run:
                 done = self.log.failed_after
                 exc.cli = (f"{exc}"[:-1] + (f", its state after epoch {done} is in {kept}."
                                             if kept else "."))
+            self._keep_work()
             raise
         finally:
             for output in (self.log, self.board):
@@ -341,6 +366,24 @@ class _Run:
         if self.bar is not None:
             self.bar.close()
 
+    def _keep_work(self) -> None:
+        """Something failed after epochs ran (an output, a plugin's hook): --save still
+        gets the finished run, or the last complete epoch (never over an earlier model)."""
+        args, result = self.args, self.lines.result
+        if args.save is None or (result is None and not self.lines.last):
+            return
+        if Path(args.save).exists():
+            return
+        if result is not None:
+            x, epoch, record = self._chosen(result.x, int(result.epochs))
+        else:
+            x, epoch, record = self._chosen()
+        save_network(args.save, x, args.sizes,
+                     {**self.settings, "epochs_done": int(self.lines.last.get("epoch", 0)),
+                      "interrupted": result is None, "epoch": epoch, "record": record})
+        print(f"gdkit train: saved the parameters of epoch {epoch} to {args.save} before "
+              "stopping.", file=sys.stderr)
+
     def _interrupted(self, signum: int) -> int:
         """Ctrl-C, SIGTERM or a closed pipe without a checkpoint: keep the last
         complete epoch in --save."""
@@ -365,21 +408,29 @@ class _Run:
                   "(more) with --allow-config-change.", file=sys.stderr)
         early = self.early is not None and self.early.stopped_at > 0 and res.status == STOPPED
         self._print_best(res)
-        if args.save is not None:
-            x, epoch, record = self._chosen(res.x, int(res.epochs))
-            save_network(args.save, x, args.sizes,
-                         {**self.settings, "epochs_done": int(res.epochs), "interrupted": False,
-                          "epoch": epoch, "record": record})
-            print(f"Saved the parameters of epoch {epoch} to {args.save}", flush=True)
-        self._plot(sys.stdout)
-        if not res.success and not early:
-            print(f"gdkit train: {res.message}", file=sys.stderr)
-            return EXIT_ERROR
         verdict = _learned_nothing(res, int(args.sizes[-1]))
-        if verdict:
-            print(f"gdkit train: no success: {verdict}", file=sys.stderr)
+        failed = (res.message if not res.success and not early
+                  else f"no success: {verdict}" if verdict else "")
+        if args.save is not None:
+            self._save_final(res, failed=bool(failed))
+        self._plot(sys.stdout)
+        if failed:
+            print(f"gdkit train: {failed}", file=sys.stderr)
             return EXIT_ERROR
         return 0
+
+    def _save_final(self, res: gdkit.Result, *, failed: bool) -> None:
+        """--save after the run: a failed run never replaces an earlier model."""
+        args = self.args
+        if failed and Path(args.save).exists():
+            print(f"gdkit train: {args.save} is left as it was: this run failed, and a failed "
+                  "run never replaces a saved model.", file=sys.stderr)
+            return
+        x, epoch, record = self._chosen(res.x, int(res.epochs))
+        save_network(args.save, x, args.sizes,
+                     {**self.settings, "epochs_done": int(res.epochs), "interrupted": False,
+                      "epoch": epoch, "record": record})
+        print(f"Saved the parameters of epoch {epoch} to {args.save}", flush=True)
 
 
 def _learned_nothing(res: gdkit.Result, classes: int) -> str:
@@ -442,6 +493,8 @@ def _check_outputs(args: argparse.Namespace) -> None:
         from gdkit.plot.figure import check_picture
 
         check_picture(args.plot, "--plot")  # its format, and matplotlib, too
+    if args.resume is None and args.checkpoint is not None:
+        refuse_overwrite(args.checkpoint, getattr(args, "overwrite", False))
     outputs = {"--save": args.save, "--checkpoint": args.checkpoint or args.resume,
                "--log": args.log, "--plot": args.plot}
     seen: dict[Path, str] = {}

@@ -75,6 +75,9 @@ def _check_stored(path: str, stored: dict[str, Any]) -> None:
             raise ConfigError(f"validate must be true or false, got {stored['validate']!r}.")
         if stored["early_stop"] is not None:
             integer("checkpoint", "early_stop", stored["early_stop"], minimum=1)
+        if not isinstance(stored["step_option"], (list, type(None))):
+            raise ConfigError(f"step_option must be a list of texts, got "
+                              f"{stored['step_option']!r}.")
         texts = [stored["step"], stored["cost"], *(stored["step_option"] or [])]
         if stored["data"] is not None:
             texts.append(stored["data"])
