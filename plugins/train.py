@@ -313,6 +313,9 @@ class _Run:
                                             if kept else "."))
             self._keep_work()
             raise
+        except BaseException:  # a plugin's hook or an observer failed: keep the work first
+            self._keep_work()
+            raise
         finally:
             for output in (self.log, self.board):
                 if output is not None:

@@ -837,3 +837,25 @@ def test_the_memory_estimate_covers_the_measured_peak(path: str,
     # measured here: rosenbrock 91% of its estimate, the network 58%; the check keeps
     # MARGIN more free on top
     assert 0.4 * estimate < peak <= estimate * MARGIN, (peak, estimate)
+
+
+FINISH_FAILS = """
+import gdkit
+
+@gdkit.hookimpl
+def gdkit_run_finish(result):
+    raise RuntimeError("the finish hook broke")
+"""
+
+
+def test_a_failing_run_finish_hook_still_leaves_save(make_dist: MakeDist,
+                                                     tmp_path: Path) -> None:
+    # every epoch ran: a plugin's hook that fails afterwards must not cost the model
+    site = make_dist("gdkit-finishfails", "gdkit_finishfails", FINISH_FAILS)
+    save = tmp_path / "net.npz"
+    out = run("train", "--data", str(MNIST), "--epochs", "1", "--n-train", "1000", "--sizes",
+              "784", "8", "10", "-q", "--save", str(save), env_extra={"PYTHONPATH": str(site)})
+    assert out.returncode == 1, out.stderr
+    assert "gdkit_finishfails" in out.stderr and "Traceback" not in out.stderr
+    assert f"saved the parameters of epoch 1 to {save} before stopping" in out.stderr
+    assert save.exists()
