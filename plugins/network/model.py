@@ -109,6 +109,9 @@ class Network(Metrics, Traced, CompiledHook):
     eq. 6, 16-20) and ch. 2 (backpropagation, BP1-BP4).
     """
 
+    _compiled_kernels: Final = True
+    """The compiled kernels (``gdkit[fast]``) compute this class's steps."""
+
     def __init__(
         self,
         sizes: Sequence[int],
