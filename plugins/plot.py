@@ -164,7 +164,7 @@ def _evaluation(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 
 def _errors(args: argparse.Namespace) -> Any:
-    from gdkit.plot import digits
+    from .network.images import digits
 
     _, images, ev = _evaluation(args)
     wrong = ev.misclassified[: args.limit]
@@ -182,9 +182,8 @@ def _confusion(args: argparse.Namespace) -> Any:
 
 
 def _weights(args: argparse.Namespace) -> Any:
-    from gdkit.plot import weights
-
     from .model import load
+    from .network.images import weights
 
     net = load(args.model)
     if net.sizes[0] != 28 * 28 or len(net.sizes) < 3:

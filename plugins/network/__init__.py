@@ -39,7 +39,8 @@ The package is cut by job: :mod:`.data` (numpy or lazy data holding),
 (``evaluate``), :mod:`.traced` (the autodiff adapter), :mod:`.compiled` (the
 compiled hook), :mod:`.model` (:class:`Network` assembled from them, with the
 shard adapter), :mod:`.objectives` (the registered factories) and
-:mod:`.save` (model files). Everything is importable from here.
+:mod:`.save` (model files). Everything is importable from here, but for
+:mod:`.images`: MNIST's pictures (``gdkit[plot]``), imported when drawn.
 """
 
 from __future__ import annotations
