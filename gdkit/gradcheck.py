@@ -23,7 +23,7 @@ import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, final
+from typing import Any, Final, Literal, NamedTuple, final
 
 import numpy as np
 import numpy.typing as npt
@@ -334,20 +334,13 @@ def _line(c: Comparison, method: str) -> str:
             f"{c.error:.3g} ({c.tolerance:.3g} allowed), relative {c.relative:.3g}")
 
 
-def check_gradient(
-    objective: Objective | str | Callable[[FloatArray], float],
-    v: npt.ArrayLike | None = None,
-    *,
-    gradient: GradientSource | str | None = None,
-    jac: Callable[[FloatArray], Any] | None = None,
-    method: Method = "auto",
-    batch: Batch | int | None = None,
-    coordinates: int = 100,
-    directions: int = 3,
-    rtol: float | None = None,
-    dtype: Any = None,
-    seed: int = 0,
-) -> GradientCheck:
+def check_gradient(objective: Objective | str | Callable[[FloatArray], float],
+                   v: npt.ArrayLike | None = None, *,
+                   gradient: GradientSource | str | None = None,
+                   jac: Callable[[FloatArray], Any] | None = None, method: Method = "auto",
+                   batch: Batch | int | None = None, coordinates: int = 100,
+                   directions: int = 3, rtol: float | None = None, dtype: Any = None,
+                   seed: int = 0) -> GradientCheck:
     """Compare a gradient with the derivatives of the cost at one point.
 
     Each comparison is one directional derivative ∇C·u (eq. 9): along a
@@ -416,10 +409,25 @@ def check_gradient(
     >>> check.passed, check.worst_coordinate.index
     (False, 1)
     """
-    from .descent import _objective, _starting_point  # the loop's own rules for both
-    from .parts import gradient_source
+    opts = _options(method, coordinates, directions, rtol, seed)
+    obj, point, rng = _at_point(objective, v, jac, dtype, opts.seed)
+    label, chosen, use_complex, g = _gradient_at(obj, point, gradient, batch, rng, opts.method)
+    return _compare(obj, point, g, chosen, label, use_complex, rng, opts)
 
-    method = choice("check_gradient", "method", method, ("auto", "central", "complex-step"))  # type: ignore[assignment]
+
+class _Options(NamedTuple):
+    """check_gradient's options, checked."""
+
+    method: str
+    coordinates: int
+    directions: int
+    rtol: float | None
+    seed: int
+
+
+def _options(method: str, coordinates: int, directions: int, rtol: float | None,
+             seed: int) -> _Options:
+    method = choice("check_gradient", "method", method, ("auto", "central", "complex-step"))
     coordinates = integer("check_gradient", "coordinates", coordinates, minimum=0)
     directions = integer("check_gradient", "directions", directions, minimum=0)
     if coordinates == 0 and directions == 0:
@@ -428,6 +436,14 @@ def check_gradient(
     if rtol is not None:
         rtol = number("check_gradient", "rtol", rtol, low=0.0)
     seed = integer("check_gradient", "seed", seed, minimum=0)
+    return _Options(method, coordinates, directions, rtol, seed)
+
+
+def _at_point(objective: Any, v: npt.ArrayLike | None, jac: Callable[[FloatArray], Any] | None,
+              dtype: Any, seed: int) -> tuple[Objective, FloatArray, np.random.Generator]:
+    """The objective, the point checked and the generator (seeded) that drew it."""
+    from .descent import _objective, _starting_point  # the loop's own rules for both
+
     if v is None and callable(objective) and not isinstance(objective, Objective):
         raise ConfigError("check_gradient: a callable objective needs the point v.")
     obj = _objective(objective, v, jac, None)
@@ -435,6 +451,16 @@ def check_gradient(
     if v is None and not isinstance(obj, HasInitialPoint):
         v = rng.standard_normal(int(obj.dim))
     point = _starting_point(obj, v, rng, dtype, name="v")
+    return obj, point, rng
+
+
+def _gradient_at(obj: Objective, point: FloatArray, gradient: GradientSource | str | None,
+                 batch: Batch | int | None, rng: np.random.Generator, method: str,
+                 ) -> tuple[str, Batch | None, bool, FloatArray]:
+    """The gradient checked (its label), the batch, whether the complex step is
+    the reference, and the gradient at ``point``."""
+    from .parts import gradient_source
+
     if isinstance(gradient, str):
         gradient = gradient_source(gradient)
     grad_fn, label = _gradient(obj, gradient)
@@ -445,6 +471,13 @@ def check_gradient(
         raise ShapeError(f"the {label} gradient of {obj!r} returned "
                          f"{type(g).__name__} of shape {getattr(g, 'shape', None)}; v has "
                          f"shape {point.shape}.")
+    return label, chosen, use_complex, g
+
+
+def _compare(obj: Objective, point: FloatArray, g: FloatArray, chosen: Batch | None, label: str,
+             use_complex: bool, rng: np.random.Generator, opts: _Options) -> GradientCheck:
+    """Every comparison, against the complex step or central differences."""
+    rtol, coordinates, directions = opts.rtol, opts.coordinates, opts.directions
     o: Any = obj
 
     def cost(w: FloatArray) -> float:
