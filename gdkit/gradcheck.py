@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal, final
+from collections.abc import Callable, Iterator
+from typing import Any, Final, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from .errors import ConfigError, ShapeError
+from .gradcheck_report import Comparison, GradientCheck
 from .protocols import (
     Batch,
     ComplexCost,
@@ -80,56 +80,6 @@ def _exact_steps(v: FloatArray, u: FloatArray, h: float) -> tuple[FloatArray, Fl
     """v ± h·u in v's dtype."""
     step = (h * u).astype(v.dtype)
     return v + step, v - step
-
-
-@final
-@dataclass(frozen=True)
-class Comparison:
-    """One derivative of C: the gradient's value against the cost's.
-
-    Attributes
-    ----------
-    label : str
-        ``"∂C/∂v[i]"`` or ``"∇C·u (random unit direction #k)"``.
-    index : int or None
-        The coordinate i, or None for a random direction.
-    analytic : float
-        ∇C·u from the gradient checked (u = eᵢ for a coordinate).
-    reference : float
-        The same derivative from the cost: central differences or the complex step.
-    error : float
-        ``|analytic − reference|``.
-    tolerance : float
-        The error allowed here.
-    h : float
-        The difference step.
-    """
-
-    label: str
-    analytic: float
-    reference: float
-    error: float
-    tolerance: float
-    h: float
-    index: int | None = None
-
-    @property
-    def relative(self) -> float:
-        """``error / max(|analytic|, |reference|)`` (0 when both are 0)."""
-        scale = max(abs(self.analytic), abs(self.reference))
-        return self.error / scale if scale > 0 else (0.0 if self.error == 0 else math.inf)
-
-    @property
-    def ok(self) -> bool:
-        """The error is within the tolerance (a NaN is not)."""
-        return self.error <= self.tolerance
-
-    @property
-    def badness(self) -> float:
-        """``error / tolerance``: above 1 fails."""
-        if math.isnan(self.error):
-            return math.inf
-        return self.error / self.tolerance if self.tolerance > 0 else math.inf
 
 
 def _central(cost: Callable[[FloatArray], float], grad: FloatArray, v: FloatArray,
@@ -207,149 +157,13 @@ def _directions(v: FloatArray, rng: np.random.Generator, coordinates: int, rando
         yield f"∇C·u (random unit direction #{k + 1})", None, u, eps ** (1 / 3) * scale
 
 
-def _worst(comparisons: Sequence[Comparison]) -> Comparison | None:
-    """The failing comparison furthest beyond its tolerance, if any fails."""
-    bad = [c for c in comparisons if not c.ok]
-    return max(bad, key=lambda c: c.badness) if bad else None
-
-
-@final
-@dataclass(frozen=True)
-class GradientCheck:
-    """What :func:`check_gradient` compared, and whether the gradient passed.
-
-    Attributes
-    ----------
-    objective : str
-        The objective checked (its repr).
-    gradient : str
-        ``"analytic"`` (the objective's own gradient) or the gradient source checked.
-    method : {"central", "complex-step"}
-        What the gradient was compared with.
-    dtype : str
-        v's dtype.
-    dim : int
-        m, the number of parameters.
-    batch : int or None
-        The size of the mini-batch the cost and gradient were taken on, or
-        None for the full cost.
-    comparisons : tuple of Comparison
-        Every derivative compared: coordinates first, then random directions.
-    rtol : float or None
-        The relative tolerance each comparison allowed, on top of the error
-        of the reference itself (None where not recorded).
-    """
-
-    objective: str
-    gradient: str
-    method: str
-    dtype: str
-    dim: int
-    batch: int | None
-    comparisons: tuple[Comparison, ...] = field(repr=False)
-    rtol: float | None = None
-
-    @property
-    def passed(self) -> bool:
-        """Every comparison is within its tolerance."""
-        return all(c.ok for c in self.comparisons)
-
-    @property
-    def failures(self) -> tuple[Comparison, ...]:
-        """The comparisons outside their tolerance."""
-        return tuple(c for c in self.comparisons if not c.ok)
-
-    @property
-    def coordinates(self) -> tuple[int, ...]:
-        """The coordinates checked one by one."""
-        return tuple(c.index for c in self.comparisons if c.index is not None)
-
-    @property
-    def directions(self) -> int:
-        """How many random directions were checked."""
-        return sum(c.index is None for c in self.comparisons)
-
-    @property
-    def abs_error(self) -> float:
-        """The largest absolute error over the comparisons."""
-        return max((c.error for c in self.comparisons), default=0.0)
-
-    @property
-    def rel_error(self) -> float:
-        """The largest relative error over the comparisons."""
-        return max((c.relative for c in self.comparisons), default=0.0)
-
-    @property
-    def worst(self) -> Comparison | None:
-        """The comparison closest to (or furthest beyond) its tolerance."""
-        return max(self.comparisons, key=lambda c: c.badness, default=None)
-
-    @property
-    def worst_coordinate(self) -> Comparison | None:
-        """Of the coordinates checked, the one closest to (or furthest beyond)
-        its tolerance; its ``index`` names it."""
-        coords = [c for c in self.comparisons if c.index is not None]
-        return max(coords, key=lambda c: c.badness, default=None)
-
-    def __str__(self) -> str:
-        ref = "central differences" if self.method == "central" else "the complex step"
-        what = "analytic gradient" if self.gradient == "analytic" else f"gradient {self.gradient}"
-        on = "" if self.batch is None else f", on a mini-batch of {self.batch} inputs"
-        ncoord = len(self.coordinates)
-        coords = (f"all {ncoord} coordinates" if ncoord == self.dim
-                  else f"{ncoord} of {self.dim} coordinates (a random sample)")
-        lines = [f"{self.objective} ({self.dim} parameters, {self.dtype}{on}): {what} "
-                 f"against {ref}",
-                 f"  checked {coords} and {self.directions} random directions",
-                 f"  largest absolute error {self.abs_error:.3g}, largest relative error "
-                 f"{self.rel_error:.3g}"]
-        worst = self.worst_coordinate
-        if worst is not None:
-            lines.append("  worst coordinate: " + _line(worst, self.method))
-        lines += self._why_a_large_relative_error_passes()
-        bad = self.failures
-        lines += ["  FAILED " + _line(c, self.method) for c in bad[:10]]
-        if len(bad) > 10:
-            lines.append(f"  ... and {len(bad) - 10} more failures")
-        lines.append(f"{'PASSED' if self.passed else 'FAILED'}: {len(self.comparisons) - len(bad)}"
-                     f" of {len(self.comparisons)} derivatives agree")
-        return "\n".join(lines)
-
-
-    def _why_a_large_relative_error_passes(self) -> list[str]:
-        """One line when the largest relative error is above rtol and yet passes: a
-        derivative so small that the reference cannot resolve it any better."""
-        top = max(self.comparisons, key=lambda c: c.relative, default=None)
-        if top is None or not top.ok or self.rtol is None or top.relative <= self.rtol:
-            return []
-        ref = "central differences" if self.method == "central" else "the complex step"
-        size = max(abs(top.analytic), abs(top.reference))
-        return [f"  the largest relative error passes: {top.label} is only {size:.3g}, and "
-                f"its absolute error {top.error:.3g} is within the {top.tolerance:.3g} "
-                f"allowed there (rtol {self.rtol:.3g} of it, plus the rounding and "
-                f"truncation error of {ref} itself)"]
-
-
-def _line(c: Comparison, method: str) -> str:
-    ref = "central differences" if method == "central" else "complex step"
-    return (f"{c.label}: gradient {c.analytic:.10g}, {ref} {c.reference:.10g}: absolute error "
-            f"{c.error:.3g} ({c.tolerance:.3g} allowed), relative {c.relative:.3g}")
-
-
-def check_gradient(
-    objective: Objective | str | Callable[[FloatArray], float],
-    v: npt.ArrayLike | None = None,
-    *,
-    gradient: GradientSource | str | None = None,
-    jac: Callable[[FloatArray], Any] | None = None,
-    method: Method = "auto",
-    batch: Batch | int | None = None,
-    coordinates: int = 100,
-    directions: int = 3,
-    rtol: float | None = None,
-    dtype: Any = None,
-    seed: int = 0,
-) -> GradientCheck:
+def check_gradient(objective: Objective | str | Callable[[FloatArray], float],
+                   v: npt.ArrayLike | None = None, *,
+                   gradient: GradientSource | str | None = None,
+                   jac: Callable[[FloatArray], Any] | None = None, method: Method = "auto",
+                   batch: Batch | int | None = None, coordinates: int = 100,
+                   directions: int = 3, rtol: float | None = None, dtype: Any = None,
+                   seed: int = 0) -> GradientCheck:
     """Compare a gradient with the derivatives of the cost at one point.
 
     Each comparison is one directional derivative ∇C·u (eq. 9): along a
@@ -418,10 +232,25 @@ def check_gradient(
     >>> check.passed, check.worst_coordinate.index
     (False, 1)
     """
-    from .descent import _objective, _starting_point  # the loop's own rules for both
-    from .parts import gradient_source
+    opts = _options(method, coordinates, directions, rtol, seed)
+    obj, point, rng = _at_point(objective, v, jac, dtype, opts.seed)
+    label, chosen, use_complex, g = _gradient_at(obj, point, gradient, batch, rng, opts.method)
+    return _compare(obj, point, g, chosen, label, use_complex, rng, opts)
 
-    method = choice("check_gradient", "method", method, ("auto", "central", "complex-step"))  # type: ignore[assignment]
+
+class _Options(NamedTuple):
+    """check_gradient's options, checked."""
+
+    method: str
+    coordinates: int
+    directions: int
+    rtol: float | None
+    seed: int
+
+
+def _options(method: str, coordinates: int, directions: int, rtol: float | None,
+             seed: int) -> _Options:
+    method = choice("check_gradient", "method", method, ("auto", "central", "complex-step"))
     coordinates = integer("check_gradient", "coordinates", coordinates, minimum=0)
     directions = integer("check_gradient", "directions", directions, minimum=0)
     if directions > MAX_DIRECTIONS:
@@ -437,6 +266,14 @@ def check_gradient(
     if rtol is not None:
         rtol = number("check_gradient", "rtol", rtol, low=0.0)
     seed = integer("check_gradient", "seed", seed, minimum=0)
+    return _Options(method, coordinates, directions, rtol, seed)
+
+
+def _at_point(objective: Any, v: npt.ArrayLike | None, jac: Callable[[FloatArray], Any] | None,
+              dtype: Any, seed: int) -> tuple[Objective, FloatArray, np.random.Generator]:
+    """The objective, the point checked and the generator (seeded) that drew it."""
+    from .descent import _objective, _starting_point  # the loop's own rules for both
+
     if v is None and callable(objective) and not isinstance(objective, Objective):
         raise ConfigError("check_gradient: a callable objective needs the point v.")
     obj = _objective(objective, v, jac, None)
@@ -444,6 +281,16 @@ def check_gradient(
     if v is None and not isinstance(obj, HasInitialPoint):
         v = rng.standard_normal(int(obj.dim))
     point = _starting_point(obj, v, rng, dtype, name="v")
+    return obj, point, rng
+
+
+def _gradient_at(obj: Objective, point: FloatArray, gradient: GradientSource | str | None,
+                 batch: Batch | int | None, rng: np.random.Generator, method: str,
+                 ) -> tuple[str, Batch | None, bool, FloatArray]:
+    """The gradient checked (its label), the batch, whether the complex step is
+    the reference, and the gradient at ``point``."""
+    from .parts import gradient_source
+
     if isinstance(gradient, str):
         gradient = gradient_source(gradient)
     grad_fn, label = _gradient(obj, gradient)
@@ -454,6 +301,13 @@ def check_gradient(
         raise ShapeError(f"the {label} gradient of {obj!r} returned "
                          f"{type(g).__name__} of shape {getattr(g, 'shape', None)}; v has "
                          f"shape {point.shape}.")
+    return label, chosen, use_complex, g
+
+
+def _compare(obj: Objective, point: FloatArray, g: FloatArray, chosen: Batch | None, label: str,
+             use_complex: bool, rng: np.random.Generator, opts: _Options) -> GradientCheck:
+    """Every comparison, against the complex step or central differences."""
+    rtol, coordinates, directions = opts.rtol, opts.coordinates, opts.directions
     o: Any = obj
 
     def cost(w: FloatArray) -> float:

@@ -15,23 +15,21 @@ Optional capabilities are separate small protocols checked with
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
     "Batch",
-    "CompiledForm",
     "CompiledSteps",
-    "CompilesSteps",
+    "CompilesSpans",
     "ComplexCost",
     "ComputesCost",
     "Cost",
     "Evaluates",
     "FloatArray",
     "GradientSource",
-    "HasCompiledForm",
     "HasGradient",
     "HasInitialPoint",
     "Objective",
@@ -499,58 +497,37 @@ class SteepestMove(Protocol):
                       ctx: StepContext) -> tuple[float, PartState]: ...
 
 
-class CompiledForm(NamedTuple):
-    """What a transform or step size is, in terms compiled code can run.
-
-    ``kind`` names the rule (``"fixed"``, ``"momentum"``); ``constants`` are
-    its numbers (momentum: β and 1.0 for Nesterov, else 0.0); a step size's
-    ``eta(iteration, epoch)`` gives η at a step (a schedule included), the
-    same η its ``move`` would use.
-    """
-
-    kind: str
-    constants: tuple[float, ...] = ()
-    eta: Callable[[int, int], float] | None = None
-
-
-@runtime_checkable
-class HasCompiledForm(Protocol):
-    """Optional capability of a transform or step size: its
-    :class:`CompiledForm`, or None when this configuration has none. A
-    compiled path runs a chain only if every part has one and the
-    objective's compiled code knows every kind."""
-
-    def compiled_form(self) -> CompiledForm | None: ...
-
-
 @runtime_checkable
 class CompiledSteps(Protocol):
-    """Runs spans of mini-batch steps in compiled code, for one run.
+    """Runs spans of mini-batch steps in compiled code, for one run: the
+    compiled span runner behind the loop's seam.
 
-    ``bind(v, g, states)`` hands it the run's parameters, gradient buffer
-    and the chain's part states (arrays it updates in place, so checkpoints
-    see them). ``steps(perm, start, stop, iteration, epoch)`` takes the
-    mini-batch steps over ``perm[start:stop]`` (``start`` and ``stop`` at
-    mini-batch boundaries, or ``stop`` = n) and returns ``(taken, eta,
-    gsum)``: the steps taken, the η of the last one, and, when fewer were
-    taken than asked, the non-finite sum of the gradient that stopped them.
-    After a call, ``g`` holds the gradient of the last step taken.
+    ``steps(perm, start, stop, iteration, epoch)`` takes the mini-batch
+    steps over ``perm[start:stop]`` (``start`` and ``stop`` at mini-batch
+    boundaries, or ``stop`` = n) and returns ``(taken, eta, gsum)``: the
+    steps taken, the η of the last one, and, when fewer were taken than
+    asked, the non-finite sum of the gradient that stopped them. After a
+    call, the run's gradient buffer holds the gradient of the last step
+    taken. Its plugin binds it to the run's v, gradient buffer and step-rule
+    state (arrays it updates in place, so checkpoints see them) before
+    handing it over.
     """
-
-    def bind(self, v: FloatArray, g: FloatArray, states: list[PartState]) -> None: ...
 
     def steps(self, perm: Batch, start: int, stop: int, iteration: int,
               epoch: int) -> tuple[int, float, float]: ...
 
 
 @runtime_checkable
-class CompilesSteps(Protocol):
+class CompilesSpans(Protocol):
     """Optional capability of a sampled objective: a compiled path for
-    mini-batch SGD. ``compiled_steps(gradient, forms, batch_size, dtype)``
-    returns a :class:`CompiledSteps` computing what the numpy path computes
-    with this gradient source and these step-rule forms, or None when it
-    cannot (its extra is not installed, a form it does not know, another
-    gradient source): the loop then runs as always."""
+    mini-batch SGD. ``compiled_spans(gradient, rule, batch_size, v, g,
+    rule_state)`` returns a :class:`CompiledSteps` bound to this run's
+    parameters ``v``, gradient buffer ``g`` and step rule state, computing
+    what the numpy path computes, or None when it cannot (its extra is not
+    installed, a part it cannot compile, another gradient source): the loop
+    then runs as always. What a part must offer to be compiled is the
+    compiling plugin's business (for the built-in network: the ``gdkit[fast]``
+    extra's)."""
 
-    def compiled_steps(self, gradient: GradientSource, forms: tuple[CompiledForm, ...],
-                       batch_size: int, dtype: np.dtype[Any]) -> CompiledSteps | None: ...
+    def compiled_spans(self, gradient: GradientSource, rule: Any, batch_size: int,
+                       v: FloatArray, g: FloatArray, rule_state: Any) -> CompiledSteps | None: ...

@@ -189,7 +189,7 @@ def _evaluation(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 
 def _errors(args: argparse.Namespace) -> Any:
-    from gdkit.plot import digits
+    from .network.images import digits
 
     if args.limit > MAX_ERRORS:
         raise ConfigError(f"--limit {args.limit:,}: at most {MAX_ERRORS:,} digits are drawn in "
@@ -210,9 +210,8 @@ def _confusion(args: argparse.Namespace) -> Any:
 
 
 def _weights(args: argparse.Namespace) -> Any:
-    from gdkit.plot import weights
-
     from .model import load
+    from .network.images import weights
 
     net = load(args.model)
     if net.sizes[0] != 28 * 28 or len(net.sizes) < 3:

@@ -34,9 +34,10 @@ import numpy as np
 
 import gdkit
 from gdkit.errors import ConfigError, PrecisionLost, StepError
-from gdkit.protocols import CompiledForm, FloatArray, PartState, StepContext
+from gdkit.protocols import FloatArray, PartState, StepContext
 from gdkit.validate import choice, integer, number
 
+from .fast.forms import CompiledForm
 from .schedules import parse_schedule
 
 __all__ = ["Armijo", "BarzilaiBorwein", "BoldDriver", "Fixed", "Normalized", "Wolfe"]

@@ -21,8 +21,10 @@ import numpy as np
 
 import gdkit
 from gdkit.errors import ConfigError
-from gdkit.protocols import CompiledForm, FloatArray, PartState, StepContext
+from gdkit.protocols import FloatArray, PartState, StepContext
 from gdkit.validate import flag, integer, number
+
+from .fast.forms import CompiledForm
 
 __all__ = ["LBFGS", "Clip", "Momentum", "WeightDecay"]
 

@@ -782,14 +782,12 @@ def test_one_clear_line_for_the_users_input_or_the_machine(
 def test_plot_weights_draws_at_most_400_neurons(monkeypatch: pytest.MonkeyPatch,
                                                 tmp_path: Path) -> None:
     from gdkit_plugins import plot
-    from gdkit_plugins.network import save_network
-
-    import gdkit.plot
+    from gdkit_plugins.network import images, save_network
 
     path = tmp_path / "wide.npz"
     save_network(path, np.zeros((784 + 1) * 2000 + (2000 + 1) * 10), [784, 2000, 10], {})
     drawn: dict[str, Any] = {}
-    monkeypatch.setattr(gdkit.plot, "weights", lambda w, title: drawn.update(w=w, title=title))
+    monkeypatch.setattr(images, "weights", lambda w, title: drawn.update(w=w, title=title))
     plot._weights(argparse.Namespace(model=str(path), title=None))
     assert drawn["w"].shape == (400, 784)
     assert "the first 400 of the 2,000 hidden neurons" in drawn["title"]
@@ -818,7 +816,8 @@ def _estimate(monkeypatch: pytest.MonkeyPatch, build: Callable[[], Any], module:
 @pytest.mark.parametrize("path", ["rosenbrock", "network"])
 def test_the_memory_estimate_covers_the_measured_peak(path: str,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from gdkit_plugins import functions, network
+    from gdkit_plugins import functions
+    from gdkit_plugins.network import data as network
 
     if path == "rosenbrock":
         args = ("minimize", "rosenbrock", "-o", "dim=4000000", "--max-iter", "2", "--step",

@@ -14,6 +14,8 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="the plot extra: tox's py3* envs install it")
 
+import gdkit_plugins.network.images as gi
+
 import gdkit
 import gdkit.plot as gp
 from gdkit.cli import main
@@ -281,7 +283,7 @@ def test_the_digit_grid_shows_exactly_the_images_given_with_their_labels() -> No
     rng = np.random.default_rng(0)
     images = rng.random((13, 784))
     true, pred = rng.integers(0, 10, 13), rng.integers(0, 10, 13)
-    fig = gp.digits(images, true, pred, ncols=5)
+    fig = gi.digits(images, true, pred, ncols=5)
     shown = [ax for ax in fig.axes if ax.get_images()]
     assert len(shown) == 13 and len(fig.axes) == 15  # 3 rows of 5, two empty
     for ax, img, t, p in zip(shown, images, true, pred, strict=True):
@@ -291,9 +293,9 @@ def test_the_digit_grid_shows_exactly_the_images_given_with_their_labels() -> No
 
 def test_digits_need_as_many_labels_as_images() -> None:
     with pytest.raises(ShapeError, match="3 images need as many labels"):
-        gp.digits(np.zeros((3, 784)), [1, 2])
+        gi.digits(np.zeros((3, 784)), [1, 2])
     with pytest.raises(ShapeError, match="rows of 784 pixels"):
-        gp.digits(np.zeros((3, 100)), [1, 2, 3])
+        gi.digits(np.zeros((3, 100)), [1, 2, 3])
 
 
 def test_the_confusion_matrix_writes_every_count_in_its_cell() -> None:
@@ -311,7 +313,7 @@ def test_the_confusion_matrix_writes_every_count_in_its_cell() -> None:
 
 def test_each_hidden_neuron_is_drawn_as_its_28_by_28_weights() -> None:
     w = np.random.default_rng(1).normal(size=(4, 784))
-    fig = gp.weights(w)
+    fig = gi.weights(w)
     shown = [ax.get_images()[0] for ax in fig.axes if ax.get_images()]
     assert len(shown) == 4
     for im, row in zip(shown, w, strict=True):
@@ -320,7 +322,7 @@ def test_each_hidden_neuron_is_drawn_as_its_28_by_28_weights() -> None:
 
 
 def test_the_weight_grid_has_a_colour_bar_that_says_what_red_and_blue_mean() -> None:
-    fig = gp.weights(np.random.default_rng(1).normal(size=(4, 784)))
+    fig = gi.weights(np.random.default_rng(1).normal(size=(4, 784)))
     (bar,) = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
     assert [t.get_text() for t in bar.get_xticklabels()] == [
         "blue: ink here inhibits", "0: no effect", "red: ink here excites"]
@@ -512,8 +514,9 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def capture(monkeypatch: pytest.MonkeyPatch, name: str) -> list[Any]:
     drawn: list[Any] = []
-    real = getattr(gp, name)
-    monkeypatch.setattr(gp, name, lambda *a, **k: drawn.append(real(*a, **k)) or drawn[-1])
+    module = gi if name in ("digits", "weights") else gp  # MNIST's pictures: the network's
+    real = getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *a, **k: drawn.append(real(*a, **k)) or drawn[-1])
     return drawn
 
 

@@ -97,9 +97,11 @@ print("recall per digit:", np.round(100 * ev.recall, 1).tolist())
 confusion_fig = gdkit.plot.confusion(ev.confusion)
 
 # %%
+from gdkit_plugins.network.images import digits, weights
+
 wrong = ev.misclassified[:40]
-errors_fig = gdkit.plot.digits(images[wrong], labels[wrong], ev.predicted[wrong],
-                               title="the first 40 mistakes: true → predicted")
+errors_fig = digits(images[wrong], labels[wrong], ev.predicted[wrong],
+                    title="the first 40 mistakes: true → predicted")
 
 # %%
 # What the hidden neurons look at
@@ -111,7 +113,7 @@ errors_fig = gdkit.plot.digits(images[wrong], labels[wrong], ev.predicted[wrong]
 # speckled by the N(0, 1) start; a few still look like noise. The printed
 # numbers say how far 30 epochs moved the first layer's weights from their
 # start, against the size of the start itself.
-weights_fig = gdkit.plot.weights(model.weights[0])
+weights_fig = weights(model.weights[0])
 w0 = TrainedNetwork(sizes=net.sizes, parameters=v0, dtype=v0.dtype, metadata={}).weights[0]
 moved = np.abs(model.weights[0] - w0)
 print(f"mean |w| at the start {np.mean(np.abs(w0)):.3f}; mean |Δw| after 30 epochs "

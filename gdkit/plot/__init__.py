@@ -1,11 +1,13 @@
-"""Pictures of gradient descent: the valley and the ball, learning curves, digits.
+"""Pictures of gradient descent: the valley and the ball, learning curves, a confusion matrix.
 
 Everything here draws on a new :class:`matplotlib.figure.Figure` (no pyplot,
 no global state, so it works headless and beside an interactive session) and
 returns it; :func:`save` writes one to PNG, SVG or PDF, chosen by the file's
 extension. matplotlib is the optional extra ``gdkit[plot]``: importing this
 module does not import it, and drawing without it raises
-:class:`~gdkit.errors.MissingExtraError` naming the extra.
+:class:`~gdkit.errors.MissingExtraError` naming the extra. Pictures of one
+model's data (MNIST's 28×28 digits, a hidden neuron's weights) live with
+that model's plugin.
 
 >>> import gdkit, gdkit.plot
 >>> runs = [gdkit.plot.trace("valley", [1.5, -1.0], step=gdkit.step_rule("fixed", eta=eta),
@@ -17,10 +19,9 @@ module does not import it, and drawing without it raises
 
 from __future__ import annotations
 
+from .classifier import confusion
 from .curves import curves, read_log
 from .figure import save
-from .images import confusion, digits, weights
 from .valley import Trace, trace, valley
 
-__all__ = ["Trace", "confusion", "curves", "digits", "read_log", "save", "trace", "valley",
-           "weights"]
+__all__ = ["Trace", "confusion", "curves", "read_log", "save", "trace", "valley"]

@@ -13,8 +13,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import GdkitError, PluginError
-from ..gradcheck import Comparison as _Compare
-from ..gradcheck import _central, _default_rtol, _directions, _exact_steps, _worst
+from ..gradcheck import _central, _default_rtol, _directions, _exact_steps
+from ..gradcheck_report import Comparison as _Compare
+from ..gradcheck_report import _worst
 from ..protocols import (
     Batch,
     ComplexCost,

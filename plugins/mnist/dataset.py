@@ -250,6 +250,19 @@ def load_mnist(
         max_train = integer("load_mnist", "max_train", max_train, minimum=1)
 
     paths = _files(data_dir, download, progress, MNIST_FILE_NAMES)
+    train_images, train_labels, used, cut = _training(paths, fdtype, n_validation, max_train)
+    test_labels = _load_labels(paths[TEST_LABELS])
+    test_images = _load_images(paths[TEST_IMAGES], len(test_labels), paths[TEST_LABELS], fdtype)
+    return MnistData(train_images=train_images[:used], train_labels=train_labels[:used],
+                     validation_images=train_images[used:], validation_labels=train_labels[cut:],
+                     test_images=test_images, test_labels=test_labels)
+
+
+def _training(paths: dict[str, Path], fdtype: np.dtype[Any], n_validation: int,
+              max_train: int | None) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], int, int]:
+    """The training file's images (those kept) and labels, checked against
+    each other and ``n_validation``, with ``used`` (training images kept)
+    and ``cut`` (where the validation images start in the labels)."""
     train_labels = _load_labels(paths[TRAIN_LABELS])
     n_train_total = len(train_labels)
     if (n := _image_count(paths[TRAIN_IMAGES])) != n_train_total:
@@ -265,16 +278,7 @@ def load_mnist(
     used = cut if max_train is None else min(cut, max_train)
     train_images = _load_images(paths[TRAIN_IMAGES], n_train_total, paths[TRAIN_LABELS], fdtype,
                                 keep=[range(used), range(cut, n_train_total)])
-    test_labels = _load_labels(paths[TEST_LABELS])
-    test_images = _load_images(paths[TEST_IMAGES], len(test_labels), paths[TEST_LABELS], fdtype)
-    return MnistData(
-        train_images=train_images[:used],
-        train_labels=train_labels[:used],
-        validation_images=train_images[used:],
-        validation_labels=train_labels[cut:],
-        test_images=test_images,
-        test_labels=test_labels,
-    )
+    return train_images, train_labels, used, cut
 
 
 def _files(data_dir: str | os.PathLike[str] | None, download: bool, progress: Progress,

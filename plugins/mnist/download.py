@@ -185,6 +185,34 @@ def _fetch(url: str, final: Path, md5: str, reporter: _Reporter, timeout: float)
             reporter.finish()
 
 
+def _checked(mirrors: Sequence[str], files: Mapping[str, str]) -> Sequence[str]:
+    """``mirrors`` as a sequence of URLs (one string: one mirror), refused when
+    empty, and ``files``' names refused unless plain file names."""
+    if isinstance(mirrors, str):
+        mirrors = (mirrors,)
+    if not mirrors:
+        raise ValueError("download_mnist: mirrors must name at least one URL")
+    for name in files:
+        if not name or name in (".", "..") or Path(name).name != name or "\\" in name:
+            raise ValueError(f"download_mnist: {name!r} is not a plain file name")
+    return mirrors
+
+
+def _target(dest: str | os.PathLike[str] | None) -> tuple[Path, list[Path]]:
+    """The download directory, created, and the directories created for it
+    (removed again if the download fails)."""
+    target = cache_dir() if dest is None else Path(dest).expanduser()
+    made = [d for d in (target, *target.parents) if not d.exists()]  # to remove on failure
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(
+            f"Cannot create the download directory {target}: "
+            f"{exc.strerror or exc}. {NO_CACHE.python}"
+        ) from None
+    return target, made
+
+
 @in_both_words
 def download_mnist(
     dest: str | os.PathLike[str] | None = None,
@@ -234,22 +262,8 @@ def download_mnist(
     ValueError
         If ``mirrors`` is empty or a file name is not a plain file name.
     """
-    if isinstance(mirrors, str):
-        mirrors = (mirrors,)
-    if not mirrors:
-        raise ValueError("download_mnist: mirrors must name at least one URL")
-    for name in files:
-        if not name or name in (".", "..") or Path(name).name != name or "\\" in name:
-            raise ValueError(f"download_mnist: {name!r} is not a plain file name")
-    target = cache_dir() if dest is None else Path(dest).expanduser()
-    made = [d for d in (target, *target.parents) if not d.exists()]  # to remove on failure
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataError(
-            f"Cannot create the download directory {target}: "
-            f"{exc.strerror or exc}. {NO_CACHE.python}"
-        ) from None
+    mirrors = _checked(mirrors, files)
+    target, made = _target(dest)
     reporter = _Reporter(progress)
     for name, md5 in files.items():
         final = target / name

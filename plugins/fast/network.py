@@ -1,12 +1,12 @@
 """The compiled path of the sigmoid network (``gdkit[fast]``, numba).
 
 :meth:`gdkit_plugins.network.Network.compiled_steps` asks :func:`network_steps`
-for a :class:`~gdkit.protocols.CompiledSteps`; it gives one when numba is
+for a :class:`~gdkit_plugins.fast.CompiledRunner`; it gives one when numba is
 installed, the gradient is the network's own
 (the ``analytic`` source), the cost is ``quadratic`` or ``cross-entropy``
 (sigmoid outputs) and the step rule is ``fixed`` η (any schedule), alone or
 after ``momentum`` (plain or Nesterov). Otherwise it gives None and the numpy
-loop runs as always. The kernels are in :mod:`gdkit_plugins._fast_kernels`.
+loop runs as always. The kernels are in :mod:`gdkit_plugins.fast._kernels`.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gdkit.protocols import Batch, CompiledForm, FloatArray, GradientSource, PartState
+from gdkit.protocols import Batch, FloatArray, GradientSource, PartState
+
+from .forms import CompiledForm
 
 __all__ = ["CompiledNetworkSteps", "available", "network_steps"]
 
 LANES = 8  # float32 lanes of a 256-bit vector: the working rows' padding
-# The kernels' codes, as _fast_kernels defines them (checked when it is imported).
+# The kernels' codes, as _kernels defines them (checked when it is imported).
 PLAIN, MOMENTUM, NESTEROV = 0, 1, 2
 QUADRATIC, CROSS_ENTROPY = 0, 1
 
@@ -39,11 +41,11 @@ def available() -> bool:
 def network_steps(net: Any, gradient: GradientSource, forms: tuple[CompiledForm, ...],
                   batch_size: int, dtype: np.dtype[Any]) -> CompiledNetworkSteps | None:
     """A compiled runner for ``net``'s mini-batch steps, or None (see the module)."""
-    from .analytic import Analytic
-    from .costs import CrossEntropy, QuadraticCost
-    from .network import Network
-    # Exactly the network: a subclass may change what a step computes.
-    if type(net) is not Network or not isinstance(gradient, Analytic) or len(net.sizes) < 3:
+    from ..analytic import Analytic
+    from ..costs import CrossEntropy, QuadraticCost
+    # The network checked it is exactly a Network (a subclass may change what a
+    # step computes): this module does not import the network's plugin.
+    if not isinstance(gradient, Analytic) or len(net.sizes) < 3:
         return None
     if batch_size > net.chunk_size:  # numpy then averages chunks' gradients; kept there
         return None
@@ -70,10 +72,10 @@ class CompiledNetworkSteps:
 
     def __init__(self, net: Any, batch_size: int, cost: int, mode: int, beta: float,
                  eta: Any) -> None:
-        from . import _fast_kernels as k  # numba is imported here, at the first compiled run
+        from . import _kernels as k  # numba is imported here, at the first compiled run
         if (k.PLAIN, k.MOMENTUM, k.NESTEROV, k.QUADRATIC, k.CROSS_ENTROPY) != (
                 PLAIN, MOMENTUM, NESTEROV, QUADRATIC, CROSS_ENTROPY):
-            raise AssertionError("gdkit_plugins.fast and _fast_kernels disagree on the codes")
+            raise AssertionError("gdkit_plugins.fast.network and _kernels disagree on the codes")
         self._sgd = k.sgd_steps
         self.batch_size, self.cost, self.mode, self.eta = batch_size, cost, mode, eta
         dt = net.dtype
@@ -81,7 +83,7 @@ class CompiledNetworkSteps:
         self.sizes = sizes
         self.w_off = np.array([s for s, _, _, _ in net._layout], np.int64)
         self.b_off = np.array([e for _, e, _, _ in net._layout], np.int64)
-        self.consts = np.array([beta, 1.0], dt)  # _fast_kernels.BETA, ONE
+        self.consts = np.array([beta, 1.0], dt)  # _kernels.BETA, ONE
         with np.errstate(divide="ignore"):  # invs[r] = 1/r, as numpy's (a − y)·(1/r)
             self.invs = (1.0 / np.arange(batch_size + 1, dtype=np.float64)).astype(dt)
         # The working layout: each layer input-major, rows padded to LANES.

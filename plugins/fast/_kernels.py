@@ -1,4 +1,4 @@
-"""numba kernels of the compiled path (imported only by :mod:`gdkit_plugins.fast`).
+"""numba kernels of the compiled path (imported only by :mod:`gdkit_plugins.fast.network`).
 
 One function, :func:`sgd_steps`, runs a span of mini-batch steps of a
 sigmoid network: gather, forward pass, backpropagation (BP1-BP4) and the

@@ -1,19 +1,22 @@
-"""Pictures of a classifier: digits with their labels, a confusion matrix, and
-each hidden neuron's input weights as an image."""
+"""Pictures of the MNIST network: 28×28 digits with their labels (and
+predictions), and each hidden neuron's input weights as a 28×28 image.
+
+Drawn on a new :class:`matplotlib.figure.Figure` as :mod:`gdkit.plot` draws
+(``gdkit[plot]``); the confusion matrix, which any classifier has, is
+:func:`gdkit.plot.confusion`."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import ShapeError
-from .figure import new_figure
+from gdkit.errors import ShapeError
+from gdkit.plot.figure import new_figure
 
-__all__ = ["confusion", "digits", "weights"]
+__all__ = ["WEIGHTS_CMAP", "digits", "weights"]
 
 
 def _images(images: npt.ArrayLike, shape: tuple[int, int], what: str) -> npt.NDArray[Any]:
@@ -70,7 +73,8 @@ def digits(images: npt.ArrayLike, labels: npt.ArrayLike, predicted: npt.ArrayLik
                          + ".")
     n = imgs.shape[0]
     cols = max(1, min(ncols, n))
-    fig = new_figure("gdkit.plot.digits", (1.1 * cols, 1.25 * max(1, math.ceil(n / cols)) + 0.4))
+    fig = new_figure("gdkit_plugins.network.images.digits",
+                     (1.1 * cols, 1.25 * max(1, math.ceil(n / cols)) + 0.4))
     for ax, img, t, k in zip(_grid(fig, n, ncols), imgs, true,
                              pred if pred is not None else [None] * n, strict=True):
         ax.imshow(img, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
@@ -81,49 +85,6 @@ def digits(images: npt.ArrayLike, labels: npt.ArrayLike, predicted: npt.ArrayLik
         fig.text(0.5, 0.5, "no images", ha="center", va="center")
     if title is not None:
         fig.suptitle(title)
-    return fig
-
-
-def confusion(matrix: npt.ArrayLike, *, labels: Sequence[str] | None = None,
-              title: str | None = None) -> Any:
-    """Draw a confusion matrix: rows the true class, columns the predicted one.
-
-    Parameters
-    ----------
-    matrix : array_like of int, shape (k, k)
-        ``matrix[i, j]``: how many inputs of class i were predicted as j.
-    labels : sequence of str, optional
-        Class names (default "0", "1", …).
-    title : str, optional
-        Default: the accuracy, trace / total.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The counts as an image (log-scaled colour, so the few errors show
-        beside the many right answers) with every count written in its cell.
-    """
-    m = np.asarray(matrix)
-    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] == 0:
-        raise ShapeError(f"a confusion matrix is square, k×k; got shape {m.shape}.")
-    k = m.shape[0]
-    names = [str(i) for i in range(k)] if labels is None else [str(s) for s in labels]
-    fig = new_figure("gdkit.plot.confusion", (0.55 * k + 2.2, 0.55 * k + 1.6))
-    ax = fig.add_subplot()
-    from matplotlib.colors import LogNorm
-
-    shown = np.where(m > 0, m, np.nan).astype(float)
-    image = ax.imshow(shown, cmap="Blues", norm=LogNorm(vmin=1, vmax=max(2.0, float(m.max()))))
-    fig.colorbar(image, ax=ax, shrink=0.8, label="count")
-    half = math.sqrt(max(2.0, float(m.max())))
-    for (i, j), count in np.ndenumerate(m):
-        ax.text(j, i, f"{count}", ha="center", va="center", fontsize=7,
-                color="white" if count > half else "black")
-    ax.set(xticks=range(k), yticks=range(k), xticklabels=names, yticklabels=names,
-           xlabel="predicted", ylabel="true")
-    total, right = int(m.sum()), int(np.trace(m))
-    ax.set_title(title if title is not None else
-                 f"{right:,} / {total:,} right ({100.0 * right / max(total, 1):.2f}%)")
     return fig
 
 
@@ -153,7 +114,7 @@ def weights(w: npt.ArrayLike, *, shape: tuple[int, int] = (28, 28), ncols: int =
     rows = _images(w, shape, "weights")
     n = rows.shape[0]
     cols = max(1, min(ncols, n))
-    fig = new_figure("gdkit.plot.weights",
+    fig = new_figure("gdkit_plugins.network.images.weights",
                      (max(1.1 * cols, 5.0), 1.2 * max(1, math.ceil(n / cols)) + 1.3))
     grid = _grid(fig, n, ncols)
     for i, (ax, img) in enumerate(zip(grid, rows, strict=True)):
