@@ -36,9 +36,11 @@ An observer of your own, keeping the cost of every epoch::
 from __future__ import annotations
 
 import contextlib
+import errno
 import inspect
 import math
 import os
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Protocol, final, runtime_checkable
@@ -223,12 +225,11 @@ class JsonLog:
         try:
             if event.resumed:
                 _keep_epochs(self.path, event.epoch)
-                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-            else:
-                self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
+            self._file = _open_lines(self.path, append=event.resumed)
         except OSError as exc:
-            raise GdkitError(f"{self.label}: cannot write {self.path}: "
-                             f"{exc.strerror or exc}.") from None
+            why = ("it is a pipe with no reader: start the reader first"
+                   if exc.errno == errno.ENXIO else exc.strerror or str(exc))
+            raise GdkitError(f"{self.label}: cannot write {self.path}: {why}.") from None
 
     def on_epoch(self, event: EpochEnd) -> None:
         if self._file is None:
@@ -250,6 +251,16 @@ class JsonLog:
             with contextlib.suppress(OSError):
                 self._file.close()
             self._file = None
+
+
+def _open_lines(path: str, *, append: bool) -> IO[str]:
+    """``path`` opened for text lines; a named pipe without a reader is refused at once
+    (ENXIO) instead of blocking until one comes."""
+    if stat.S_ISFIFO(os.stat(path).st_mode if os.path.exists(path) else 0):
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO: nobody reads it
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "w", encoding="utf-8")
+    return open(path, "a" if append else "w", encoding="utf-8")
 
 
 def _keep_epochs(path: str, epochs: int) -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +20,8 @@ import gdkit
 from gdkit.checkpoint import load_checkpoint, save_checkpoint
 from gdkit.errors import ConfigError, PluginError
 
-from .test_train_cli import MNIST_DIR, QUICK, train
+from .helpers import wait_for_output
+from .test_train_cli import MNIST_DIR, QUICK, gdkit_cmd, train
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +150,54 @@ def test_the_log_keeps_each_epoch_once_when_a_run_died_between_log_and_checkpoin
     epochs = [json.loads(line)["epoch"] for line in log.read_text().splitlines()]
     assert epochs == [1, 2, 3, 4]
     assert json.loads(log.read_text().splitlines()[2])["cost"] != 1.0
+
+
+def test_a_log_pipe_without_a_reader_is_one_line_not_a_hang(mnist_dir: str,
+                                                             tmp_path: Path) -> None:
+    fifo = tmp_path / "log.fifo"
+    os.mkfifo(fifo)
+    out = train("--data", mnist_dir, *QUICK, "-q", "--log", str(fifo))  # 300 s timeout
+    assert out.returncode == 1
+    assert out.stderr == (f"gdkit train: error: --log: cannot write {fifo}: it is a pipe with "
+                          "no reader: start the reader first.\n")
+
+
+def test_a_run_refused_for_a_checkpoint_in_use_leaves_the_other_runs_log_intact(
+        mnist_dir: str, tmp_path: Path) -> None:
+    ck, log = tmp_path / "c.npz", tmp_path / "a.jsonl"
+    args = ["train", "--data", mnist_dir, "--epochs", "500", "--n-train", "3000", "--sizes",
+            "784", "8", "10", "-q", "--checkpoint", str(ck), "--log", str(log)]
+    env = {k: v for k, v in os.environ.items() if k != "GDKIT_DISABLE_PLUGIN_AUTOLOAD"}
+    first = subprocess.Popen([*gdkit_cmd(), *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+    assert first.stdout is not None
+    wait_for_output(first.stdout, r"Epoch 1: ")
+    second = train(*args[1:], "--overwrite")  # the same checkpoint and log, while in use
+    first.send_signal(signal.SIGINT)  # the first run saves and stops
+    _, err = first.communicate(timeout=300)
+    assert second.returncode == 1 and "in use by process" in second.stderr, second.stderr
+    assert first.returncode == 130, err
+    epochs = [json.loads(line)["epoch"] for line in log.read_text().splitlines()]
+    assert epochs == list(range(1, load_checkpoint(ck).epoch + 1))  # every line whole
+
+
+def test_a_closed_stdout_costs_no_log_line(mnist_dir: str, tmp_path: Path) -> None:
+    log = tmp_path / "p.jsonl"
+    env = {k: v for k, v in os.environ.items() if k != "GDKIT_DISABLE_PLUGIN_AUTOLOAD"}
+    proc = subprocess.Popen([*gdkit_cmd(), "train", "--data", mnist_dir, "--epochs", "30",
+                             "--n-train", "2000", "--sizes", "784", "8", "10", "-q", "--log",
+                             str(log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    assert proc.stdout is not None
+    wait_for_output(proc.stdout, r"Epoch 2: ")
+    proc.stdout.close()  # as `| head -3` does
+    _, err = proc.communicate(timeout=300)
+    done = int(re.search(r"stopped \(stdout closed\) after (\d+) complete epoch", err)[1])
+    assert len(log.read_text().splitlines()) == done
+
+
+def test_a_float16_run_that_reaches_zero_cost_has_converged() -> None:
+    res = gdkit.minimize(lambda v: float(v @ v), np.array([0.5, 0.25], dtype=np.float16),
+                         jac=lambda v: 2 * v, step=gdkit.step_rule("fixed", eta=0.5),
+                         max_iter=10, gtol=0)
+    assert res.success and res.fun == 0.0 and res.x.dtype == np.float16
