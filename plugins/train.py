@@ -28,7 +28,6 @@ from gdkit.command import (
     EXIT_PIPE,
     parse_options,
     refuse_overwrite,
-    silence_stdout,
 )
 from gdkit.errors import (
     CheckpointError,
@@ -39,8 +38,8 @@ from gdkit.errors import (
     MissingExtraError,
 )
 from gdkit.files import check_target, leftovers
-from gdkit.observers import BestEpoch, EarlyStopping, EpochEnd, JsonLog, RunStart
-from gdkit.progress import ProgressBar, show_progress
+from gdkit.observers import BestEpoch, EarlyStopping, JsonLog
+from gdkit.progress import show_progress
 from gdkit.records import plain
 from gdkit.result import STOPPED
 from gdkit.validate import argument, integer, number
@@ -50,6 +49,7 @@ from .network import INITS, MNIST_SIZES, save_network
 from .tensorboard import TensorBoard
 from .train_config import CONFIG, jsonable, take_resumed_config
 from .train_config import flag as flag_of
+from .train_watch import EpochBar, Keep, Lines, SayEarlyStop
 
 __all__ = ["Train"]
 
@@ -143,85 +143,6 @@ class Train:
         return _Run(args).main()
 
 
-class _EpochBar:
-    """:func:`gdkit.minimize`'s ``progress(epoch, done, total)``, one bar an epoch."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
-        self.bar: ProgressBar | None = None
-        self.epoch = -1
-
-    def __call__(self, epoch: int, done: int, total: int) -> None:
-        if self.bar is None or epoch != self.epoch:
-            self.close()
-            self.bar, self.epoch = ProgressBar(self.stream, f"Epoch {epoch}", total,
-                                               unit="mini-batches"), epoch
-        self.bar.update(done)
-
-    def close(self) -> None:
-        """Erase the bar (before the epoch's line is printed)."""
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
-class _Lines:
-    """The command's own observer: keeps the last complete epoch (for --save on
-    a stop) and every record (for --plot), and prints the epoch's line."""
-
-    def __init__(self, bar: _EpochBar | None) -> None:
-        self.bar = bar
-        self.last: dict[str, Any] = {}
-        self.records: list[dict[str, Any]] = []
-        self.result: gdkit.Result | None = None  # once the run has finished
-
-    def on_finish(self, result: gdkit.Result) -> None:
-        self.result = result
-
-    def on_start(self, event: RunStart) -> None:
-        hist = event.history  # a resumed run's epochs, for --plot
-        rows = len(next(iter(hist.values()), ()))
-        self.records = [{"epoch": i + 1, **{k: col[i] for k, col in hist.items()}}
-                        for i in range(rows)]
-
-    def keep(self, event: EpochEnd) -> None:
-        """Keep the epoch (before any output is written: one may fail)."""
-        record = dict(event.record)
-        self.last.update(epoch=event.epoch, x=event.x.copy(), record=plain(record))
-        self.records.append({"epoch": event.epoch, **record})
-
-    def on_epoch(self, event: EpochEnd) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        record = dict(event.record)
-        try:
-            print(_epoch_line(event.epoch, record), flush=True)
-        except BrokenPipeError:  # the reader went away (| head): stop, keeping the work
-            silence_stdout()
-            raise _Stopped(signal.SIGPIPE) from None
-
-
-class _Keep:
-    """The first observer: the command keeps each epoch before any output is written."""
-
-    def __init__(self, lines: _Lines) -> None:
-        self.on_epoch = lines.keep
-
-
-class _SayEarlyStop:
-    """Print, at the epoch it happens, that early stopping ends the run."""
-
-    def __init__(self, early: EarlyStopping) -> None:
-        self.early = early
-
-    def on_epoch(self, event: EpochEnd) -> None:
-        early = self.early
-        if early.stopped_at == event.epoch:
-            print(f"Stopping early: the validation accuracy has not improved for "
-                  f"{early.patience} epoch(s) since epoch {early.best.epoch} "
-                  f"({100 * early.best.value:.2f}%).", flush=True)
-
-
 class _Run:
     """One ``gdkit train`` run: the checks, the training with its observers, the report."""
 
@@ -233,8 +154,8 @@ class _Run:
         """The progress bar and the observers, for the settings in ``self.args``."""
         args = self.args
         show = show_progress(sys.stderr, False if args.quiet else args.progress)
-        self.bar = _EpochBar(sys.stderr) if show else None
-        self.lines = _Lines(self.bar)
+        self.bar = EpochBar(sys.stderr) if show else None
+        self.lines = Lines(self.bar)
         self.best = BestEpoch("val_accuracy")
         self.early = None if args.early_stop is None else EarlyStopping(args.early_stop)
         self.log = None if args.log is None else JsonLog(args.log, label="--log")
@@ -249,8 +170,8 @@ class _Run:
     def observers(self) -> list[Any]:
         """The epoch kept first, then the log (a closed stdout must not cost the epoch's
         line), the printed line, the best epoch, early stopping and the diagnosis."""
-        said = None if self.early is None else _SayEarlyStop(self.early)
-        return [w for w in (_Keep(self.lines), self.log, self.board, self.lines, self.best,
+        said = None if self.early is None else SayEarlyStop(self.early)
+        return [w for w in (Keep(self.lines), self.log, self.board, self.lines, self.best,
                             self.early, said, self.stuck) if w is not None]
 
     def main(self) -> int:
@@ -482,14 +403,6 @@ def _step_rule(args: argparse.Namespace) -> Any:
     return gdkit.step_rule(args.step, **opts)
 
 
-class _Stopped(KeyboardInterrupt):
-    """A closed stdout, which ends the run as Ctrl-C does."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
 def _check_outputs(args: argparse.Namespace) -> None:
     """Every output path is writable, and no two name one file, before any work."""
     if args.plot is not None:
@@ -512,19 +425,6 @@ def _check_outputs(args: argparse.Namespace) -> None:
             raise ConfigError(f"{seen[real]} and {flag} both name {path}; one would overwrite "
                               "the other. Give each its own file.")
         seen[real] = flag
-
-
-def _epoch_line(epoch: int, record: dict[str, float]) -> str:
-    head = f"Epoch {epoch}:"
-    if "correct" in record and "total" in record:
-        correct, total = int(record["correct"]), int(record["total"])
-        pct = 100.0 * correct / total if total else math.nan
-        head += f" {correct:,} / {total:,} ({pct:.2f}%)"
-    elif "accuracy" in record:
-        head += f" accuracy {100.0 * record['accuracy']:.2f}%"
-    if "val_accuracy" in record:
-        head += f"  validation {100.0 * record['val_accuracy']:.2f}%"
-    return f"{head}  cost {record['cost']:.4g}  {record['seconds']:.2f} s"
 
 
 def _resume_command(args: argparse.Namespace, checkpoint: str) -> str:
