@@ -59,6 +59,8 @@ FloatArray = npt.NDArray[np.floating[Any]]
 Batch = npt.NDArray[np.intp]
 """An index array selecting training inputs of a sampled objective."""
 
+from .context import StepContext  # noqa: E402  (it uses the aliases above)
+
 
 @runtime_checkable
 class Objective(Protocol):
@@ -235,139 +237,6 @@ class ValidatesObjective(Protocol):
     differentiate."""
 
     def validate(self, objective: Objective) -> None: ...
-
-
-class StepContext:
-    """What a step rule may use beyond v and ∇C: the cost on the current batch,
-    and the gradient at a trial point.
-
-    One context is made per run and updated in place per step (no allocation
-    on the hot path).
-
-    Parameters
-    ----------
-    cost_fn : callable
-        ``cost_fn(w, batch) -> float``: C at ``w`` on ``batch``.
-    v : ndarray
-        The run's parameters (read by :attr:`fun`).
-    gradient : callable, optional
-        ``gradient(w, batch, out) -> ndarray``: ∇C at ``w`` on ``batch``
-        (written into ``out`` when given). Without it
-        :meth:`gradient_at` raises :class:`~gdkit.errors.ConfigError` and
-        :attr:`has_gradient` is False.
-
-    Attributes
-    ----------
-    iteration : int
-        The number of steps taken before this one (over the whole run,
-        resumes included): the step count a schedule reads.
-    epoch : int
-        The number of complete epochs before this step (0 in full-batch mode).
-    batch : ndarray or None
-        The mini-batch the gradient was computed on (None: full batch).
-    grad : ndarray or None
-        ∇C at the current point (set by :func:`gdkit.chain` for its parts).
-    nfev : int
-        Cost evaluations made through :meth:`cost` so far.
-    ngev : int
-        Gradient evaluations made through :meth:`gradient_at` so far.
-    """
-
-    __slots__ = ("_cost_fn", "_fun", "_gbuf", "_gradient_fn", "_offer", "_v", "_work", "batch",
-                 "epoch", "grad", "iteration", "nfev", "ngev")
-
-    def __init__(
-        self, cost_fn: Callable[[FloatArray, Batch | None], float], v: FloatArray,
-        gradient: Callable[[FloatArray, Batch | None, FloatArray | None], FloatArray]
-        | None = None,
-    ) -> None:
-        self._cost_fn = cost_fn
-        self._gradient_fn = gradient
-        self._v = v
-        self._fun: float | None = None
-        self._work: FloatArray | None = None
-        self._gbuf: FloatArray | None = None
-        self._offer: tuple[float, FloatArray] | None = None
-        self.batch: Batch | None = None
-        self.grad: FloatArray | None = None
-        self.iteration = 0
-        self.epoch = 0
-        self.nfev = 0
-        self.ngev = 0
-
-    def begin(self, iteration: int, batch: Batch | None = None, fun: float | None = None,
-              *, epoch: int = 0) -> None:
-        """Start a step: the loop calls this before each ``step`` (``fun`` is
-        C(v) on ``batch`` when the caller already knows it, else None)."""
-        self.iteration = iteration
-        self.epoch = epoch
-        self.batch = batch
-        self._fun = fun
-        self._offer = None
-
-    def offer(self, fun: float, grad: FloatArray) -> None:
-        """Hand the loop C and ∇C at the point this step moved v to, exactly
-        (a line search that evaluated both at the trial it accepted), so the
-        loop does not compute them again. ``grad`` is read before the next
-        gradient evaluation; only a full-batch step's offer is used."""
-        self._offer = (fun, grad)
-
-    def take_offer(self) -> tuple[float, FloatArray] | None:
-        """What :meth:`offer` handed over this step (once), or None."""
-        offer, self._offer = self._offer, None
-        return offer
-
-    def cost(self, v: FloatArray) -> float:
-        """C at ``v`` on the current batch (each call is one cost evaluation)."""
-        self.nfev += 1
-        return self._cost_fn(v, self.batch)
-
-    @property
-    def has_gradient(self) -> bool:
-        """Whether :meth:`gradient_at` can be called."""
-        return self._gradient_fn is not None
-
-    def gradient_at(self, w: FloatArray, out: FloatArray | None = None) -> FloatArray:
-        """∇C at ``w`` on the current batch (each call is one gradient evaluation).
-
-        Written into ``out`` when given, else into a buffer of the context
-        reused from call to call (copy it to keep it past the next call).
-        A line search uses it for the slope ∇C(v + ηd)·d at a trial point.
-
-        Raises
-        ------
-        ConfigError
-            The context was made without a ``gradient`` callable.
-        """
-        fn = self._gradient_fn
-        if fn is None:
-            from .errors import ConfigError
-            raise ConfigError("this step context has no gradient at trial points: make it "
-                              "with StepContext(cost_fn, v, gradient=...) (gdkit.minimize "
-                              "does).")
-        if out is None:
-            buf = self._gbuf
-            if buf is None or buf.shape != w.shape or buf.dtype != w.dtype:
-                buf = self._gbuf = np.empty_like(w)
-            out = buf
-        self.ngev += 1
-        return fn(w, self.batch, out)
-
-    @property
-    def fun(self) -> float:
-        """C at the current point, on the current batch, computed at most once
-        per step. Read it before moving v."""
-        if self._fun is None:
-            self._fun = self.cost(self._v)
-        return self._fun
-
-    def work(self, v: FloatArray) -> FloatArray:
-        """A scratch array of ``v``'s shape and dtype, reused from step to step
-        (its contents are undefined): the trial point of a line search, or η·d."""
-        w = self._work
-        if w is None or w.shape != v.shape or w.dtype != v.dtype:
-            w = self._work = np.empty_like(v)
-        return w
 
 
 @runtime_checkable
