@@ -26,17 +26,13 @@ with the way to skip it. ``os._exit`` cannot be caught in-process.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import importlib.metadata as md
 import inspect
 import numbers
 import os
-import signal
-import sys
-import threading
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, final
 
@@ -44,6 +40,13 @@ import pluggy
 
 from . import hookspecs
 from .errors import ConfigError, PluginError, PluginLoadWarning, UnknownPluginError
+from .plugin_code import (
+    SLOW_LOAD_SECONDS,
+    _plugin_code,
+    _PluginLeft,
+    noting_sigint,
+    raised_by_a_signal_handler,
+)
 
 __all__ = [
     "ALL_KINDS",
@@ -93,8 +96,6 @@ REQUIRED: Final[dict[Kind, tuple[str, ...]]] = {
 PURE_STEP_RULE: Final = ("init", "update", "state_dict", "load_state")
 """What a pure step rule has instead of ``step`` (gdkit.protocols.PureStepRule)."""
 _IN_CODE: Final = "(registered in code)"
-SLOW_LOAD_SECONDS: Final = 3.0
-"""A plugin still loading after this long is named on standard error."""
 
 
 def _env_flag(name: str) -> bool:
@@ -395,91 +396,6 @@ def factory_name(factory: Callable[..., Any]) -> str:
     """``module.qualname`` of a factory; a callable instance is named by its class."""
     name = getattr(factory, "__qualname__", None) or f"{type(factory).__qualname__}()"
     return f"{factory_module(factory)}.{name}"
-
-
-class _PluginLeft(Exception):
-    """Plugin code run while loading raised (or left with sys.exit); ``reason`` says how."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _how_it_left(exc: BaseException) -> str:
-    """``ValueError: why``, or ``called sys.exit(3)``."""
-    if isinstance(exc, SystemExit):
-        return f"called sys.exit({exc.code!r})"
-    return type(exc).__name__ + (f": {exc}" if str(exc) else "")
-
-
-@contextlib.contextmanager
-def _plugin_code(plugin: str, dist: str, version: str | None, *, watch: bool) -> Iterator[None]:
-    """Run plugin code while loading: its output to stderr, anything it raises
-    (BaseException included) as :class:`_PluginLeft`, a real Ctrl-C through,
-    and a note on stderr if it takes more than :data:`SLOW_LOAD_SECONDS`."""
-    shown = dist + (f" {version}" if version else "")
-    err = sys.stderr
-
-    def slow() -> None:
-        with contextlib.suppress(Exception):
-            print(f"gdkit: plugin {plugin!r} (distribution {shown!r}) is taking more than "
-                  f"{SLOW_LOAD_SECONDS:g} s to load; to skip the plugins of every distribution "
-                  "but gdkit's own, set GDKIT_DISABLE_PLUGIN_AUTOLOAD=1 (or uninstall it).",
-                  file=err, flush=True)
-
-    timer = threading.Timer(SLOW_LOAD_SECONDS, slow) if watch else None
-    if timer is not None:
-        timer.daemon = True
-        timer.start()
-    try:
-        with noting_sigint() as ctrl_c, contextlib.redirect_stdout(err):
-            try:
-                yield
-            except KeyboardInterrupt as exc:
-                if ctrl_c.is_set() or raised_by_a_signal_handler(exc):
-                    raise
-                raise _PluginLeft(_how_it_left(exc)) from exc
-            except BaseException as exc:  # SystemExit, GeneratorExit: the plugin's doing
-                raise _PluginLeft(_how_it_left(exc)) from exc
-    finally:
-        if timer is not None:
-            timer.cancel()
-
-
-@contextlib.contextmanager
-def noting_sigint() -> Iterator[threading.Event]:
-    """While the block runs, a real SIGINT sets the event it yields (and
-    raises KeyboardInterrupt as usual), so that a KeyboardInterrupt that code
-    raised itself can be told from Ctrl-C. Off the main thread, a no-op."""
-    seen = threading.Event()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.getsignal(signal.SIGINT)
-
-    def handler(signum: int, frame: Any) -> None:
-        seen.set()
-        raise KeyboardInterrupt
-
-    if previous is signal.default_int_handler:  # another handler (a run's) is left alone
-        signal.signal(signal.SIGINT, handler)
-    else:
-        previous = None
-    try:
-        yield seen
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-
-
-def raised_by_a_signal_handler(exc: BaseException) -> bool:
-    """Whether ``exc`` was raised by one of gdkit's signal handlers (a real signal)."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is None:
-        return False
-    module = str(tb.tb_frame.f_globals.get("__name__", ""))
-    return module.startswith("gdkit.") and tb.tb_frame.f_code.co_name == "handler"
 
 
 def _shared_names(cat: _Catalogue, a: Kind, b: Kind) -> None:
