@@ -162,21 +162,7 @@ def read_npz(path: str | os.PathLike[str], fmt: str, what: str = "checkpoint",
             if missing:
                 raise fail(f"the array(s) {', '.join(missing)} named by its metadata are "
                            "missing: the file is damaged")
-            budget = available_memory() / MEMORY_MARGIN
-            for k in wanted:
-                declared, holds = _declared_size(npz, k), _header_size(npz, k)
-                if holds > declared:
-                    raise fail(f"its array {k!r} declares {holds:,} bytes of data in a member of "
-                               f"{declared:,}: the file is damaged or forged")
-                limit = limits[k]
-                if limit is not None and holds > limit[0]:
-                    raise fail(f"its array {k!r} declares {holds:,} bytes, more than the "
-                               f"{limit[0]:,} that {limit[1]}: the file is damaged or forged")
-                budget -= holds * (_LIST_FACTOR if k.startswith("history/") else 1)
-                if budget < 0:
-                    raise fail(f"its array {k!r} declares {holds:,} bytes, more than this "
-                               "machine's available memory allows: the file is damaged or not "
-                               "a gdkit file")
+            _check_declared(npz, limits, fail)
             arrays = {k: npz[k] for k in wanted}
     except _Refused as exc:
         raise fail(str(exc)) from None
@@ -191,6 +177,26 @@ def read_npz(path: str | os.PathLike[str], fmt: str, what: str = "checkpoint",
         raise fail(f"unreadable or corrupt ({type(exc).__name__}: {exc}). "
                    "It may be truncated; use an earlier copy or start afresh.") from exc
     return meta, arrays
+
+
+def _check_declared(npz: Any, limits: Mapping[str, Limit],
+                    fail: Callable[[str], CheckpointError]) -> None:
+    """Each array's size as its ``.npy`` header declares it, checked against its zip
+    member, its limit and, all together, the memory available: before any is read."""
+    budget = available_memory() / MEMORY_MARGIN
+    for k, limit in limits.items():
+        declared, holds = _declared_size(npz, k), _header_size(npz, k)
+        if holds > declared:
+            raise fail(f"its array {k!r} declares {holds:,} bytes of data in a member of "
+                       f"{declared:,}: the file is damaged or forged")
+        if limit is not None and holds > limit[0]:
+            raise fail(f"its array {k!r} declares {holds:,} bytes, more than the "
+                       f"{limit[0]:,} that {limit[1]}: the file is damaged or forged")
+        budget -= holds * (_LIST_FACTOR if k.startswith("history/") else 1)
+        if budget < 0:
+            raise fail(f"its array {k!r} declares {holds:,} bytes, more than this "
+                       "machine's available memory allows: the file is damaged or not "
+                       "a gdkit file")
 
 
 def _not_an_npz(path: Path) -> str | None:

@@ -332,17 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # numpy's overflow warnings would come before gdkit's own report of the
                 # divergence, which names the iteration and what to do
                 np.seterr(over="ignore", invalid="ignore", divide="ignore")
-            helping = {"-h", "--help"} & set(lead)
-            partial = _help_registry() if helping else None
-            parser = build_parser(partial)
-            if partial is not None:
-                parser.epilog = ("Only gdkit's own commands are listed: other plugins were still "
-                                 "loading (named above). `gdkit plugins` lists every command.")
-            args, unknown = parser.parse_known_args(argv)
-            if unknown and not getattr(args, "takes_anything", False):
-                parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+            args = _parse(argv, lead)
             command, debug = f"gdkit {args.command}", args.debug
-            args.explicit = _explicit_options(parser, args.command, argv)
             owner = _command_plugin(args.command)
             status: int = args.func(args)
             sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
@@ -394,6 +385,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(sys.stdout, _Stdout):
             sys.stdout = real_stdout
     return int(status or 0)
+
+
+def _parse(argv: list[str], lead: Sequence[str]) -> argparse.Namespace:
+    """The command line parsed (``--help`` waits only so long for the plugins)."""
+    partial = _help_registry() if {"-h", "--help"} & set(lead) else None
+    parser = build_parser(partial)
+    if partial is not None:
+        parser.epilog = ("Only gdkit's own commands are listed: other plugins were still "
+                         "loading (named above). `gdkit plugins` lists every command.")
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "takes_anything", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.explicit = _explicit_options(parser, args.command, argv)
+    return args
 
 
 class StdoutError(OSError):
