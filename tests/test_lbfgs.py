@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import gdkit
 from gdkit.checkpoint import load_checkpoint
-from gdkit.errors import ConfigError
+from gdkit.errors import ConfigError, StepError
 from gdkit.protocols import StepContext
 from gdkit.testing import check_step_size, check_transform
 
@@ -242,7 +242,24 @@ def test_momentum_armijo_restarts_instead_of_ending_and_stays_monotone() -> None
     assert np.all(np.diff(cost) <= 100 * np.finfo(float).eps * np.abs(cost[:-1]))
 
 
-def test_without_restart_momentum_armijo_ends_not_a_descent_direction() -> None:
-    step = gdkit.chain(gdkit.transform("momentum", restart=False), gdkit.step_size("armijo"))
-    res = gdkit.minimize("quadratic", step=step, gtol=1e-9, max_iter=5000)
-    assert "not a descent direction" in res.message
+def test_an_uphill_momentum_direction_is_refused_without_restart_and_restarted_with_it() -> None:
+    # Whether a long run meets an uphill direction depends on rounding near the minimum
+    # (∇C·d ~ 1e-17), so the mechanism is tested on one step whose velocity points
+    # uphill by construction: d = β·u − ∇C with u = 10·∇C is 8·∇C, far from rounding.
+    obj = gdkit.objective("valley")
+    for restart in (False, True):
+        rule = gdkit.chain(gdkit.transform("momentum", beta=0.9, restart=restart),
+                           gdkit.step_size("armijo"))
+        v = np.array([1.0, 1.0])
+        g = obj.gradient(v)
+        state = rule.init(v)
+        uphill = (state.parts[0]._replace(velocity=10 * g), *state.parts[1:])
+        ctx = StepContext(obj.cost, v)
+        ctx.begin(5)
+        c0 = obj.cost(v)
+        if not restart:
+            with pytest.raises(StepError, match="not a descent direction"):
+                rule.update(v, g, state._replace(parts=uphill), ctx)
+        else:
+            eta, _ = rule.update(v, g, state._replace(parts=uphill), ctx)
+            assert eta > 0 and obj.cost(v) < c0  # restarted: moved along −∇C, downhill
