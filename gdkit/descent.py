@@ -237,8 +237,8 @@ def _check_arguments(seed: Any, callback: Any, checkpoint: Any, resume: Any,
         raise ConfigError(f"minimize: callback must be a function (or None), got "
                           f"{type(callback).__name__} {callback!r}"[:160] + ".")
     for name, path in (("checkpoint", checkpoint), ("resume", resume)):
-        if (path is not None and not isinstance(path, (str, os.PathLike))) or (isinstance(
-                path, os.PathLike) and not isinstance(os.fspath(path), str)):
+        text = os.fspath(path) if isinstance(path, os.PathLike) else path
+        if path is not None and not isinstance(text, str):
             raise ConfigError(f"minimize: {name} must be a path (str or pathlib.Path), got "
                               f"{type(path).__name__} {path!r}"[:160] + ".")
     if run_info is not None:

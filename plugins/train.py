@@ -290,6 +290,15 @@ class _Run:
         if self.bar is not None:
             self.bar.close()
 
+    def _save(self, chosen: tuple[Any, int, dict[str, Any]], done: int, *,
+              interrupted: bool) -> int:
+        """Write --save: the chosen epoch's parameters and how the run went; its epoch."""
+        x, epoch, record = chosen
+        save_network(self.args.save, x, self.args.sizes,
+                     {**self.settings, "epochs_done": done, "interrupted": interrupted,
+                      "epoch": epoch, "record": record})
+        return epoch
+
     def _keep_work(self) -> None:
         """Something failed after epochs ran (an output, a plugin's hook): --save still
         gets the finished run, or the last complete epoch (never over an earlier model)."""
@@ -299,12 +308,10 @@ class _Run:
         if Path(args.save).exists():
             return
         if result is not None:
-            x, epoch, record = self._chosen(result.x, int(result.epochs))
+            epoch = self._save(self._chosen(result.x, int(result.epochs)), int(result.epochs),
+                               interrupted=False)
         else:
-            x, epoch, record = self._chosen()
-        save_network(args.save, x, args.sizes,
-                     {**self.settings, "epochs_done": int(self.lines.last.get("epoch", 0)),
-                      "interrupted": result is None, "epoch": epoch, "record": record})
+            epoch = self._save(self._chosen(), int(self.lines.last["epoch"]), interrupted=True)
         print(f"gdkit train: saved the parameters of epoch {epoch} to {args.save} before "
               "stopping.", file=sys.stderr)
 
@@ -315,10 +322,7 @@ class _Run:
         why = "stdout closed" if signum == signal.SIGPIPE else signal.Signals(signum).name
         msg = f"gdkit train: stopped ({why}) after {done} complete epoch(s)"
         if args.save is not None and done:
-            x, epoch, record = self._chosen()
-            save_network(args.save, x, args.sizes,
-                         {**self.settings, "epochs_done": done, "interrupted": True,
-                          "epoch": epoch, "record": record})
+            epoch = self._save(self._chosen(), done, interrupted=True)
             msg += f"; saved the parameters after epoch {epoch} to {args.save}"
         print(msg + ".", file=sys.stderr)
         self._plot()
@@ -350,10 +354,8 @@ class _Run:
             print(f"gdkit train: {args.save} is left as it was: this run failed, and a failed "
                   "run never replaces a saved model.", file=sys.stderr)
             return
-        x, epoch, record = self._chosen(res.x, int(res.epochs))
-        save_network(args.save, x, args.sizes,
-                     {**self.settings, "epochs_done": int(res.epochs), "interrupted": False,
-                      "epoch": epoch, "record": record})
+        epoch = self._save(self._chosen(res.x, int(res.epochs)), int(res.epochs),
+                           interrupted=False)
         print(f"Saved the parameters of epoch {epoch} to {args.save}", flush=True)
 
 
