@@ -189,6 +189,8 @@ def parse_spec(text: str) -> StepSpec:
         raise ConfigError(f"a step spec is text, got {type(text).__name__} {text!r}"[:160] + ".")
     r, parts = _Reader(text), []
     while True:
+        if r.peek() in (",", ""):
+            raise r.fail("empty part name")
         name = r.match(_NAME, "a part name")
         options = {}
         if r.peek() == "(":

@@ -158,7 +158,7 @@ def test_minimize_is_seeded_by_default_and_takes_mini_batches() -> None:
 
 
 def test_minimize_without_convergence_exits_1_and_says_why() -> None:
-    out = run("minimize", "valley", "--max-iter", "3")
+    out = run("minimize", "valley", "--step", "armijo", "--max-iter", "3")
     assert out.returncode == 1
     assert out.stderr == "gdkit minimize: no success: stopped: max_iter = 3 steps taken " \
                          "(‖∇C‖ = 0.778)\n"

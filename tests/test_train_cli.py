@@ -174,7 +174,7 @@ def test_missing_data_is_a_clear_error_without_traceback(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(("args", "match"), [
-    (("--step", "armijo", "--eta", "1"), "--step-option"),
+    (("--step", "armijo", "--eta", "1"), "--step 'armijo(KEY=VALUE)'"),
     (("--eta", "1", "--step-option", "eta=2"), "not both"),
     (("--step", "no-such-rule"), "no step size named 'no-such-rule'. Known step sizes: armijo"),
     (("--step", "momentum"), "ends with the transform 'momentum'"),
