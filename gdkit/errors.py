@@ -65,9 +65,9 @@ class UnknownPluginError(GdkitError, LookupError):
 
 
 class UnknownPartError(UnknownPluginError, ConfigError):
-    """A step spec names a part no loaded plugin supplies: a misspelling, so a
-    usage error as well (the ``gdkit`` command exits with 2, as for any
-    malformed spec)."""
+    """A part was asked for by a name no plugin supplies, and no plugin of that
+    name failed to load: a misspelling, so a usage error as well (the ``gdkit``
+    command exits with 2, as for a malformed step spec or a bad option)."""
 
 
 class PluginError(GdkitError):

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from .compose import Chain, chain
-from .errors import ConfigError, UnknownPartError, UnknownPluginError
+from .errors import ConfigError, UnknownPluginError
 from .protocols import (
     Cost,
     GradientSource,
@@ -173,17 +173,14 @@ def _target(spec: str, names: list[str], key: str) -> tuple[int, str]:
 
 
 def _part(kind: Kind, name: str, options: dict[str, Any]) -> Any:
-    """One part of a chain; an unknown name is a usage error (a misspelled spec)."""
+    """One part of a chain (an unknown step size's error names the whole step rules too)."""
     try:
         return get_registry().create(kind, name, **options)
     except UnknownPluginError as exc:
-        if any(f.plugin == name for f in get_registry().failures):
-            raise  # the plugin of that name is broken: not a misspelling
-        extra = ""
-        if kind == "step size":
-            rules = sorted(get_registry().parts("step rule"))
-            extra = f" Step rules (used alone): {', '.join(rules)}." if rules else ""
-        raise UnknownPartError(str(exc) + extra) from None
+        rules = sorted(get_registry().parts("step rule"))
+        if kind != "step size" or not rules:
+            raise
+        raise type(exc)(f"{exc} Step rules (used alone): {', '.join(rules)}.") from None
 
 
 def auto(kind: Kind, *, objective: Any = None, mini_batch: bool = False) -> str:

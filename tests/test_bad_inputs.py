@@ -140,7 +140,7 @@ def wrong_shape(tmp: Path, make: MakeDist) -> tuple[subprocess.CompletedProcess[
 
 
 def unknown_name(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
-    return run("minimize", "valley", "--step", "armijio"), 1, "Did you mean 'armijo'?"
+    return run("minimize", "valley", "--step", "armijio"), 2, "Did you mean 'armijo'?"
 
 
 def import_failure(tmp: Path, make: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:

@@ -71,7 +71,13 @@ def test_minimize_options_reach_the_parts() -> None:
 
 
 @pytest.mark.parametrize(("args", "message", "status"), [
-    (("minimize", "rosenbrok"), "Did you mean 'rosenbrock'", 1),
+    (("minimize", "rosenbrok"), "Did you mean 'rosenbrock'", 2),
+    (("minimize", "valley", "--step", "momentum,armijio"), "Did you mean 'armijo'", 2),
+    (("minimize", "valley", "--step", "momentum(beta=0.9"),
+     "step 'momentum(beta=0.9': the '(' of 'momentum' is never closed at character 9", 2),
+    (("minimize", "valley", "--step", "momentum(beta=0.9,armijo"),
+     "expected '=' after the option 'armijo' of 'momentum' at character 25", 2),
+    (("minimize", "valley", "--gradient", "centrl"), "Did you mean 'central'", 2),
     (("minimize", "valley", "--step-option", "etaa=1", "--step", "fixed"),
      "does not take option(s) etaa", 2),
     (("minimize", "valley", "--step", "fixed", "--step-option", "eta=50"),
@@ -93,7 +99,7 @@ def test_errors_are_one_paragraph_without_traceback(args: tuple[str, ...], messa
 
 def test_debug_shows_the_traceback() -> None:
     out = run("--debug", "minimize", "rosenbrok")
-    assert out.returncode == 1 and "Traceback" in out.stderr
+    assert out.returncode == 2 and "Traceback" in out.stderr
 
 
 def test_check_flag_fails_an_unconverged_run() -> None:
