@@ -156,6 +156,7 @@ def _options(r: _Reader, part: str) -> dict[str, Any]:
         r.at += 1
         return options
     while True:
+        r.skip()
         at = r.at
         key = r.match(_NAME, f"an option name of {part!r}")
         if r.peek() != "=":
