@@ -163,6 +163,26 @@ def test_minimize_is_seeded_by_default_and_takes_mini_batches() -> None:
     assert json.loads(first.stdout)["nit"] == 20  # 2 epochs of 100 samples in batches of 10
 
 
+def test_minimize_takes_the_librarys_defaults_and_names_them() -> None:
+    """--gradient and --step default to auto, resolved as gdkit.minimize resolves them."""
+    import gdkit
+
+    out = run("minimize", "rosenbrock", "--json")
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    lib = gdkit.minimize("rosenbrock", seed=0)
+    assert got["gradient_source"] == repr(lib.gradient_source) == "Analytic()"
+    assert got["step_rule"] == repr(lib.step_rule) == repr(gdkit.step_rule("lbfgs,wolfe"))
+    assert got["x"] == lib.x.tolist() and got["nit"] == lib.nit
+
+
+def test_auto_takes_no_options() -> None:
+    out = run("minimize", "valley", "--step-option", "eta=0.3")
+    assert out.returncode == 2
+    assert out.stderr == ("gdkit minimize: error: --step auto takes no options (--step-option "
+                          "eta=0.3): name the part, e.g. --step armijo.\n")
+
+
 def test_minimize_without_convergence_exits_1_and_says_why() -> None:
     out = run("minimize", "valley", "--step", "armijo", "--max-iter", "3")
     assert out.returncode == 1
