@@ -32,8 +32,8 @@ from .command import (
     EXIT_PIPE,
     EXIT_USAGE,
     add_objective_flags,
+    gradient_and_step,
     objective_options,
-    parse_options,
     refuse_overwrite,
     silence_stdout,
     summary,
@@ -49,7 +49,7 @@ from .errors import (
     PluginLoadWarning,
     StaleLockWarning,
 )
-from .parts import AUTO, auto, gradient_source, objective, step_rule
+from .parts import AUTO, objective
 from .registry import (
     ALL_KINDS,
     SLOW_LOAD_SECONDS,
@@ -110,7 +110,7 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
         print("gdkit minimize: note: --check does nothing and can be dropped: a run that does "
               "not converge always exits with status 1.", file=sys.stderr)
     obj = objective(args.objective, **objective_options(args.objective, args.option, args))
-    src, rule = _parts(args, obj)
+    src, rule = gradient_and_step(args, obj)
     kwargs: dict[str, Any] = {"gradient": src, "step": rule, "seed": args.seed,
                               "threads": args.threads}
     for key in ("max_iter", "gtol", "batch_size", "epochs", "checkpoint", "resume", "dtype"):
@@ -148,22 +148,6 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
         return 0
     print(f"gdkit minimize: no success: {res.message}", file=sys.stderr)
     return EXIT_ERROR
-
-
-def _parts(args: argparse.Namespace, obj: Any) -> tuple[Any, Any]:
-    """The gradient source and step rule of ``--gradient``/``--step`` and their
-    options; ``auto`` (the default of both) chosen as :func:`gdkit.minimize` chooses."""
-    for flag, name, options in (("--gradient", args.gradient, args.gradient_option),
-                                ("--step", args.step, args.step_option)):
-        if name == AUTO and options:
-            raise ConfigError(f"{flag} auto takes no options ({flag}-option {options[0]}): "
-                              f"name the part, e.g. {flag} "
-                              f"{'central' if flag == '--gradient' else 'armijo'}.")
-    src = gradient_source(auto("gradient source", objective=obj) if args.gradient == AUTO
-                          else args.gradient, **parse_options(args.gradient_option))
-    step = (auto("step rule", mini_batch=args.batch_size is not None) if args.step == AUTO
-            else args.step)
-    return src, step_rule(step, **parse_options(args.step_option))
 
 
 _PYTHON_ALLOW: Final = "allow_config_change=True"

@@ -40,7 +40,8 @@ from .errors import ConfigError
 from .stepspec import read_value
 
 __all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_PIPE", "EXIT_USAGE", "Command",
-           "add_objective_flags", "objective_options", "parse_options", "refuse_overwrite",
+           "add_objective_flags", "gradient_and_step", "objective_options", "parse_options",
+           "refuse_overwrite",
            "silence_stdout", "summary"]
 
 EXIT_ERROR: Final = 1
@@ -178,3 +179,23 @@ def objective_options(name: str, pairs: Sequence[str] | None, args: argparse.Nam
     if "download" in takes and "data" in takes and "download" not in options:
         options["download"] = "data" not in options  # as gdkit train: unless a folder is given
     return options
+
+
+def gradient_and_step(args: argparse.Namespace, obj: Any) -> tuple[Any, Any]:
+    """The gradient source and step rule of ``--gradient``/``--step`` (with
+    ``--gradient-option``/``--step-option``) for the objective ``obj``;
+    ``auto``, the default of both, is chosen as :func:`gdkit.minimize` chooses
+    (:func:`gdkit.parts.auto`, with ``--batch-size`` telling the mode)."""
+    from .parts import AUTO, auto, gradient_source, step_rule
+
+    for flag, name, options in (("--gradient", args.gradient, args.gradient_option),
+                                ("--step", args.step, args.step_option)):
+        if name == AUTO and options:
+            raise ConfigError(f"{flag} auto takes no options ({flag}-option {options[0]}): "
+                              f"name the part, e.g. {flag} "
+                              f"{'central' if flag == '--gradient' else 'armijo'}.")
+    src = gradient_source(auto("gradient source", objective=obj) if args.gradient == AUTO
+                          else args.gradient, **parse_options(args.gradient_option))
+    step = (auto("step rule", mini_batch=args.batch_size is not None) if args.step == AUTO
+            else args.step)
+    return src, step_rule(step, **parse_options(args.step_option))
