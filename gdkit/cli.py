@@ -94,7 +94,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         if not mine:  # no empty heading: say how step rules are made, leave out other kinds
             if kind == "step rule":
                 print("step rules: none registered whole; --step chains the transforms and "
-                      "one step size below (e.g. momentum,fixed)")
+                      "one step size below (e.g. 'momentum(beta=0.9),fixed')")
             continue
         print(f"{kind}s:")
         for r in mine:

@@ -202,7 +202,7 @@ def test_plugins_prints_no_empty_section() -> None:
     parts = json.loads(run("plugins", "--json").stdout)["parts"]
     assert not any(p["kind"] == "step rule" for p in parts)
     assert "step rules: none registered whole; --step chains the transforms and one step " \
-           "size below (e.g. momentum,fixed)" in lines
+           "size below (e.g. 'momentum(beta=0.9),fixed')" in lines
     headings = [i for i, line in enumerate(lines) if line.endswith(":")]
     assert headings and all(lines[i + 1].startswith("  ") for i in headings), lines
 
