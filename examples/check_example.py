@@ -149,8 +149,7 @@ def check(c: Checker) -> None:
     c.expect(not any(r["kind"] == "step rule" and r["distribution"] == DIST for r in parts),
              f"{DIST} supplies no step rule (its old momentum rule is built in now)")
 
-    step = ["--step", "rmsprop,fixed", "--step-option", "rmsprop.rho=0.9",
-            "--step-option", "fixed.eta=0.05", "--step-option", "fixed.schedule=cosine(steps=3000)",
+    step = ["--step", "rmsprop(rho=0.9),fixed(eta=0.05, schedule=cosine(steps=3000))",
             "--max-iter", "3000", "--seed", "0"]
     out = c.run("gdkit minimize logistic --step rmsprop,fixed",
                 [c.bin / "gdkit", "minimize", "logistic", *step])

@@ -32,8 +32,8 @@ from .command import (
     EXIT_PIPE,
     EXIT_USAGE,
     add_objective_flags,
+    gradient_and_step,
     objective_options,
-    parse_options,
     refuse_overwrite,
     silence_stdout,
     summary,
@@ -49,7 +49,7 @@ from .errors import (
     PluginLoadWarning,
     StaleLockWarning,
 )
-from .parts import gradient_source, objective, step_rule
+from .parts import AUTO, objective
 from .registry import (
     ALL_KINDS,
     SLOW_LOAD_SECONDS,
@@ -94,7 +94,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         if not mine:  # no empty heading: say how step rules are made, leave out other kinds
             if kind == "step rule":
                 print("step rules: none registered whole; --step chains the transforms and "
-                      "one step size below (e.g. momentum,fixed)")
+                      "one step size below (e.g. 'momentum(beta=0.9),fixed')")
             continue
         print(f"{kind}s:")
         for r in mine:
@@ -110,8 +110,7 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
         print("gdkit minimize: note: --check does nothing and can be dropped: a run that does "
               "not converge always exits with status 1.", file=sys.stderr)
     obj = objective(args.objective, **objective_options(args.objective, args.option, args))
-    src = gradient_source(args.gradient, **parse_options(args.gradient_option))
-    rule = step_rule(args.step, **parse_options(args.step_option))
+    src, rule = gradient_and_step(args, obj)
     kwargs: dict[str, Any] = {"gradient": src, "step": rule, "seed": args.seed,
                               "threads": args.threads}
     for key in ("max_iter", "gtol", "batch_size", "epochs", "checkpoint", "resume", "dtype"):
@@ -127,8 +126,8 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
         res = minimize(obj, **kwargs)
     except DivergenceError as exc:
         if exc.last_finite_cost is not None:  # else: not finite at the start, no advice
-            exc.cli = exc.what + ("try a smaller η (--step-option eta=...) or an adaptive rule "
-                                  "such as --step armijo.")
+            exc.cli = exc.what + ("try a smaller η (--step 'fixed(eta=...)') or an adaptive "
+                                  "rule such as --step armijo.")
         raise
     except Interrupted as exc:  # the library's advice is Python's (resume=PATH)
         print(f"gdkit minimize: interrupted by {signal.Signals(exc.signum).name} at iteration "
@@ -158,7 +157,8 @@ _PYTHON_ALLOW: Final = "allow_config_change=True"
 def _result_json(res: Result) -> dict[str, Any]:
     return {"x": res.x.tolist(), "fun": res.fun, "grad_norm": res.grad_norm, "nit": res.nit,
             "nfev": res.nfev, "ngev": res.ngev, "success": bool(res.success),
-            "status": res.status, "message": res.message}
+            "status": res.status, "message": res.message,
+            "gradient_source": repr(res.gradient_source), "step_rule": repr(res.step_rule)}
 
 
 def _print_result(name: str, obj: Any, src: Any, rule: Any, res: Result) -> None:
@@ -186,10 +186,13 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("minimize", help="minimize a registered objective")
     p.add_argument("objective", help="a registered objective name (see `gdkit plugins`)")
-    p.add_argument("--gradient", default="analytic", help="gradient source (default analytic)")
-    p.add_argument("--step", default="armijo", metavar="PARTS",
+    p.add_argument("--gradient", default=AUTO, metavar="SOURCE",
+                   help="gradient source: analytic, central, forward, complex-step, ... "
+                        "(default auto: the objective's own gradient, else central differences)")
+    p.add_argument("--step", default=AUTO, metavar="SPEC",
                    help="step rule: a step size, or transforms and a step size separated by "
-                        "commas, e.g. momentum,fixed (default armijo)")
+                        "commas, each with its options, e.g. 'momentum(beta=0.9),armijo' "
+                        "(default auto: lbfgs,wolfe; fixed with --batch-size)")
     p.add_argument("--max-iter", type=argument(integer, minimum=0), default=None,
                    help="most steps (default 1000)")
     p.add_argument("--gtol", type=argument(number, low=0.0, low_closed=True), default=None,
@@ -205,8 +208,9 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
                    help="objective option, e.g. -o dim=10 (repeatable)")
     add_objective_flags(p)
     p.add_argument("--step-option", action="append", metavar="[PART.]KEY=VALUE",
-                   help="option of one part of the step, e.g. --step-option momentum.beta=0.9; "
-                        "an unqualified KEY=VALUE configures the last part (repeatable)")
+                   help="the older spelling of a part's option, e.g. --step-option "
+                        "momentum.beta=0.9 for --step 'momentum(beta=0.9),...'; an "
+                        "unqualified KEY=VALUE configures the last part (repeatable)")
     p.add_argument("--gradient-option", action="append", metavar="KEY=VALUE",
                    help="gradient-source option")
     p.add_argument("--checkpoint", metavar="FILE.npz", default=None,

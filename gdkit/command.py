@@ -30,7 +30,6 @@ the traceback).
 from __future__ import annotations
 
 import argparse
-import ast
 import inspect
 import os
 import sys
@@ -38,9 +37,11 @@ from collections.abc import Sequence
 from typing import Any, Final, Protocol, runtime_checkable
 
 from .errors import ConfigError
+from .stepspec import read_value
 
 __all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_PIPE", "EXIT_USAGE", "Command",
-           "add_objective_flags", "objective_options", "parse_options", "refuse_overwrite",
+           "add_objective_flags", "gradient_and_step", "objective_options", "parse_options",
+           "refuse_overwrite",
            "silence_stdout", "summary"]
 
 EXIT_ERROR: Final = 1
@@ -114,8 +115,9 @@ def refuse_overwrite(path: str | os.PathLike[str], overwrite: bool) -> None:
 def parse_options(pairs: Sequence[str] | None) -> dict[str, Any]:
     """``["eta=0.5", "name=valley"]`` → ``{"eta": 0.5, "name": "valley"}``.
 
-    Each value is read as a Python literal (numbers, strings, tuples, True /
-    False / None); a bare word is a string. Raises
+    Each value is read as a step spec's option value is
+    (:func:`gdkit.stepspec.read_value`: a Python literal, ``true``/``false``,
+    ``inf``/``nan``, else the text as a string). Raises
     :class:`~gdkit.errors.ConfigError` for an item without ``=``.
     """
     options: dict[str, Any] = {}
@@ -123,18 +125,7 @@ def parse_options(pairs: Sequence[str] | None) -> dict[str, Any]:
         key, sep, raw = text.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"option {text!r} is not of the form key=value.")
-        try:
-            value: Any = ast.literal_eval(raw)
-        except (ValueError, SyntaxError) as exc:
-            too_deep = isinstance(exc, SyntaxError) and "too many nested" in str(exc)
-            value = _TOO_DEEP if too_deep else raw  # a bare word is a string
-        except (RecursionError, MemoryError):  # Python's parser gave up: nested too deep
-            value = _TOO_DEEP
-        if value is _TOO_DEEP or _depth(value) > MAX_NESTING:
-            raise ConfigError(f"option {key.strip()!r}: its value is nested more than "
-                              f"{MAX_NESTING} levels deep ({_start(raw)}); no part takes that. "
-                              "Give a number, a string or a short tuple.")
-        options[key.strip()] = value
+        options[key.strip()] = read_value(raw, key.strip())
     return options
 
 
@@ -188,18 +179,23 @@ def objective_options(name: str, pairs: Sequence[str] | None, args: argparse.Nam
     if "download" in takes and "data" in takes and "download" not in options:
         options["download"] = "data" not in options  # as gdkit train: unless a folder is given
     return options
-MAX_NESTING: Final = 16
-"""The deepest nesting of tuples, lists and dicts an option value may have."""
-_TOO_DEEP: Final = object()
 
 
-def _depth(value: Any, level: int = 0) -> int:
-    """How deeply ``value``'s containers nest (0 for a number or string)."""
-    if level > MAX_NESTING or not isinstance(value, (tuple, list, set, frozenset, dict)):
-        return level
-    items = list(value.values()) if isinstance(value, dict) else list(value)
-    return max((_depth(v, level + 1) for v in items), default=level + 1)
+def gradient_and_step(args: argparse.Namespace, obj: Any) -> tuple[Any, Any]:
+    """The gradient source and step rule of ``--gradient``/``--step`` (with
+    ``--gradient-option``/``--step-option``) for the objective ``obj``;
+    ``auto``, the default of both, is chosen as :func:`gdkit.minimize` chooses
+    (:func:`gdkit.parts.auto`, with ``--batch-size`` telling the mode)."""
+    from .parts import AUTO, auto, gradient_source, step_rule
 
-
-def _start(raw: str) -> str:
-    return repr(raw) if len(raw) <= 30 else repr(raw[:27] + "...")
+    for flag, name, options in (("--gradient", args.gradient, args.gradient_option),
+                                ("--step", args.step, args.step_option)):
+        if name == AUTO and options:
+            raise ConfigError(f"{flag} auto takes no options ({flag}-option {options[0]}): "
+                              f"name the part, e.g. {flag} "
+                              f"{'central' if flag == '--gradient' else 'armijo'}.")
+    src = gradient_source(auto("gradient source", objective=obj) if args.gradient == AUTO
+                          else args.gradient, **parse_options(args.gradient_option))
+    step = (auto("step rule", mini_batch=args.batch_size is not None) if args.step == AUTO
+            else args.step)
+    return src, step_rule(step, **parse_options(args.step_option))

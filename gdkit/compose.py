@@ -64,7 +64,7 @@ class Chain:
     Driving a chain by hand, as :func:`gdkit.minimize` does:
 
     >>> import numpy as np, gdkit
-    >>> rule = gdkit.step_rule("momentum,fixed", **{"fixed.eta": 0.5})
+    >>> rule = gdkit.step_rule("momentum,fixed(eta=0.5)")
     >>> v = np.array([1.0, -2.0])
     >>> ctx = gdkit.StepContext(lambda w, batch: float(w @ w), v)
     >>> state = rule.init(v)

@@ -52,8 +52,8 @@ def minimize(
     objective: Objective | Callable[[FloatArray], float] | str,
     v0: Any = None,
     *,
-    gradient: GradientSource | str = "analytic",
-    step: StepRule | str = "fixed",
+    gradient: GradientSource | str = "auto",
+    step: StepRule | str = "auto",
     batch_size: int | None = None,
     epochs: int | None = None,
     max_iter: int | None = None,
@@ -83,14 +83,21 @@ def minimize(
     v0 : array_like, optional
         The starting point, 1-D of length ``objective.dim``. Default: the
         objective's ``initial_point`` drawn with ``seed``.
-    gradient : GradientSource or str, default "analytic"
-        Where ∇C comes from: ``"analytic"`` (the objective's own gradient, or
-        ``jac``), ``"forward"``, ``"central"``, ``"complex-step"``, or an object.
-    step : StepRule, StepSize or str, default "fixed"
-        How v moves: a registered step rule or step size name, or a chain
-        spelled ``"momentum,fixed"`` (built with default options; the
-        ``"fixed"`` step size's default is η = 0.1), or an object such as
-        ``gdkit.step_rule("fixed", eta=3.0)`` or ``gdkit.chain(...)``.
+    gradient : GradientSource or str, default "auto"
+        Where ∇C comes from: ``"auto"`` (the objective's own gradient when it
+        has one, or ``jac``; else central differences, as scipy does for a
+        function given without a gradient), ``"analytic"``, ``"forward"``,
+        ``"central"``, ``"complex-step"``, or an object. The result's
+        ``gradient_source`` is the one used.
+    step : StepRule, StepSize or str, default "auto"
+        How v moves: ``"auto"`` (``"lbfgs,wolfe"``, limited-memory BFGS with
+        a strong Wolfe line search, in full-batch mode, where it converges
+        where scipy's default BFGS does; ``"fixed"``, the book's SGD with
+        η = 0.1, in mini-batch mode), a registered step rule or step size
+        name, a chain in the step-rule grammar such as
+        ``"momentum(beta=0.9),armijo"`` (:func:`gdkit.parse_step`), or an
+        object such as ``gdkit.step_rule("fixed", eta=3.0)`` or
+        ``gdkit.chain(...)``. The result's ``step_rule`` is the one used.
     batch_size : int, optional
         None (default): full-batch gradient descent. An int: mini-batch SGD
         (eq. 18-20) on a sampled objective (one with ``n_samples``), a fresh
@@ -200,7 +207,7 @@ def minimize(
     if checkpoint is not None:
         check_target(checkpoint, "checkpoint")
     saved = None if resume is None else load_checkpoint(resume)
-    parts, v, rng = _parts(objective, v0, jac, gradient, step, dtype, seed, saved)
+    parts, v, rng = _parts(objective, v0, jac, gradient, step, dtype, seed, saved, batch_size)
     obj, src, rule = parts.obj, parts.src, parts.rule
     config = {"mode": "iteration" if batch_size is None else "epoch",
               **identities(obj, src, step_of(rule)), "dim": int(obj.dim), "dtype": str(v.dtype),
@@ -246,11 +253,12 @@ def _check_arguments(seed: Any, callback: Any, checkpoint: Any, resume: Any,
 
 
 def _parts(objective: Any, v0: Any, jac: Any, gradient: Any, step: Any, dtype: Any, seed: Any,
-           saved: Checkpoint | None) -> tuple[Parts, FloatArray, np.random.Generator]:
+           saved: Checkpoint | None, batch_size: Any
+           ) -> tuple[Parts, FloatArray, np.random.Generator]:
     """The run's parts, resolved and checked once; its start v; its shuffling generator."""
     obj = _objective(objective, v0, jac, saved)
-    src: GradientSource = resolve("gradient source", gradient)
-    rule = driver(resolve("step rule", step))
+    src: GradientSource = resolve("gradient source", gradient, objective=obj)
+    rule = driver(resolve("step rule", step, mini_batch=batch_size is not None))
     if isinstance(src, ValidatesObjective):
         src.validate(obj)
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)

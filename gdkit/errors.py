@@ -21,6 +21,7 @@ __all__ = [
     "ShapeError",
     "StaleLockWarning",
     "StepError",
+    "UnknownPartError",
     "UnknownPluginError",
 ]
 
@@ -61,6 +62,12 @@ class ConfigError(GdkitError, TypeError):
 
 class UnknownPluginError(GdkitError, LookupError):
     """A part was asked for by a name no loaded plugin supplies."""
+
+
+class UnknownPartError(UnknownPluginError, ConfigError):
+    """A part was asked for by a name no plugin supplies, and no plugin of that
+    name failed to load: a misspelling, so a usage error as well (the ``gdkit``
+    command exits with 2, as for a malformed step spec or a bad option)."""
 
 
 class PluginError(GdkitError):

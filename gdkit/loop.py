@@ -46,7 +46,7 @@ from .result import (
     honest,
 )
 from .resume import RunControl
-from .state import RunState
+from .state import OwnState, RunState
 
 __all__ = ["FullBatch", "MiniBatch", "Parts", "Stop", "run"]
 
@@ -313,7 +313,14 @@ class FullBatch:
                       nit=state.iteration, nfev=self.nfev + self.p.ctx.nfev,
                       ngev=self.ngev + self.p.ctx.ngev,
                       epochs=0, success=status == CONVERGED, status=status, message=message,
-                      history=History("iteration", h))
+                      history=History("iteration", h), **used(self.p))
+
+
+def used(parts: Parts) -> dict[str, Any]:
+    """The gradient source and step rule a run used, as its result names them
+    (``"auto"`` resolved: :func:`gdkit.parts.auto`)."""
+    rule = parts.rule.rule if isinstance(parts.rule, OwnState) else parts.rule
+    return {"gradient_source": parts.src, "step_rule": rule}
 
 
 # -- mini-batches: an epoch is one pass over a permutation ------------------------------
@@ -483,4 +490,4 @@ class MiniBatch:
                       ngev=state.iteration + self.p.ctx.ngev,
                       epochs=state.epoch, success=status == EPOCHS_DONE, status=status,
                       message=message, history=History("epoch", state.history),
-                      compiled=self.compiled is not None)
+                      compiled=self.compiled is not None, **used(self.p))

@@ -3,8 +3,10 @@ sizes, costs.
 
 Every builder looks the name up in the plugin registry and calls its factory
 with keyword configuration. A step rule may also be spelled as a chain of
-parts, ``"momentum,fixed"``: transforms first, one step size last, with
-options ``"momentum.beta"`` for one part and an unqualified key for the last.
+parts in the step-rule grammar (:mod:`gdkit.stepspec`),
+``"momentum(beta=0.9),fixed(eta=0.5)"``: transforms first, one step size last.
+``"auto"`` is the default gradient source and step rule, chosen from the run
+(:func:`auto`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .errors import ConfigError, UnknownPluginError
 from .protocols import (
     Cost,
     GradientSource,
+    HasGradient,
     Objective,
     PureStepRule,
     StepRule,
@@ -24,11 +27,16 @@ from .protocols import (
     Transform,
 )
 from .registry import Kind, check_part, get_registry
+from .stepspec import parse_spec
 
-__all__ = ["cost", "gradient_source", "objective", "parse_step", "resolve", "step_rule",
-           "step_size", "transform"]
+__all__ = ["AUTO", "auto", "cost", "gradient_source", "objective", "parse_step", "resolve",
+           "step_rule", "step_size", "transform"]
 
 _SEP: Final = ","
+AUTO: Final = "auto"
+"""The default gradient source and step rule: chosen by the run (:func:`auto`)."""
+AUTO_FULL_BATCH: Final = "lbfgs,wolfe"
+AUTO_MINI_BATCH: Final = "fixed"
 
 
 def objective(name: str, /, **config: Any) -> Objective:
@@ -69,20 +77,28 @@ def cost(name: str, /, **config: Any) -> Cost:
 
 
 def step_rule(name: str, /, **config: Any) -> StepRule | PureStepRule:
-    """Build a step rule by name.
+    """Build a step rule by name or from a step spec.
 
     ``name`` is a registered step rule, a step size (``step_rule("armijo",
-    c=0.1)`` is ``chain(step_size("armijo", c=0.1))``), or a chain spelled
-    ``"momentum,fixed"`` (then options are ``{"momentum.beta": 0.9, "eta":
-    0.5}``: qualified by part, unqualified for the last part; see
-    :func:`parse_step`).
+    c=0.1)`` is ``chain(step_size("armijo", c=0.1))``), or a chain in the
+    step-rule grammar, ``"momentum(beta=0.9),fixed(eta=0.5)"`` (see
+    :func:`parse_step`). Keyword options may also be given as ``config``:
+    ``{"momentum.beta": 0.9, "eta": 0.5}``, qualified by part, unqualified for
+    the last part.
 
     >>> import gdkit
     >>> gdkit.step_rule("fixed", eta=3.0)
     chain(Fixed(eta=3.0, schedule=None))
+    >>> gdkit.step_rule("momentum(beta=0.5),fixed(eta=0.2)")
+    chain(Momentum(beta=0.5, nesterov=False), Fixed(eta=0.2, schedule=None))
     """
+    if name == AUTO:
+        raise ConfigError(f"step {AUTO!r} is chosen by a run (lbfgs,wolfe for full-batch "
+                          "gradient descent, fixed for mini-batches): pass it to "
+                          "gdkit.minimize, or name the step rule here.")
     reg = get_registry()
-    if _SEP not in name and (name in reg.parts("step rule") or name in reg.conflicts("step rule")):
+    if isinstance(name, str) and (name in reg.parts("step rule")
+                                  or name in reg.conflicts("step rule")):
         prefix = name + "."
         opts = {k.removeprefix(prefix): v for k, v in config.items()}
         rule: StepRule = reg.create("step rule", name, **opts)
@@ -91,67 +107,114 @@ def step_rule(name: str, /, **config: Any) -> StepRule | PureStepRule:
 
 
 def parse_step(spec: str, options: Mapping[str, Any] | None = None) -> Chain:
-    """A chain from a comma-separated spec and its options.
+    """A chain from a step spec (the step-rule grammar) and further options.
 
     Parameters
     ----------
     spec : str
-        Part names, transforms first and a step size last:
-        ``"momentum,fixed"``, ``"clip,armijo"``, ``"fixed"``.
+        Part names, transforms first and a step size last, each with its
+        options in parentheses: ``"momentum(beta=0.9),armijo(c=1e-4)"``,
+        ``"fixed(eta=0.5, schedule='step(every=10, gamma=0.5)')"``,
+        ``"lbfgs,wolfe"``. The older ``"momentum,fixed:eta=0.2"`` (options
+        after colons) is still read, for one release. The grammar is
+        :mod:`gdkit.stepspec`'s; a malformed spec raises a
+        :class:`~gdkit.errors.ConfigError` naming the piece and its position.
     options : mapping, optional
         ``"PART.KEY"`` → value configures the part named PART; an unqualified
-        ``"KEY"`` configures the last part (the step size), so
-        ``{"eta0": 1.0}`` still means the step size's ``eta0``.
+        ``"KEY"`` configures the last part (the step size), as
+        ``--step-option`` spells them. An option given twice is an error.
 
     Examples
     --------
     >>> import gdkit
+    >>> gdkit.parse_step("momentum(beta=0.5),fixed(eta=0.2)")
+    chain(Momentum(beta=0.5, nesterov=False), Fixed(eta=0.2, schedule=None))
     >>> gdkit.parse_step("momentum,fixed", {"momentum.beta": 0.5, "eta": 0.2})
     chain(Momentum(beta=0.5, nesterov=False), Fixed(eta=0.2, schedule=None))
     """
-    names = [n.strip() for n in spec.split(_SEP)]
-    if not all(names):
-        raise ConfigError(f"step {spec!r}: empty part name; write the parts separated by "
-                          "commas, transforms first and a step size last, e.g. momentum,fixed.")
-    per_part: list[dict[str, Any]] = [{} for _ in names]
-    for key, value in (options or {}).items():
-        part, dot, opt = key.rpartition(".")
-        if not dot:
-            per_part[-1][key] = value
-            continue
-        hits = [i for i, n in enumerate(names) if n == part]
-        if not hits:
-            raise ConfigError(f"step option {key!r} names the part {part!r}, which is not in "
-                              f"the chain {spec!r}; qualify options by one of: "
-                              f"{', '.join(dict.fromkeys(names))}.")
-        if len(hits) > 1:
-            raise ConfigError(f"step option {key!r} is ambiguous: {part!r} appears "
-                              f"{len(hits)} times in {spec!r}.")
-        per_part[hits[0]][opt] = value
+    parsed = parse_spec(spec)
+    names = [p.name for p in parsed.parts]
+    per_part = [dict(p.options) for p in parsed.parts]
+    for key, value in [*parsed.legacy.items(), *(options or {}).items()]:
+        i, opt = _target(spec, names, key)
+        if opt in per_part[i]:
+            raise ConfigError(f"step {spec!r}: the option {opt!r} of {names[i]!r} is given "
+                              "twice; give it once.")
+        per_part[i][opt] = value
     *heads, last = names
     transforms = []
     for i, n in enumerate(heads):
         if n in get_registry().parts("step size"):
             raise ConfigError(f"step {spec!r}: {n!r} is a step size, but only the last part "
                               "may be one; put transforms first and one step size last.")
-        transforms.append(transform(n, **per_part[i]))
+        transforms.append(_part("transform", n, per_part[i]))
     if last in get_registry().parts("transform"):
         raise ConfigError(f"step {spec!r} ends with the transform {last!r}: the last part must "
                           "be a step size (fixed, armijo, ...), e.g. "
                           f"{_SEP.join([*names, 'fixed'])}.")
+    return chain(*transforms, _part("step size", last, per_part[-1]))
+
+
+def _target(spec: str, names: list[str], key: str) -> tuple[int, str]:
+    """The part an option ``PART.KEY`` (or an unqualified ``KEY``: the last) configures."""
+    part, dot, opt = key.rpartition(".")
+    if not dot:
+        return len(names) - 1, key
+    hits = [i for i, n in enumerate(names) if n == part]
+    if not hits:
+        raise ConfigError(f"step option {key!r} names the part {part!r}, which is not in "
+                          f"the chain {spec!r}; qualify options by one of: "
+                          f"{', '.join(dict.fromkeys(names))}.")
+    if len(hits) > 1:
+        raise ConfigError(f"step option {key!r} is ambiguous: {part!r} appears "
+                          f"{len(hits)} times in {spec!r}; write its options in parentheses "
+                          f"after each, e.g. {part}(...).")
+    return hits[0], opt
+
+
+def _part(kind: Kind, name: str, options: dict[str, Any]) -> Any:
+    """One part of a chain (an unknown step size's error names the whole step rules too)."""
     try:
-        size = step_size(last, **per_part[-1])
+        return get_registry().create(kind, name, **options)
     except UnknownPluginError as exc:
         rules = sorted(get_registry().parts("step rule"))
-        extra = f" Step rules (used alone): {', '.join(rules)}." if rules else ""
-        raise UnknownPluginError(str(exc) + extra) from None
-    return chain(*transforms, size)
+        if kind != "step size" or not rules:
+            raise
+        raise type(exc)(f"{exc} Step rules (used alone): {', '.join(rules)}.") from None
 
 
-def resolve(kind: Kind, spec: Any) -> Any:
+def auto(kind: Kind, *, objective: Any = None, mini_batch: bool = False) -> str:
+    """The name ``"auto"`` stands for, the default of :func:`gdkit.minimize` and
+    of the ``gdkit`` commands.
+
+    A gradient source: ``"analytic"`` when the objective has its own gradient
+    (:class:`~gdkit.protocols.HasGradient`, such as a callable given with a
+    ∇C), else ``"central"`` differences, as :func:`scipy.optimize.minimize`
+    differentiates a function given without one. A step rule: ``"lbfgs,wolfe"``
+    (limited-memory BFGS with a strong Wolfe line search, scipy's default
+    kind of method) for full-batch gradient descent, ``"fixed"`` (the book's
+    stochastic gradient descent, η = 0.1 unless configured) for mini-batches.
+
+    >>> import gdkit
+    >>> gdkit.parts.auto("gradient source", objective=gdkit.objective("valley"))
+    'analytic'
+    >>> gdkit.parts.auto("step rule", mini_batch=True)
+    'fixed'
+    """
+    if kind == "gradient source":
+        return "analytic" if isinstance(objective, HasGradient) else "central"
+    if kind == "step rule":
+        return AUTO_MINI_BATCH if mini_batch else AUTO_FULL_BATCH
+    raise ConfigError(f"{AUTO!r} names no {kind}; give its name.")
+
+
+def resolve(kind: Kind, spec: Any, *, objective: Any = None, mini_batch: bool = False) -> Any:
     """The part of ``kind`` named or given by ``spec`` (a name, or an object
-    checked against the protocol). A step size given as a step rule becomes
-    its one-part chain."""
+    checked against the protocol). ``"auto"`` is chosen by :func:`auto` from
+    the run's ``objective`` and whether it takes ``mini_batch`` steps. A step
+    size given as a step rule becomes its one-part chain."""
+    if isinstance(spec, str) and spec == AUTO:
+        spec = auto(kind, objective=objective, mini_batch=mini_batch)
     if kind == "step rule":
         if isinstance(spec, str):
             return step_rule(spec)
@@ -162,5 +225,3 @@ def resolve(kind: Kind, spec: Any) -> Any:
     check_part(kind, spec, f"the {kind} you passed",
                f"Pass a registered {kind} name or an object with those members.")
     return spec
-
-

@@ -39,7 +39,13 @@ from typing import Any, Final, Literal, final
 import pluggy
 
 from . import hookspecs
-from .errors import ConfigError, PluginError, PluginLoadWarning, UnknownPluginError
+from .errors import (
+    ConfigError,
+    PluginError,
+    PluginLoadWarning,
+    UnknownPartError,
+    UnknownPluginError,
+)
 from .plugin_code import (
     SLOW_LOAD_SECONDS,
     _plugin_code,
@@ -311,7 +317,9 @@ class Registry:
             If two plugins supply that name.
         UnknownPluginError
             If no loaded plugin supplies it; the message lists the known names,
-            the nearest match and any plugin that failed to load.
+            the nearest match and any plugin that failed to load. It is an
+            :class:`~gdkit.errors.UnknownPartError` (a usage error too) unless
+            the name is that of a plugin that failed to load.
         """
         cat = self._build()
         if name in cat.conflicts[kind]:
@@ -338,7 +346,9 @@ class Registry:
             msg += " Note: " + "; ".join(f.describe() for f in others) + "."
         if not self.autoload:
             msg += " (GDKIT_DISABLE_PLUGIN_AUTOLOAD is set: only gdkit's built-ins are loaded.)"
-        raise UnknownPluginError(msg)
+        # A misspelled name is a usage error (exit 2); the name of a plugin that failed
+        # to load is not: that installation is broken.
+        raise (UnknownPluginError if own else UnknownPartError)(msg)
 
     def supplier_of(self, exc: BaseException) -> str | None:
         """Which plugin raised ``exc``: the innermost frame of its traceback in

@@ -33,7 +33,7 @@ def honest(status: int, message: str, start: float, end: float) -> tuple[int, st
 
 
 _ORDER = ("message", "success", "status", "fun", "x", "nit", "epochs", "grad_norm", "jac",
-          "nfev", "ngev", "history")
+          "nfev", "ngev", "gradient_source", "step_rule", "history")
 
 
 class Result(dict[str, Any]):
@@ -71,6 +71,12 @@ class Result(dict[str, Any]):
         Why the run stopped, in words.
     history : History
         The cost (and more) per iteration, or per epoch in mini-batch mode.
+    gradient_source : GradientSource
+        Where ∇C came from (``gradient="auto"`` resolved: the objective's
+        own gradient, or central differences).
+    step_rule : StepRule
+        How v moved (``step="auto"`` resolved: ``lbfgs,wolfe`` in full-batch
+        mode, ``fixed`` in mini-batch mode).
     compiled : bool
         Mini-batch mode only: whether the steps ran on the compiled path
         (:mod:`gdkit.compiled`) rather than in numpy.

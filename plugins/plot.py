@@ -21,13 +21,13 @@ from gdkit.command import parse_options
 from gdkit.errors import ConfigError
 from gdkit.validate import argument, integer, number
 
-__all__ = ["DEFAULT_MAX_ITER", "DEFAULT_STEPS", "Plot", "parse_step_spec"]
+__all__ = ["DEFAULT_MAX_ITER", "DEFAULT_STEPS", "Plot"]
 
 #: The paths drawn by ``gdkit plot valley`` when no ``--step`` is given: rules that converge
 #: on every built-in cost of two variables at their defaults, and momentum with a β that
 #: helps on both the seed's valley (19 steps against Armijo's 26) and Rosenbrock's banana
 #: (6,036 against 8,668), where the default β = 0.9 would take 168 steps on the valley.
-DEFAULT_STEPS = ("armijo", "momentum,armijo:momentum.beta=0.3", "barzilai-borwein")
+DEFAULT_STEPS = ("armijo", "momentum(beta=0.3),armijo", "barzilai-borwein")
 #: Steps per path by default: enough for these rules to converge on Rosenbrock.
 DEFAULT_MAX_ITER = 10_000
 MIN_DPI: Final = 10.0
@@ -35,17 +35,6 @@ MAX_DPI: Final = 1000.0  # a 10 x 8 inch figure at 1000 dpi is an 80-megapixel c
 MAX_ERRORS: Final = 1000  # plot errors --limit: panels in one picture
 MAX_NEURONS: Final = 400  # plot weights draws at most this many hidden neurons (20 x 20)
 MAX_PATH_STEPS: Final = 100_000  # plot valley --max-iter: every point of a path is kept
-
-
-def parse_step_spec(spec: str) -> Any:
-    """A step rule from ``PARTS[:KEY=VALUE[:KEY=VALUE ...]]``.
-
-    ``fixed:eta=0.05`` or ``momentum,fixed:eta=0.05:momentum.beta=0.9``: the
-    parts as ``--step`` spells them, then options as ``--step-option`` spells
-    them, separated by colons.
-    """
-    parts, *options = spec.split(":")
-    return gdkit.parse_step(parts, parse_options(options))
 
 
 class Plot:
@@ -96,7 +85,7 @@ class Plot:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", "-O", required=True, metavar="FILE",
+    p.add_argument("--out", required=True, metavar="FILE",
                    help="the picture to write: .png, .svg or .pdf")
     p.add_argument("--title", default=None, help="the figure's title")
     p.add_argument("--dpi", type=argument(number, low=MIN_DPI, high=MAX_DPI, low_closed=True,
@@ -116,9 +105,9 @@ def _valley_parser(sub: Any) -> None:
     p.add_argument("-o", "--option", action="append", metavar="KEY=VALUE",
                    help="objective option, e.g. -o dim=2 or -o curvature=(1,10) (repeatable)")
     p.add_argument("--step", action="append", metavar="SPEC",
-                   help="a step rule as PARTS[:KEY=VALUE...], e.g. fixed:eta=0.05 or "
-                        "momentum,fixed:eta=0.05:momentum.beta=0.9 (repeatable; default: "
-                        + ", ".join(DEFAULT_STEPS) + ")")
+                   help="a step rule, as gdkit minimize --step spells it, e.g. "
+                        "'fixed(eta=0.05)' or 'momentum(beta=0.9),fixed(eta=0.05)' (repeatable; "
+                        "default: " + " ".join(DEFAULT_STEPS) + ")")
     p.add_argument("--v0", type=argument(number), nargs=2, metavar=("V1", "V2"), default=None,
                    help="the start (default: the objective's initial point at --seed)")
     p.add_argument("--seed", type=argument(integer, minimum=0), default=0,
@@ -152,7 +141,7 @@ def _valley(args: argparse.Namespace) -> Any:
                           "--v0 V1 V2.")
     _finite_start(obj, v0)
     specs = args.step or list(DEFAULT_STEPS)
-    traces = [trace(obj, v0, parse_step_spec(s), label=s, max_iter=args.max_iter)
+    traces = [trace(obj, v0, gdkit.parse_step(s), label=s, max_iter=args.max_iter)
               for s in specs]
     return valley(obj, traces, bounds=args.bounds, surface=args.surface, title=args.title)
 

@@ -42,6 +42,7 @@ from gdkit.observers import BestEpoch, EarlyStopping, JsonLog
 from gdkit.progress import show_progress
 from gdkit.records import plain
 from gdkit.result import STOPPED
+from gdkit.stepspec import parse_spec
 from gdkit.validate import argument, integer, number
 
 from .diagnosis import CHANCE, StuckNeurons
@@ -79,13 +80,14 @@ class Train:
             help="mini-batch size (default 10)")
         add("--eta", type=argument(number, low=0.0), default=None,
             help=f"the fixed step size's learning rate η (default {DEFAULT_ETA})")
-        add("--step", default="fixed", metavar="PARTS",
+        add("--step", default="fixed", metavar="SPEC",
             help="step rule: a step size, or transforms and a step size separated by commas, "
-                 "e.g. momentum,fixed (default fixed)")
+                 "each with its options, e.g. 'momentum(beta=0.9),fixed' or "
+                 "'fixed(schedule=cosine(steps=150000))' (default fixed, what auto is for "
+                 "mini-batches, with η = --eta)")
         add("--step-option", action="append", metavar="[PART.]KEY=VALUE",
-            help="option of one part of the step, e.g. --step-option momentum.beta=0.9 or "
-                 "--step-option 'fixed.schedule=cosine(steps=150000)'; an unqualified "
-                 "KEY=VALUE configures the last part (repeatable)")
+            help="the older spelling of a part's option, e.g. --step-option momentum.beta=0.9; "
+                 "an unqualified KEY=VALUE configures the last part (repeatable)")
         add("--seed", type=argument(integer, minimum=0), default=0,
             help="seed of the start and the shuffles (default 0; same seed, same numbers)")
         add("--data", metavar="DIR", default=None,
@@ -388,21 +390,25 @@ def _objective_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _step_rule(args: argparse.Namespace) -> Any:
-    """The step rule of ``--step`` and ``--step-option``; ``--eta`` is the fixed step's η."""
+    """The step rule of ``--step`` (and the older ``--step-option``); ``--eta`` is
+    the fixed step size's η, DEFAULT_ETA unless the spec or an option gives one."""
     opts = parse_options(args.step_option)
-    last = args.step.split(",")[-1].strip()
-    if last == "fixed":
-        given = [k for k in ("eta", "fixed.eta") if k in opts]
+    text = gdkit.parts.auto("step rule", mini_batch=True) if args.step == "auto" else args.step
+    spec = parse_spec(text)
+    last = spec.parts[-1]
+    if last.name == "fixed":
+        given = [k for k in ("eta", "fixed.eta") if k in opts or k in spec.legacy]
+        given += ["fixed(eta=...)"] if "eta" in last.options else []
         if given and args.eta is not None:
-            raise ConfigError("give the fixed step size's η once: --eta or --step-option "
-                              f"{given[0]}=..., not both.")
+            raise ConfigError("give the fixed step size's η once: --eta or "
+                              f"{given[0]}, not both.")
         if not given:
             opts["fixed.eta"] = DEFAULT_ETA if args.eta is None else args.eta
     elif args.eta is not None:
         raise ConfigError(f"--eta sets the 'fixed' step size's η; the step {args.step!r} takes "
-                          "its options from --step-option PART.KEY=VALUE (see its "
-                          "documentation).")
-    return gdkit.step_rule(args.step, **opts)
+                          f"its options in parentheses, e.g. --step '{last.name}(KEY=VALUE)' "
+                          "(see its documentation).")
+    return gdkit.step_rule(text, **opts)
 
 
 def _check_outputs(args: argparse.Namespace) -> None:

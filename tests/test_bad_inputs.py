@@ -129,7 +129,7 @@ def nonfinite_cost(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[
     assert "RuntimeWarning" not in out.stderr and len(out.stderr.splitlines()) == 1
     assert "gdkit.step_rule" not in out.stderr  # advice in the command line's terms
     return out, 1, "became inf at iteration 65 (last finite cost: 6.9762e+306). The steps " \
-        "are too large for this objective: try a smaller η (--step-option eta=...) or an " \
+        "are too large for this objective: try a smaller η (--step 'fixed(eta=...)') or an " \
         "adaptive rule such as --step armijo."
 
 
@@ -140,7 +140,7 @@ def wrong_shape(tmp: Path, make: MakeDist) -> tuple[subprocess.CompletedProcess[
 
 
 def unknown_name(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:
-    return run("minimize", "valley", "--step", "armijio"), 1, "Did you mean 'armijo'?"
+    return run("minimize", "valley", "--step", "armijio"), 2, "Did you mean 'armijo'?"
 
 
 def import_failure(tmp: Path, make: MakeDist) -> tuple[subprocess.CompletedProcess[str], int, str]:

@@ -157,12 +157,13 @@ def test_resume_on_other_data_with_the_same_repr_is_refused(tmp_path: Path) -> N
 
 def test_a_changed_callable_objective_is_caught_on_full_batch_resume(tmp_path: Path) -> None:
     path = tmp_path / "run.npz"
-    gdkit.minimize(lambda v: float(v @ v), [3.0, 4.0], gradient="central", max_iter=10,
-                   checkpoint=path, checkpoint_every=5)
+    gdkit.minimize(lambda v: float(v @ v), [3.0, 4.0], gradient="central", step="fixed",
+                   max_iter=10, checkpoint=path, checkpoint_every=5)
     with pytest.raises(CheckpointError, match="not the one the run was saved with"):
-        gdkit.minimize(lambda v: float(2 * v @ v), gradient="central", max_iter=20,
-                       resume=path)
-    res = gdkit.minimize(lambda v: float(v @ v), gradient="central", max_iter=20, resume=path)
+        gdkit.minimize(lambda v: float(2 * v @ v), gradient="central", step="fixed",
+                       max_iter=20, resume=path)
+    res = gdkit.minimize(lambda v: float(v @ v), gradient="central", step="fixed", max_iter=20,
+                         resume=path)
     assert res.nit == 20
 
 

@@ -71,7 +71,13 @@ def test_minimize_options_reach_the_parts() -> None:
 
 
 @pytest.mark.parametrize(("args", "message", "status"), [
-    (("minimize", "rosenbrok"), "Did you mean 'rosenbrock'", 1),
+    (("minimize", "rosenbrok"), "Did you mean 'rosenbrock'", 2),
+    (("minimize", "valley", "--step", "momentum,armijio"), "Did you mean 'armijo'", 2),
+    (("minimize", "valley", "--step", "momentum(beta=0.9"),
+     "step 'momentum(beta=0.9': the '(' of 'momentum' is never closed at character 9", 2),
+    (("minimize", "valley", "--step", "momentum(beta=0.9,armijo"),
+     "expected '=' after the option 'armijo' of 'momentum' at character 25", 2),
+    (("minimize", "valley", "--gradient", "centrl"), "Did you mean 'central'", 2),
     (("minimize", "valley", "--step-option", "etaa=1", "--step", "fixed"),
      "does not take option(s) etaa", 2),
     (("minimize", "valley", "--step", "fixed", "--step-option", "eta=50"),
@@ -93,7 +99,7 @@ def test_errors_are_one_paragraph_without_traceback(args: tuple[str, ...], messa
 
 def test_debug_shows_the_traceback() -> None:
     out = run("--debug", "minimize", "rosenbrok")
-    assert out.returncode == 1 and "Traceback" in out.stderr
+    assert out.returncode == 2 and "Traceback" in out.stderr
 
 
 def test_check_flag_fails_an_unconverged_run() -> None:
@@ -157,8 +163,28 @@ def test_minimize_is_seeded_by_default_and_takes_mini_batches() -> None:
     assert json.loads(first.stdout)["nit"] == 20  # 2 epochs of 100 samples in batches of 10
 
 
+def test_minimize_takes_the_librarys_defaults_and_names_them() -> None:
+    """--gradient and --step default to auto, resolved as gdkit.minimize resolves them."""
+    import gdkit
+
+    out = run("minimize", "rosenbrock", "--json")
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    lib = gdkit.minimize("rosenbrock", seed=0)
+    assert got["gradient_source"] == repr(lib.gradient_source) == "Analytic()"
+    assert got["step_rule"] == repr(lib.step_rule) == repr(gdkit.step_rule("lbfgs,wolfe"))
+    assert got["x"] == lib.x.tolist() and got["nit"] == lib.nit
+
+
+def test_auto_takes_no_options() -> None:
+    out = run("minimize", "valley", "--step-option", "eta=0.3")
+    assert out.returncode == 2
+    assert out.stderr == ("gdkit minimize: error: --step auto takes no options (--step-option "
+                          "eta=0.3): name the part, e.g. --step armijo.\n")
+
+
 def test_minimize_without_convergence_exits_1_and_says_why() -> None:
-    out = run("minimize", "valley", "--max-iter", "3")
+    out = run("minimize", "valley", "--step", "armijo", "--max-iter", "3")
     assert out.returncode == 1
     assert out.stderr == "gdkit minimize: no success: stopped: max_iter = 3 steps taken " \
                          "(‖∇C‖ = 0.778)\n"
@@ -176,7 +202,7 @@ def test_plugins_prints_no_empty_section() -> None:
     parts = json.loads(run("plugins", "--json").stdout)["parts"]
     assert not any(p["kind"] == "step rule" for p in parts)
     assert "step rules: none registered whole; --step chains the transforms and one step " \
-           "size below (e.g. momentum,fixed)" in lines
+           "size below (e.g. 'momentum(beta=0.9),fixed')" in lines
     headings = [i for i, line in enumerate(lines) if line.endswith(":")]
     assert headings and all(lines[i + 1].startswith("  ") for i in headings), lines
 

@@ -292,7 +292,7 @@ def test_train_takes_the_cures_by_name(data_dir: str) -> None:
     assert "cost=CrossEntropy(), init='scaled'" in out.stdout
     assert len(epoch_lines(out.stdout)) == 2
     bad = train("--data", data_dir, *QUICK, "--cost", "cross-entropie")
-    assert bad.returncode == 1 and "no cost named 'cross-entropie'" in bad.stderr
+    assert bad.returncode == 2 and "no cost named 'cross-entropie'" in bad.stderr  # usage
     assert "Traceback" not in bad.stderr
     no_val = train("--data", data_dir, *QUICK, "--no-validate", "--early-stop", "2")
     assert no_val.returncode == 2 and "--early-stop N watches the validation accuracy" in \

@@ -101,9 +101,34 @@ def test_callable_objective_with_jac() -> None:
     assert np.linalg.norm(2 * res.x) <= 1e-5  # the default gtol
 
 
-def test_callable_objective_without_jac_needs_a_finite_difference_source() -> None:
+def test_callable_objective_without_jac_asked_for_its_analytic_gradient_is_refused() -> None:
     with pytest.raises(ConfigError, match="central"):
-        gdkit.minimize(lambda v: float(v @ v), [3.0, 4.0])
+        gdkit.minimize(lambda v: float(v @ v), [3.0, 4.0], gradient="analytic")
+
+
+def test_the_defaults_minimize_a_callable_by_central_differences_as_scipy_does() -> None:
+    """No gradient given: central differences (gradient="auto"), and L-BFGS with a
+    Wolfe line search (step="auto" in full batch), both named in the result."""
+    res = gdkit.minimize(lambda v: float(v @ v), np.ones(3))
+    assert res.success and np.linalg.norm(res.x) < 1e-5, res.message
+    assert type(res.gradient_source).__name__ == "Central"
+    assert [type(p).__name__ for p in res.step_rule.parts] == ["LBFGS", "Wolfe"]
+
+
+def test_the_defaults_minimize_rosenbrock() -> None:
+    """The fixed η = 0.1 of old diverged here in 4 steps; the defaults converge."""
+    res = gdkit.minimize("rosenbrock")
+    assert res.success and np.allclose(res.x, 1.0, atol=1e-4), res.message
+    assert type(res.gradient_source).__name__ == "Analytic"
+    assert res.step_rule == gdkit.step_rule("lbfgs,wolfe")
+
+
+def test_the_default_step_of_mini_batches_is_the_books_fixed_eta() -> None:
+    obj = gdkit.objective("quadratic")
+    res = gdkit.minimize(obj, batch_size=5, epochs=2, seed=1)
+    assert res.step_rule == gdkit.step_rule("fixed")
+    same = gdkit.minimize(obj, batch_size=5, epochs=2, seed=1, step="fixed")
+    assert np.array_equal(res.x, same.x)
 
 
 def test_callable_objective_needs_v0() -> None:

@@ -16,14 +16,16 @@ import gdkit.files
 import gdkit.gradcheck
 import gdkit.parts
 import gdkit.progress
+import gdkit.stepspec
 from gdkit.cli import main
 from gdkit.testing import check_plugin
 
 from .conftest import MakeDist
 
 
-@pytest.mark.parametrize("module", [gdkit, gdkit.compose, gdkit.parts, gdkit.files,
-                                    gdkit.gradcheck, gdkit.progress], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [gdkit, gdkit.compose, gdkit.parts, gdkit.stepspec,
+                                    gdkit.files, gdkit.gradcheck, gdkit.progress],
+                         ids=lambda m: m.__name__)
 def test_docstring_examples(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)  # type: ignore[arg-type]
     assert result.attempted > 0

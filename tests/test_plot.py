@@ -170,8 +170,8 @@ def test_plot_valley_at_its_defaults_converges_with_the_minimum_in_view(
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     assert x0 < minimum[0] < x1 and y0 < minimum[1] < y1
     assert ax.get_aspect() == 1.0
-    steps = {t.label.split(":")[0]: t.steps for t in traces}
-    assert steps["momentum,armijo"] < steps["armijo"]  # the default β helps here
+    steps = {t.label: t.steps for t in traces}
+    assert steps["momentum(beta=0.3),armijo"] < steps["armijo"]  # the default β helps here
 
 
 # -- learning curves --------------------------------------------------------------------

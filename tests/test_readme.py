@@ -28,7 +28,7 @@ MNIST = Path(os.environ.get("GDKIT_TEST_MNIST", ROOT.parent / "shared" / "data" 
 README_DATA = "../shared/data/mnist"  # the folder the README's commands name
 QUICK_TRAIN = ("--epochs", "2", "--n-train", "2000")  # as the README says
 ON_PURPOSE = "fails on purpose"
-OUTPUT_FLAGS = ("--out", "-O", "--save", "--log", "--plot", "--checkpoint")
+OUTPUT_FLAGS = ("--out", "--save", "--log", "--plot", "--checkpoint")
 
 
 @dataclass(frozen=True)

@@ -174,8 +174,11 @@ def test_missing_data_is_a_clear_error_without_traceback(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(("args", "match"), [
-    (("--step", "armijo", "--eta", "1"), "--step-option"),
+    (("--step", "armijo", "--eta", "1"), "--step 'armijo(KEY=VALUE)'"),
     (("--eta", "1", "--step-option", "eta=2"), "not both"),
+    (("--eta", "1", "--step", "fixed(eta=2)"), "--eta or fixed(eta=...), not both"),
+    (("--step", "momentum(beta=0.5),fixd"), "Did you mean 'fixed'?"),
+    (("--step", "momentum(beta=0.5"), "the '(' of 'momentum' is never closed at character 9"),
     (("--step", "no-such-rule"), "no step size named 'no-such-rule'. Known step sizes: armijo"),
     (("--step", "momentum"), "ends with the transform 'momentum'"),
     (("--step", "momentum,fixed", "--step-option", "momentm.beta=0.5"), "names the part"),

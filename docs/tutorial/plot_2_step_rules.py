@@ -57,8 +57,7 @@ print(f"smallest ∇C·Δv over 1000 random moves of length ε: {closest:.6f}, "
 # the oscillations across v₂ partly cancel.
 rules = {
     "fixed, η = 0.05": gdkit.step_rule("fixed", eta=0.05),
-    "momentum β = 0.5, η = 0.05": gdkit.parse_step("momentum,fixed",
-                                                   {"eta": 0.05, "momentum.beta": 0.5}),
+    "momentum β = 0.5, η = 0.05": gdkit.step_rule("momentum(beta=0.5),fixed(eta=0.05)"),
     "normalized, ε = 0.2": gdkit.step_rule("normalized", epsilon=0.2),
     "armijo": gdkit.step_rule("armijo"),
 }
@@ -83,8 +82,7 @@ banana = [
     gdkit.plot.trace(rosen, [-1.2, 1.0], gdkit.step_rule("fixed", eta=0.001),
                      label="fixed, η = 0.001", max_iter=3000),
     gdkit.plot.trace(rosen, [-1.2, 1.0], "armijo", label="armijo", max_iter=3000),
-    gdkit.plot.trace(rosen, [-1.2, 1.0], gdkit.parse_step("momentum,fixed",
-                                                          {"eta": 0.001, "momentum.beta": 0.9}),
+    gdkit.plot.trace(rosen, [-1.2, 1.0], "momentum(beta=0.9),fixed(eta=0.001)",
                      label="momentum β = 0.9, η = 0.001", max_iter=3000),
     gdkit.plot.trace(rosen, [-1.2, 1.0], "lbfgs,wolfe", label="lbfgs,wolfe", max_iter=3000),
 ]

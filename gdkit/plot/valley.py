@@ -77,7 +77,7 @@ class Trace:
         return f"{self.label}: {end}"
 
 
-def trace(objective: Objective | str, v0: npt.ArrayLike, step: Any = "fixed", *,
+def trace(objective: Objective | str, v0: npt.ArrayLike, step: Any = "auto", *,
           label: str | None = None, max_iter: int = 50, **options: Any) -> Trace:
     """Run :func:`gdkit.minimize` from ``v0`` and keep every point it visits.
 
@@ -88,9 +88,10 @@ def trace(objective: Objective | str, v0: npt.ArrayLike, step: Any = "fixed", *,
         options; build it with :func:`gdkit.objective` for others).
     v0 : array_like
         The start.
-    step : StepRule, StepSize or str, default "fixed"
-        As for :func:`gdkit.minimize` (``"fixed:eta=0.5"``,
-        ``"momentum,armijo"``, an object).
+    step : StepRule, StepSize or str, default "auto"
+        As for :func:`gdkit.minimize` (``"fixed(eta=0.5)"``,
+        ``"momentum(beta=0.5),armijo"``, an object; ``"auto"`` is
+        ``lbfgs,wolfe`` here, as in any full-batch run).
     label : str, optional
         Legend text; default: ``step`` as written, or its ``repr``.
     max_iter : int, default 50

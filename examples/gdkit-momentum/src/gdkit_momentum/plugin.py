@@ -2,7 +2,7 @@
 
 Each hook returns a mapping name → factory; gdkit calls the factory with the
 keyword options a user gives (``gdkit.transform("rmsprop", rho=0.99)``,
-``gdkit minimize logistic --step rmsprop,fixed --step-option rmsprop.rho=0.99``).
+``gdkit minimize logistic --step 'rmsprop(rho=0.99),fixed'``).
 """
 
 from __future__ import annotations
