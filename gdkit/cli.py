@@ -62,6 +62,7 @@ from .registry import (
     raised_by_a_signal_handler,
 )
 from .result import Result
+from .settings import Checkpointing, RunOptions
 from .validate import argument, integer, number
 
 __all__ = ["build_parser", "main"]
@@ -112,17 +113,18 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
     obj = objective(args.objective, **objective_options(args.objective, args.option, args))
     src = gradient_source(args.gradient, **parse_options(args.gradient_option))
     rule = step_rule(args.step, **parse_options(args.step_option))
-    kwargs: dict[str, Any] = {"gradient": src, "step": rule, "seed": args.seed,
-                              "threads": args.threads}
-    for key in ("max_iter", "gtol", "batch_size", "epochs", "checkpoint", "resume", "dtype"):
+    kwargs: dict[str, Any] = {"gradient": src, "step": rule, "seed": args.seed, "options":
+                              RunOptions(dtype=args.dtype, threads=args.threads)}
+    for key in ("max_iter", "gtol", "batch_size", "epochs"):
         if getattr(args, key) is not None:
             kwargs[key] = getattr(args, key)
     if args.checkpoint is not None and args.resume is None:
         refuse_overwrite(args.checkpoint, args.overwrite)
-    if args.allow_config_change:
-        if args.resume is None:
-            raise ConfigError("--allow-config-change only makes sense with --resume PATH.")
-        kwargs["allow_config_change"] = True
+    if args.allow_config_change and args.resume is None:
+        raise ConfigError("--allow-config-change only makes sense with --resume PATH.")
+    if args.checkpoint is not None or args.resume is not None:
+        kwargs["checkpoint"] = Checkpointing(args.checkpoint, resume=args.resume or False,
+                                             allow_config_change=args.allow_config_change)
     try:
         res = minimize(obj, **kwargs)
     except DivergenceError as exc:

@@ -161,7 +161,7 @@ class Interrupted(GdkitError):
         The signal received.
     checkpoint : str
         The checkpoint written ("" for a run without one); resume from it with
-        ``resume=``.
+        ``checkpoint=gdkit.Checkpointing(path, resume=True)``.
     epoch, iteration : int
         Where the run was.
     what : str

@@ -152,7 +152,8 @@ class RunControl:
     def interrupted(self, *, epoch: int, iteration: int, where: str) -> Interrupted:
         name = signal.Signals(self.requested).name
         saved = (f"the run's state is saved in {self.path!r}: continue it with "
-                 f"resume={self.path!r}." if self.path is not None else
+                 f"checkpoint=gdkit.Checkpointing({self.path!r}, resume=True)."
+                 if self.path is not None else
                  "no checkpoint was asked for, so the run cannot be continued (pass "
                  "checkpoint=PATH to make it resumable).")
         what = f"interrupted by {name} {where} (iteration {iteration})"

@@ -168,11 +168,12 @@ class _Run:
         self.settings: dict[str, Any] = {}
 
     def observers(self) -> list[Any]:
-        """The epoch kept first, then the log (a closed stdout must not cost the epoch's
-        line), the printed line, the best epoch, early stopping and the diagnosis."""
+        """The progress bar; the epoch kept first, then the log (a closed stdout must not
+        cost the epoch's line), the printed line, the best epoch, early stopping and the
+        diagnosis."""
         said = None if self.early is None else SayEarlyStop(self.early)
-        return [w for w in (Keep(self.lines), self.log, self.board, self.lines, self.best,
-                            self.early, said, self.stuck) if w is not None]
+        return [w for w in (self.bar, Keep(self.lines), self.log, self.board, self.lines,
+                            self.best, self.early, said, self.stuck) if w is not None]
 
     def main(self) -> int:
         args = self.args
@@ -202,10 +203,11 @@ class _Run:
         try:
             res = gdkit.minimize(
                 net, step=rule, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
-                observers=self.observers(), progress=self.bar, threads=args.threads,
-                checkpoint=checkpoint, resume=args.resume,
-                allow_config_change=args.allow_config_change,
-                run_info={"train": {k: jsonable(getattr(args, k)) for k in CONFIG}})
+                observers=self.observers(), options=gdkit.RunOptions(threads=args.threads),
+                checkpoint=None if checkpoint is None else gdkit.Checkpointing(
+                    checkpoint, resume=args.resume or False,
+                    allow_config_change=args.allow_config_change,
+                    run_info={"train": {k: jsonable(getattr(args, k)) for k in CONFIG}}))
         except DivergenceError as exc:
             if exc.last_finite_cost is not None:  # the library's advice, in this command's flags
                 exc.cli = exc.what + ("try a smaller η (--eta) or an adaptive rule such as "
