@@ -30,9 +30,7 @@ from gdkit.command import (
     refuse_overwrite,
 )
 from gdkit.errors import (
-    CheckpointError,
     ConfigError,
-    DivergenceError,
     GdkitError,
     Interrupted,
     MissingExtraError,
@@ -65,6 +63,13 @@ network trained with η = 3 stays near 1%)."""
 
 class Train:
     """Train the book's MNIST network [784, 30, 10] by mini-batch SGD."""
+
+    advice: Final = {
+        "eta": "{what} try a smaller η (--eta) or an adaptive rule such as --step armijo.",
+        "allow_config_change": "{what} Resume with the same parts, or pass "
+                               "--allow-config-change to continue anyway.",
+    }
+    """The library's advice in this command's flags (:func:`gdkit.command.worded`)."""
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         """The ``gdkit train`` options."""
@@ -208,11 +213,6 @@ class _Run:
                     checkpoint, resume=args.resume or False,
                     allow_config_change=args.allow_config_change,
                     run_info={"train": {k: jsonable(getattr(args, k)) for k in CONFIG}}))
-        except DivergenceError as exc:
-            if exc.last_finite_cost is not None:  # the library's advice, in this command's flags
-                exc.cli = exc.what + ("try a smaller η (--eta) or an adaptive rule such as "
-                                      "--step armijo.")
-            raise
         except Interrupted as exc:
             self._close_bar()
             if not exc.checkpoint:  # no checkpoint: the last complete epoch goes to --save
@@ -224,16 +224,12 @@ class _Run:
         except KeyboardInterrupt as exc:
             self._close_bar()
             return self._interrupted(getattr(exc, "signum", signal.SIGINT))
-        except CheckpointError as exc:  # a resume refused: the library's advice, in flags
-            if exc.cli is None:
-                exc.cli = str(exc).replace("allow_config_change=True", "--allow-config-change")
-            raise
         except GdkitError as exc:
             if self.log is not None and self.log.failed_after is not None:
                 kept = args.checkpoint or args.resume
                 done = self.log.failed_after
-                exc.cli = (f"{exc}"[:-1] + (f", its state after epoch {done} is in {kept}."
-                                            if kept else "."))
+                exc.args = (f"{exc}"[:-1] + (f", its state after epoch {done} is in {kept}."
+                                             if kept else "."),)
             self._keep_work()
             raise
         except BaseException:  # a plugin's hook or an observer failed: keep the work first
