@@ -20,7 +20,7 @@ import sys
 import threading
 import traceback
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, TextIO
 
 import numpy as np
@@ -33,12 +33,12 @@ from .command import (
     EXIT_USAGE,
     Advice,
     add_objective_flags,
+    in_flags,
     objective_options,
     parse_options,
     refuse_overwrite,
     silence_stdout,
     summary,
-    worded,
 )
 from .descent import minimize
 from .errors import (
@@ -152,19 +152,6 @@ MINIMIZE_ADVICE: Final[Advice] = {
     "gradient": "{what} Use a finite-difference source: --gradient central.",
 }
 """``gdkit minimize``'s words for the advice of a library error (:func:`gdkit.command.worded`)."""
-
-
-def _worded(exc: GdkitError, own: Advice) -> str:
-    """``exc`` in the running command's flags: its own advice table over the plugins'
-    (``gdkit_advice``: settings every command spells alike)."""
-    tables: list[Any] = []
-    if exc.setting is not None and exc.setting not in own:
-        try:
-            tables = get_registry().pm.hook.gdkit_advice()
-        except Exception:  # noqa: BLE001 - a broken plugin costs its wording, not the error
-            tables = []
-    shared = {k: v for table in tables if isinstance(table, Mapping) for k, v in table.items()}
-    return worded(exc, {**shared, **own})
 
 
 def _result_json(res: Result) -> dict[str, Any]:
@@ -354,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GdkitError as exc:
         if debug:
             traceback.print_exc()
-        print(f"{command}: error: {_worded(exc, advice)}", file=sys.stderr)
+        print(f"{command}: error: {in_flags(exc, advice)}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_ERROR
     except KeyboardInterrupt as exc:
         if debug:

@@ -43,8 +43,8 @@ from typing import Any, Final, Protocol, runtime_checkable
 from .errors import ConfigError, GdkitError
 
 __all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_PIPE", "EXIT_USAGE", "Advice", "Command",
-           "add_objective_flags", "objective_options", "parse_options", "refuse_overwrite",
-           "silence_stdout", "summary", "worded"]
+           "add_objective_flags", "in_flags", "objective_options", "parse_options",
+           "refuse_overwrite", "silence_stdout", "summary", "worded"]
 
 EXIT_ERROR: Final = 1
 """Exit status of a run that failed (bad data, a run that did not converge)."""
@@ -77,6 +77,22 @@ def worded(exc: GdkitError, advice: Advice) -> str:
     if say is None:
         return str(exc)
     return say(exc) if callable(say) else say.format(what=exc.what.rstrip())
+
+
+def in_flags(exc: GdkitError, own: Advice) -> str:
+    """What the ``gdkit`` shell prints for ``exc``: :func:`worded` with the running
+    command's ``advice`` over the plugins' (``gdkit_advice``: settings every command
+    spells alike, such as ``--data DIR``)."""
+    from .registry import get_registry
+
+    tables: list[Any] = []
+    if exc.setting is not None and exc.setting not in own:
+        try:
+            tables = get_registry().pm.hook.gdkit_advice()
+        except Exception:  # noqa: BLE001 - a broken plugin costs its wording, not the error
+            tables = []
+    shared = {k: v for table in tables if isinstance(table, Mapping) for k, v in table.items()}
+    return worded(exc, {**shared, **own})
 
 
 def silence_stdout() -> None:

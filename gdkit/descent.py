@@ -138,7 +138,9 @@ def minimize(
     ShapeError
         A gradient of the wrong shape or dtype, or a v0 of the wrong length.
     UnknownPluginError, PluginError, ConfigError
-        A part could not be found, was broken, or was misconfigured.
+        A part could not be found, was broken, or was misconfigured; or a
+        keyword ``minimize`` no longer takes was given (the one-line message
+        names its new spelling, :data:`gdkit.settings.MOVED`).
     CheckpointError
         The checkpoint to resume is unreadable or of another configuration.
     Interrupted
