@@ -3,7 +3,11 @@ on each objective (as optimistix's tests/helpers.py does)."""
 
 from __future__ import annotations
 
+import codecs
+import os
 import re
+import select
+import time
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -29,15 +33,28 @@ EXEMPT: dict[str, str] = {
 FD_SOURCES = ("forward", "central", "complex-step")
 
 
-def wait_for_output(stream: IO[str], pattern: str) -> str:
+def wait_for_output(stream: IO[str], pattern: str, timeout: float = 300.0) -> str:
     """Read ``stream`` (a child's pipe) until ``pattern`` appears in it; the
-    text read. A condition, not a sleep: it holds however slow the machine."""
-    seen = ""
-    while not re.search(pattern, seen[-300:]):
-        char = stream.read(1)
-        if not char:
+    text read. A condition, not a sleep: it holds however slow the machine,
+    and it gives up after ``timeout`` seconds rather than wait forever.
+
+    It reads the pipe's file descriptor directly, so nothing is left in the
+    text wrapper's buffer: ``proc.communicate()`` afterwards returns exactly
+    the output after what this returned (``seen + out`` is all of it)."""
+    fd = stream.fileno()
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    deadline = time.monotonic() + timeout
+    seen, start = "", 0
+    while not re.search(pattern, seen[start:]):
+        start = max(0, len(seen) - 300)  # a match may straddle two reads
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise AssertionError(
+                f"{pattern!r} did not appear within {timeout:g} s:\n{seen[-2000:]}")
+        data = os.read(fd, 4096)
+        if not data:
             raise AssertionError(f"the output ended before {pattern!r} appeared:\n{seen[-2000:]}")
-        seen += char
+        seen += decoder.decode(data)
     return seen
 
 
