@@ -56,7 +56,7 @@ def train_one(net: Any, seed: int, epochs: int, batch_size: int, eta: float) -> 
 
     t0 = time.perf_counter()
     res = gdkit.minimize(net, step=gdkit.step_rule("fixed", eta=eta), batch_size=batch_size,
-                         epochs=epochs, seed=seed, callback=on_epoch)
+                         epochs=epochs, seed=seed, observers=[on_epoch])
     acc, val = res.history["accuracy"], res.history["val_accuracy"]
     best, chosen = int(np.argmax(acc)), int(np.argmax(val))
     recall = np.array([res.history[f"recall_{k}"] for k in range(classes)])  # digit × epoch

@@ -100,7 +100,7 @@ def run_gdkit(problem: Problem, method: str, gtol: float, max_iter: int) -> dict
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             res = gdkit.minimize(obj, x0, step=method, gtol=gtol, max_iter=max_iter,
-                                 callback=watch)
+                                 observers=[watch])
         x, message, success, nit = res.x, res.message, bool(res.success), res.nit
     except (gdkit.errors.GdkitError, ArithmeticError) as exc:  # DivergenceError: η too large
         x, message, success, nit = prev, f"{type(exc).__name__}: {exc}", False, seen[0]

@@ -496,7 +496,8 @@ def bench_threads(data: str, repeat: int) -> list[dict[str, Any]]:
                     for _ in range(repeat):  # interleaved, so both see the same machine
                         for n in (1, 2):
                             res = gdkit.minimize(net, v0, step=gdkit.step_rule("fixed", eta=3.0),
-                                                 batch_size=b, epochs=1, seed=0, threads=n)
+                                                 batch_size=b, epochs=1, seed=0,
+                                                 options=gdkit.RunOptions(threads=n))
                             times[n].append(float(res.history["seconds"][0]))
                     med = {n: statistics.median(ts) for n, ts in times.items()}
                     choice = decide("auto", b, net.dim) or 2  # None: the library's (2 here)

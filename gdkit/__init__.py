@@ -39,6 +39,7 @@ from .protocols import (
 )
 from .registry import Registry, get_registry, reset_registry
 from .result import History, Result
+from .settings import Checkpointing, RunOptions
 
 try:
     __version__ = version("gdkit")
@@ -47,6 +48,7 @@ except PackageNotFoundError:  # pragma: no cover - running from an uninstalled t
 
 __all__ = [
     "Chain",
+    "Checkpointing",
     "Comparison",
     "Cost",
     "EpochEnd",
@@ -59,6 +61,7 @@ __all__ = [
     "PureStepRule",
     "Registry",
     "Result",
+    "RunOptions",
     "StepContext",
     "StepRule",
     "StepSize",

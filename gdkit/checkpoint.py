@@ -48,7 +48,7 @@ MEMORY_MARGIN: Final = 2.0
 
 @dataclass
 class Checkpoint:
-    """The saved state of a run (see :func:`gdkit.minimize`'s ``resume``)."""
+    """The saved state of a run (see :class:`gdkit.Checkpointing`'s ``resume``)."""
 
     v: npt.NDArray[Any]
     mode: str  # "epoch" (mini-batch) or "iteration" (full batch)

@@ -31,8 +31,10 @@ from .command import (
     EXIT_INTERRUPTED,
     EXIT_PIPE,
     EXIT_USAGE,
+    Advice,
     add_objective_flags,
     gradient_and_step,
+    in_flags,
     objective_options,
     refuse_overwrite,
     silence_stdout,
@@ -40,9 +42,7 @@ from .command import (
 )
 from .descent import minimize
 from .errors import (
-    CheckpointError,
     ConfigError,
-    DivergenceError,
     GdkitError,
     Interrupted,
     PluginError,
@@ -62,6 +62,7 @@ from .registry import (
     raised_by_a_signal_handler,
 )
 from .result import Result
+from .settings import Checkpointing, RunOptions
 from .validate import argument, integer, number
 
 __all__ = ["build_parser", "main"]
@@ -111,34 +112,26 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
               "not converge always exits with status 1.", file=sys.stderr)
     obj = objective(args.objective, **objective_options(args.objective, args.option, args))
     src, rule = gradient_and_step(args, obj)
-    kwargs: dict[str, Any] = {"gradient": src, "step": rule, "seed": args.seed,
-                              "threads": args.threads}
-    for key in ("max_iter", "gtol", "batch_size", "epochs", "checkpoint", "resume", "dtype"):
+    kwargs: dict[str, Any] = {"gradient": src, "step": rule, "seed": args.seed, "options":
+                              RunOptions(dtype=args.dtype, threads=args.threads)}
+    for key in ("max_iter", "gtol", "batch_size", "epochs"):
         if getattr(args, key) is not None:
             kwargs[key] = getattr(args, key)
     if args.checkpoint is not None and args.resume is None:
         refuse_overwrite(args.checkpoint, args.overwrite)
-    if args.allow_config_change:
-        if args.resume is None:
-            raise ConfigError("--allow-config-change only makes sense with --resume PATH.")
-        kwargs["allow_config_change"] = True
+    if args.allow_config_change and args.resume is None:
+        raise ConfigError("--allow-config-change only makes sense with --resume PATH.")
+    if args.checkpoint is not None or args.resume is not None:
+        kwargs["checkpoint"] = Checkpointing(args.checkpoint, resume=args.resume or False,
+                                             allow_config_change=args.allow_config_change)
     try:
         res = minimize(obj, **kwargs)
-    except DivergenceError as exc:
-        if exc.last_finite_cost is not None:  # else: not finite at the start, no advice
-            exc.cli = exc.what + ("try a smaller η (--step 'fixed(eta=...)') or an adaptive "
-                                  "rule such as --step armijo.")
-        raise
     except Interrupted as exc:  # the library's advice is Python's (resume=PATH)
         print(f"gdkit minimize: interrupted by {signal.Signals(exc.signum).name} at iteration "
               f"{exc.iteration}; the run's state is saved in {exc.checkpoint!r}. Resume it "
               f"with the same command and --resume {shlex.quote(exc.checkpoint)}.",
               file=sys.stderr)
         return 128 + exc.signum
-    except CheckpointError as exc:
-        if exc.cli is None:
-            exc.cli = str(exc).replace(_PYTHON_ALLOW, "--allow-config-change")
-        raise
     if args.json:
         print(json.dumps(_result_json(res), indent=2))
     else:
@@ -150,8 +143,14 @@ def _cmd_minimize(args: argparse.Namespace) -> int:
     return EXIT_ERROR
 
 
-_PYTHON_ALLOW: Final = "allow_config_change=True"
-"""How a resume error names the way past it, in both words (gdkit.resume)."""
+MINIMIZE_ADVICE: Final[Advice] = {
+    "eta": "{what} try a smaller η (--step 'fixed(eta=...)') or an adaptive rule such as "
+           "--step armijo.",
+    "allow_config_change": "{what} Resume with the same parts, or pass --allow-config-change "
+                           "to continue anyway.",
+    "gradient": "{what} Use a finite-difference source: --gradient central.",
+}
+"""``gdkit minimize``'s words for the advice of a library error (:func:`gdkit.command.worded`)."""
 
 
 def _result_json(res: Result) -> dict[str, Any]:
@@ -229,7 +228,7 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     # Kept so that old scripts still parse; it changes nothing, and says so.
     p.add_argument("--check", action="store_true", help=argparse.SUPPRESS)
-    p.set_defaults(func=_cmd_minimize)
+    p.set_defaults(func=_cmd_minimize, advice=MINIMIZE_ADVICE)
 
     _add_plugin_commands(sub, registry)
     return parser
@@ -253,7 +252,7 @@ def _add_plugin_commands(sub: Any, registry: Registry | None) -> None:
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the tool
             _placeholder(sub, name, "(broken)", _broken(info, exc))
             continue
-        p.set_defaults(func=cmd.run)
+        p.set_defaults(func=cmd.run, advice=getattr(cmd, "advice", {}))
     for name, infos in sorted(reg.conflicts("command").items()):
         who = " and ".join(i.supplier for i in infos)
         _placeholder(sub, name, "(registered twice)", _broken(infos[0], PluginError(
@@ -324,6 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gdkit {__version__}")
         return 0
     command, owner = "gdkit", None
+    advice: Advice = {}
     if sys.stdout is None:  # started with standard output closed (>&-)
         print("gdkit: error: standard output is closed, and gdkit prints its results there. "
               "Redirect it to a file, or to /dev/null to discard them.", file=sys.stderr)
@@ -338,13 +338,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 np.seterr(over="ignore", invalid="ignore", divide="ignore")
             args = _parse(argv, lead)
             command, debug = f"gdkit {args.command}", args.debug
+            advice = getattr(args, "advice", {})
             owner = _command_plugin(args.command)
             status: int = args.func(args)
             sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
     except GdkitError as exc:
         if debug:
             traceback.print_exc()
-        print(f"{command}: error: {exc.cli or exc}", file=sys.stderr)
+        print(f"{command}: error: {in_flags(exc, advice)}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_ERROR
     except KeyboardInterrupt as exc:
         if debug:

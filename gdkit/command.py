@@ -22,9 +22,12 @@ through the ``gdkit_commands`` hook, as llm's ``register_commands`` does::
 
 A :class:`~gdkit.errors.GdkitError` raised by ``run`` becomes one line on
 stderr and a non-zero exit (a :class:`~gdkit.errors.ConfigError` exits with
-2, any other with 1); any other exception is reported as a bug of the plugin
-that supplied the command, naming it and its distribution (``--debug`` shows
-the traceback).
+2, any other with 1). Library errors give their advice in Python's terms and
+name the setting it is about (:attr:`~gdkit.errors.GdkitError.setting`); a
+command says it in its own flags through its ``advice`` table, setting → text
+(:func:`worded`), e.g. ``{"eta": "{what} try a smaller η (--eta)."}``. Any
+other exception is reported as a bug of the plugin that supplied the command,
+naming it and its distribution (``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -33,16 +36,15 @@ import argparse
 import inspect
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Protocol, runtime_checkable
 
-from .errors import ConfigError
+from .errors import ConfigError, GdkitError
 from .stepspec import read_value
 
-__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_PIPE", "EXIT_USAGE", "Command",
-           "add_objective_flags", "gradient_and_step", "objective_options", "parse_options",
-           "refuse_overwrite",
-           "silence_stdout", "summary"]
+__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_PIPE", "EXIT_USAGE", "Advice", "Command",
+           "add_objective_flags", "gradient_and_step", "in_flags", "objective_options",
+           "parse_options", "refuse_overwrite", "silence_stdout", "summary", "worded"]
 
 EXIT_ERROR: Final = 1
 """Exit status of a run that failed (bad data, a run that did not converge)."""
@@ -53,6 +55,44 @@ EXIT_INTERRUPTED: Final = 130
 EXIT_PIPE: Final = 141
 """Exit status when the reader of stdout went away (128 + SIGPIPE), as a Unix
 tool killed by SIGPIPE reports it (``gdkit plugins | head -1``)."""
+
+
+Advice = Mapping[str, "str | Callable[[GdkitError], str]"]
+"""A command's advice table: setting → text with ``{what}``, or a function of the error."""
+
+
+def worded(exc: GdkitError, advice: Advice) -> str:
+    """The line a command prints for ``exc``: what happened with the command's own
+    advice about ``exc.setting`` (in its flags) when ``advice`` has it, else the
+    library's message.
+
+    >>> from gdkit.errors import ConfigError
+    >>> exc = ConfigError("eta too large: try eta=0.1.", setting="eta", what="eta too large:")
+    >>> worded(exc, {"eta": "{what} try --eta 0.1."})
+    'eta too large: try --eta 0.1.'
+    >>> worded(exc, {})
+    'eta too large: try eta=0.1.'
+    """
+    say = advice.get(exc.setting) if exc.setting is not None else None
+    if say is None:
+        return str(exc)
+    return say(exc) if callable(say) else say.format(what=exc.what.rstrip())
+
+
+def in_flags(exc: GdkitError, own: Advice) -> str:
+    """What the ``gdkit`` shell prints for ``exc``: :func:`worded` with the running
+    command's ``advice`` over the plugins' (``gdkit_advice``: settings every command
+    spells alike, such as ``--data DIR``)."""
+    from .registry import get_registry
+
+    tables: list[Any] = []
+    if exc.setting is not None and exc.setting not in own:
+        try:
+            tables = get_registry().pm.hook.gdkit_advice()
+        except Exception:  # noqa: BLE001 - a broken plugin costs its wording, not the error
+            tables = []
+    shared = {k: v for table in tables if isinstance(table, Mapping) for k, v in table.items()}
+    return worded(exc, {**shared, **own})
 
 
 def silence_stdout() -> None:

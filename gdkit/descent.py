@@ -9,18 +9,18 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any, Final
 
 import numpy as np
 
 from .adapters import FunctionObjective
-from .checkpoint import Checkpoint, check_meta, load_checkpoint
+from .checkpoint import Checkpoint, load_checkpoint
 from .compiled import compiled_steps
 from .errors import CheckpointError, ConfigError, ShapeError
 from .files import check_target, claim
 from .loop import FullBatch, MiniBatch, Parts, run
-from .observers import finishing, notifier, starting, step_of
+from .observers import Notifier, finishing, starting, step_of, watchers
 from .parts import resolve
 from .protocols import (
     ComputesCost,
@@ -36,8 +36,9 @@ from .protocols import (
 from .registry import check_part, get_registry
 from .result import Result
 from .resume import RunControl, check_config, check_probe, identities, probe_of, trap_signals
+from .settings import DEFAULT_EVERY, Checkpointing, RunOptions, checkpointing, moved
 from .state import RunState, driver
-from .threads import Threads, decide, limit
+from .threads import decide, limit
 from .validate import float_dtype, integer, memory, number
 
 __all__ = ["minimize"]
@@ -48,29 +49,21 @@ HISTORY_ROW_BYTES: Final = 3 * 32
 """A full-batch step's history row in memory: three Python floats in lists."""
 
 
+@moved
 def minimize(
     objective: Objective | Callable[[FloatArray], float] | str,
     v0: Any = None,
     *,
-    gradient: GradientSource | str = "auto",
+    gradient: GradientSource | Callable[[FloatArray], Any] | str = "auto",
     step: StepRule | str = "auto",
     batch_size: int | None = None,
     epochs: int | None = None,
     max_iter: int | None = None,
     gtol: float = DEFAULT_GTOL,
     seed: int | np.random.SeedSequence | None = None,
-    callback: Callable[..., Any] | None = None,
-    jac: Callable[[FloatArray], Any] | None = None,
-    dtype: Any = None,
-    progress: Callable[[int, int, int], None] | None = None,
-    checkpoint: str | os.PathLike[str] | None = None,
-    checkpoint_every: int = 100,
-    resume: str | os.PathLike[str] | None = None,
-    allow_config_change: bool = False,
-    handle_signals: bool = True,
-    run_info: Mapping[str, Any] | None = None,
-    threads: Threads = "auto",
-    observers: Sequence[Any] = (),
+    observers: Any = (),
+    checkpoint: str | os.PathLike[str] | Checkpointing | None = None,
+    options: RunOptions | None = None,
 ) -> Result:
     """Minimize C(v) by gradient descent: v → v − η∇C (eq. 10, 15).
 
@@ -83,11 +76,12 @@ def minimize(
     v0 : array_like, optional
         The starting point, 1-D of length ``objective.dim``. Default: the
         objective's ``initial_point`` drawn with ``seed``.
-    gradient : GradientSource or str, default "auto"
+    gradient : GradientSource, str or callable, default "auto"
         Where ∇C comes from: ``"auto"`` (the objective's own gradient when it
-        has one, or ``jac``; else central differences, as scipy does for a
-        function given without a gradient), ``"analytic"``, ``"forward"``,
-        ``"central"``, ``"complex-step"``, or an object. The result's
+        has one; else central differences, as scipy does for a function given
+        without a gradient), ``"analytic"``, ``"forward"``, ``"central"``,
+        ``"complex-step"``, or an object. For a callable ``objective``, a
+        function ``jac(v) -> ∇C`` (scipy's ``jac``). The result's
         ``gradient_source`` is the one used.
     step : StepRule, StepSize or str, default "auto"
         How v moves: ``"auto"`` (``"lbfgs,wolfe"``, limited-memory BFGS with
@@ -115,62 +109,29 @@ def minimize(
         Seeds the initial point and the mini-batch shuffles (separate streams
         spawned from one ``numpy.random.SeedSequence``). Same seed, same
         numbers.
-    callback : callable, optional
-        Called after every iteration (full batch) or every epoch
-        (mini-batch). If its first parameter is named ``intermediate_result``
-        it receives a :class:`Result` with ``x``, ``fun``, ``nit`` and
-        ``grad_norm`` (full batch) or ``epoch`` and the epoch's ``record``
-        (mini-batch); otherwise it receives a copy of v. Raising
-        :class:`StopIteration` or returning True stops the run cleanly.
-    jac : callable, optional
-        ∇C for a callable ``objective`` (as scipy's ``jac``).
-    dtype : dtype, optional
-        Floating dtype of v: float64 by default (v0's when it is floating).
-    progress : callable, optional
-        Mini-batch mode: ``progress(epoch, done, total)`` is called about 100
-        times per epoch with the mini-batches done so far (for a progress
-        bar); it costs nothing per step.
-    checkpoint : path, optional
-        Save the whole state of the run to this ``.npz`` (atomically) after
-        every epoch (mini-batch) or every ``checkpoint_every`` iterations
-        (full batch): parameters, step-rule state, generator state, position,
-        history and configuration.
-    checkpoint_every : int, default 100
-        Full-batch iterations between checkpoints.
-    resume : path, optional
-        Continue the run saved in this checkpoint: same parameters, rule
-        state, shuffles and history, so the result is bit for bit that of an
-        uninterrupted run. ``v0`` must be None; the objective, gradient
-        source, step rule, dtype and batch size must match the saved ones
-        (compared by ``repr``) unless ``allow_config_change=True``. ``epochs``
-        and ``max_iter`` may grow. Each checkpoint also stores the cost at
-        its parameters on a probe batch (the first 64 training inputs of a
-        sampled objective, else the full cost: one more cost evaluation per
-        checkpoint); a resume recomputes it and refuses an objective whose
-        data or settings differ although its ``repr`` is the same.
-    allow_config_change : bool, default False
-        Resume even though the configuration differs.
-    handle_signals : bool, default True
-        Trap SIGINT and SIGTERM (main thread only): the first finishes the
-        current span of steps (about 1% of an epoch) or the current epoch's
-        record, saves the checkpoint if there is one, and raises
-        :class:`~gdkit.errors.Interrupted`; a second stops at once with
-        :class:`KeyboardInterrupt` (the last complete checkpoint stays intact).
-    run_info : mapping, optional
-        JSON-able data stored in each checkpoint's ``extra`` (the CLI keeps its
-        command line there).
-    threads : int, "auto" or None, default "auto"
-        BLAS threads during the run (restored afterwards): ``"auto"`` runs
-        steps on one thread when their work (rows × parameters) is small,
-        where more threads cost time and change the rounding
-        (:func:`gdkit.threads.decide`); an int fixes the count; None leaves
-        the BLAS library's setting alone.
     observers : sequence, optional
-        Objects watching the run (:mod:`gdkit.observers`): each one's
-        ``on_start(event)``, ``on_epoch(event)`` (after every epoch, every
-        step in full-batch mode; True stops the run) and ``on_finish(result)``
-        are called if it has them. Every epoch is observed exactly once,
-        before it is saved and before a signal stops the run.
+        What watches the run (:mod:`gdkit.observers`): objects whose
+        ``on_start(event)``, ``on_epoch(event)`` (after every epoch, every step
+        in full-batch mode; True stops the run), ``on_progress(epoch, done,
+        total)`` (mini-batch mode, about 100 times an epoch: a progress bar)
+        and ``on_finish(result)`` are called if they have them; and scipy-style
+        callbacks, plain functions called after every epoch with a copy of v
+        (or, if the first parameter is named ``intermediate_result``, a
+        :class:`Result` with ``x``, ``fun``, ``nit`` and ``grad_norm`` in full
+        batch, ``epoch`` and the epoch's ``record`` in mini-batch mode), which
+        stop the run by returning True or raising :class:`StopIteration`.
+        Every epoch is observed exactly once, before it is saved and before a
+        signal stops the run.
+    checkpoint : path or Checkpointing, optional
+        A path: save the whole state of the run there (atomically, ``.npz``)
+        after every epoch (mini-batch) or every 100 iterations (full batch).
+        A :class:`~gdkit.settings.Checkpointing` says how often, whether to
+        resume a saved run (bit for bit), and what else to keep.
+    options : RunOptions, optional
+        How the run executes (:class:`~gdkit.settings.RunOptions`): the
+        floating dtype of v (float64 by default, v0's when it is floating),
+        BLAS threads (``"auto"``), and whether SIGINT/SIGTERM stop the run
+        cleanly, saving its checkpoint (yes).
 
     Returns
     -------
@@ -184,11 +145,13 @@ def minimize(
     ShapeError
         A gradient of the wrong shape or dtype, or a v0 of the wrong length.
     UnknownPluginError, PluginError, ConfigError
-        A part could not be found, was broken, or was misconfigured.
+        A part could not be found, was broken, or was misconfigured; or a
+        keyword ``minimize`` no longer takes was given (the one-line message
+        names its new spelling, :data:`gdkit.settings.MOVED`).
     CheckpointError
-        ``resume`` names an unreadable checkpoint or one of another configuration.
+        The checkpoint to resume is unreadable or of another configuration.
     Interrupted
-        SIGINT or SIGTERM arrived during a run with a ``checkpoint``.
+        SIGINT or SIGTERM arrived (and the checkpoint, if any, was saved).
 
     Notes
     -----
@@ -203,61 +166,82 @@ def minimize(
     M. Nielsen, *Neural Networks and Deep Learning*, ch. 1, "Learning with
     gradient descent".
     """
-    _check_arguments(seed, callback, checkpoint, resume, run_info)
-    if checkpoint is not None:
-        check_target(checkpoint, "checkpoint")
-    saved = None if resume is None else load_checkpoint(resume)
-    parts, v, rng = _parts(objective, v0, jac, gradient, step, dtype, seed, saved, batch_size)
+    ck, opts, watch = _settings(checkpoint, options, observers, seed)
+    saved = None if ck is None or ck.source is None else _load(ck)
+    parts, v, rng = _parts(objective, v0, gradient, step, opts.dtype, seed, saved, batch_size)
     obj, src, rule = parts.obj, parts.src, parts.rule
-    config = {"mode": "iteration" if batch_size is None else "epoch",
-              **identities(obj, src, step_of(rule)), "dim": int(obj.dim), "dtype": str(v.dtype),
-              "batch_size": batch_size}
+    config = _config(parts, v, batch_size)
     probe = probe_of(obj, parts.cost)
-    state = _state(parts, v, rng, saved, resume, config, probe, allow_config_change)
-    mode = _mode(parts, state, batch_size, epochs, max_iter, gtol, progress, saved is not None)
-    control = RunControl(checkpoint, _positive_int("checkpoint_every", checkpoint_every),
-                         config, dict(run_info or {}), rule, probe)
+    state = _state(parts, v, rng, saved, ck, config, probe)
     hook = get_registry().pm.hook
+    notify = Notifier(config["mode"], watch, hook)
+    mode = _mode(parts, state, batch_size, epochs, max_iter, gtol, notify.progress,
+                 saved is not None)
+    control = RunControl(None if ck is None else ck.target, DEFAULT_EVERY if ck is None
+                         else ck.every, config, {} if ck is None else dict(ck.run_info or {}),
+                         rule, probe)
     hook.gdkit_run_start(run={**config, "objective": obj, "gradient": src, "step": step_of(rule),
                               "dim": v.size, "epochs": epochs, "seed": seed,
-                              "resumed_from": None if resume is None else os.fspath(resume)})
-    notify = notifier(mode.name, observers, callback, hook)
-    probes = getattr(src, "nfev", None)  # a finite-difference source counts its evaluations
-    blas = decide(threads, batch_size or int(getattr(obj, "n_samples", 1)), int(obj.dim))
-    with (claim(checkpoint) if checkpoint is not None else contextlib.nullcontext()), \
-            trap_signals(control, enabled=handle_signals), limit(blas):
-        starting(observers, mode.name, state, saved is not None)
-        result = run(mode, state, control, notify)
-    if isinstance(probes, int):
-        result.nfev += src.nfev - probes  # type: ignore[attr-defined]
-    finishing(observers, result)  # the run's own observers first: a plugin's hook may fail
+                              "resumed_from": None if ck is None else ck.source})
+    result = _execute(parts, mode, state, control, notify, watch, opts, saved is not None)
+    finishing(watch, result)  # the run's own observers first: a plugin's hook may fail
     hook.gdkit_run_finish(result=result)
     return result
 
 
-def _check_arguments(seed: Any, callback: Any, checkpoint: Any, resume: Any,
-                     run_info: Any) -> None:
-    """The arguments a run cannot check later without having done work first."""
+def _settings(checkpoint: Any, options: Any, observers: Any, seed: Any
+              ) -> tuple[Checkpointing | None, RunOptions, list[Any]]:
+    """The run's settings, checked before any work: checkpointing (its file
+    writable), options, observers, seed."""
+    ck, watch = checkpointing(checkpoint), watchers(observers)
+    if options is not None and not isinstance(options, RunOptions):
+        raise ConfigError(f"minimize: options must be a gdkit.RunOptions, got "
+                          f"{type(options).__name__} {options!r}"[:160] + ".")
     if not (seed is None or isinstance(seed, np.random.SeedSequence)):
         integer("minimize", "seed", seed, minimum=0)
-    if callback is not None and not callable(callback):
-        raise ConfigError(f"minimize: callback must be a function (or None), got "
-                          f"{type(callback).__name__} {callback!r}"[:160] + ".")
-    for name, path in (("checkpoint", checkpoint), ("resume", resume)):
-        text = os.fspath(path) if isinstance(path, os.PathLike) else path
-        if path is not None and not isinstance(text, str):
-            raise ConfigError(f"minimize: {name} must be a path (str or pathlib.Path), got "
-                              f"{type(path).__name__} {path!r}"[:160] + ".")
-    if run_info is not None:
-        check_meta(dict(run_info), "minimize: run_info")
+    if ck is not None and ck.target is not None:
+        check_target(ck.target, "checkpoint")
+    return ck, options or RunOptions(), watch
 
 
-def _parts(objective: Any, v0: Any, jac: Any, gradient: Any, step: Any, dtype: Any, seed: Any,
+def _load(ck: Checkpointing) -> Checkpoint:
+    """The checkpoint ``ck`` resumes."""
+    return load_checkpoint(ck.source or "")
+
+
+def _config(parts: Parts, v: FloatArray, batch_size: Any) -> dict[str, Any]:
+    """The run's configuration as a checkpoint records it (and a resume compares it)."""
+    return {"mode": "iteration" if batch_size is None else "epoch",
+            **identities(parts.obj, parts.src, step_of(parts.rule)), "dim": int(parts.obj.dim),
+            "dtype": str(v.dtype), "batch_size": batch_size}
+
+
+def _execute(parts: Parts, mode: FullBatch | MiniBatch, state: RunState, control: RunControl,
+             notify: Notifier, watch: list[Any], opts: RunOptions, resumed: bool) -> Result:
+    """Run ``mode`` holding the checkpoint's lock, with signals trapped and BLAS
+    threads decided; count a finite-difference source's evaluations."""
+    obj, src = parts.obj, parts.src
+    probes = getattr(src, "nfev", None)  # a finite-difference source counts its evaluations
+    rows = mode.bs if isinstance(mode, MiniBatch) else int(getattr(obj, "n_samples", 1))
+    blas = decide(opts.threads, rows, int(obj.dim))
+    with (claim(control.path) if control.path is not None else contextlib.nullcontext()), \
+            trap_signals(control, enabled=opts.handle_signals), limit(blas):
+        starting(watch, mode.name, state, resumed)
+        result = run(mode, state, control, notify)
+    if isinstance(probes, int):
+        result.nfev += src.nfev - probes  # type: ignore[attr-defined]
+    return result
+
+
+def _parts(objective: Any, v0: Any, gradient: Any, step: Any, dtype: Any, seed: Any,
            saved: Checkpoint | None, batch_size: Any
            ) -> tuple[Parts, FloatArray, np.random.Generator]:
-    """The run's parts, resolved and checked once; its start v; its shuffling generator."""
+    """The run's parts, resolved and checked once; its start v; its shuffling generator.
+    A plain function as ``gradient`` is a callable objective's ∇C (scipy's ``jac``)."""
+    jac = gradient if _is_function(gradient) else None
     obj = _objective(objective, v0, jac, saved)
-    src: GradientSource = resolve("gradient source", gradient, objective=obj)
+    src: GradientSource = resolve("gradient source", "analytic" if jac else gradient,
+                                  objective=obj)
     rule = driver(resolve("step rule", step, mini_batch=batch_size is not None))
     if isinstance(src, ValidatesObjective):
         src.validate(obj)
@@ -270,32 +254,40 @@ def _parts(objective: Any, v0: Any, jac: Any, gradient: Any, step: Any, dtype: A
     return Parts(obj, src, rule, cost_fn, ctx, np.empty_like(v)), v, shuffle_rng
 
 
+def _is_function(gradient: Any) -> bool:
+    """A gradient given as a function v -> ∇C, not a source, a name or a class."""
+    return (callable(gradient) and not isinstance(gradient, (str, type))
+            and not isinstance(gradient, GradientSource))
+
+
 def _state(parts: Parts, v: FloatArray, rng: np.random.Generator, saved: Checkpoint | None,
-           resume: Any, config: dict[str, Any], probe: Callable[[FloatArray], float],
-           allow: bool) -> RunState:
+           ck: Checkpointing | None, config: dict[str, Any],
+           probe: Callable[[FloatArray], float]) -> RunState:
     """A fresh run's state, or the checkpoint's (its configuration checked first)."""
-    if saved is None:
+    if saved is None or ck is None:
         return RunState(v=v, rule_state=parts.rule.init(v), rng=rng)
-    check_config(resume, saved, config, allow)
+    source, allow = ck.source, ck.allow_config_change
+    check_config(source, saved, config, allow)
     if not allow:
-        check_probe(resume, saved, probe(v))
-    return RunState.resumed(saved, v, parts.rule, rng, os.fspath(resume))
+        check_probe(source, saved, probe(v))
+    return RunState.resumed(saved, v, parts.rule, rng, os.fspath(source or ""))
 
 
 def _objective(objective: Any, v0: Any, jac: Any, saved: Checkpoint | None) -> Objective:
     """The objective given by name, as an object, or as a callable f(v)."""
-    if isinstance(objective, str):
-        obj: Objective = get_registry().create("objective", objective)
-        return obj
-    if callable(objective) and not isinstance(objective, Objective):
+    if callable(objective) and not isinstance(objective, (Objective, str)):
         if v0 is None and saved is None:
             raise ConfigError("a callable objective needs a starting point: pass v0.")
         return FunctionObjective(objective, np.size(v0) if saved is None else saved.v.size, jac)
+    if jac is not None:
+        raise ConfigError("a gradient function (scipy's jac) is for a callable objective; "
+                          f"{objective!r}"[:100] + " has its own gradient: leave "
+                          "gradient='auto', or pass a gradient source.")
+    if isinstance(objective, str):
+        obj: Objective = get_registry().create("objective", objective)
+        return obj
     check_part("objective", objective, "the objective you passed",
                "Pass an Objective, a registered objective name, or a callable f(v).")
-    if jac is not None:
-        raise ConfigError("jac= is for a callable objective; this objective has its own "
-                          "gradient method (or use a gradient source).")
     return objective  # type: ignore[no-any-return]
 
 
@@ -361,8 +353,8 @@ def _check_position(state: RunState, n: int) -> None:
 
 def _saved_point(saved: Checkpoint, v0: Any, dtype: Any) -> FloatArray:
     if v0 is not None:
-        raise ConfigError("pass either v0 or resume=, not both: a resumed run continues "
-                          "from the checkpoint's parameters.")
+        raise ConfigError("pass either v0 or a checkpoint to resume, not both: a resumed run "
+                          "continues from the checkpoint's parameters.")
     dt = saved.v.dtype if dtype is None else float_dtype("minimize", "dtype", dtype, options=None)
     return np.array(saved.v, dtype=dt, order="C")
 

@@ -29,17 +29,25 @@ __all__ = [
 class GdkitError(Exception):
     """Base class of every error gdkit raises on purpose.
 
+    Its message gives advice in Python's terms (``gradient='central'``), never
+    a command-line flag: a ``gdkit`` command says the same in its own flags
+    from ``setting`` and ``what`` (:func:`gdkit.command.worded`).
+
     Attributes
     ----------
-    cli : str or None
-        The same message in the command line's terms (``--gradient central``
-        where the message says ``gradient='central'``), when they differ; the
-        ``gdkit`` command prints it instead of the message.
+    setting : str or None
+        The setting the message's advice is about (``"eta"``, ``"gradient"``,
+        ``"allow_config_change"``, ``"data"``), when it names one.
+    what : str
+        The message without what spells ``setting`` in Python's terms: what
+        happened, around which a command words its own advice (the whole
+        message when ``setting`` is None).
     """
 
-    def __init__(self, *args: object, cli: str | None = None) -> None:
+    def __init__(self, *args: object, setting: str | None = None, what: str = "") -> None:
         super().__init__(*args)
-        self.cli = cli
+        self.setting = setting
+        self.what = what or (str(args[0]) if args else "")
 
 
 class MissingExtraError(GdkitError, ImportError):
@@ -102,18 +110,15 @@ class DivergenceError(GdkitError, FloatingPointError):
         The iteration at which the non-finite value appeared.
     last_finite_cost : float or None
         The last finite cost seen before it, if any.
-    what : str
-        What happened, without advice: a command adds its own (its flags).
     """
 
     def __init__(
         self, message: str, *, iteration: int, last_finite_cost: float | None,
-        cli: str | None = None, what: str = "",
+        setting: str | None = None, what: str = "",
     ) -> None:
-        super().__init__(message, cli=cli)
+        super().__init__(message, setting=setting, what=what)
         self.iteration = iteration
         self.last_finite_cost = last_finite_cost
-        self.what = what or message
 
 
 class StepError(GdkitError):
@@ -139,9 +144,8 @@ class PrecisionLost(StepError):
         ‖∇C‖ at the point where v could not move (NaN when unknown).
     """
 
-    def __init__(self, message: str, *, grad_norm: float = float("nan"),
-                 cli: str | None = None) -> None:
-        super().__init__(message, cli=cli)
+    def __init__(self, message: str, *, grad_norm: float = float("nan")) -> None:
+        super().__init__(message)
         self.grad_norm = grad_norm
 
 
@@ -168,7 +172,7 @@ class Interrupted(GdkitError):
         The signal received.
     checkpoint : str
         The checkpoint written ("" for a run without one); resume from it with
-        ``resume=``.
+        ``checkpoint=gdkit.Checkpointing(path, resume=True)``.
     epoch, iteration : int
         Where the run was.
     what : str
@@ -177,8 +181,7 @@ class Interrupted(GdkitError):
 
     def __init__(self, message: str, *, signum: int, checkpoint: str, epoch: int,
                  iteration: int, what: str = "") -> None:
-        super().__init__(message)
-        self.what = what or message
+        super().__init__(message, what=what)
         self.signum = signum
         self.checkpoint = checkpoint
         self.epoch = epoch

@@ -254,12 +254,10 @@ def _options(method: str, coordinates: int, directions: int, rtol: float | None,
     coordinates = integer("check_gradient", "coordinates", coordinates, minimum=0)
     directions = integer("check_gradient", "directions", directions, minimum=0)
     if directions > MAX_DIRECTIONS:
-        raise ConfigError(f"check_gradient: directions = {directions:,}; at most "
-                          f"{MAX_DIRECTIONS:,} random directions are checked (each costs two "
-                          "evaluations of C and is kept in the report). Ask for fewer.",
-                          cli=f"--directions {directions:,}: at most {MAX_DIRECTIONS:,} random "
-                              "directions are checked (each costs two evaluations of C and is "
-                              "kept in the report). Ask for fewer.")
+        what = (f"{directions:,}: at most {MAX_DIRECTIONS:,} random directions are checked "
+                "(each costs two evaluations of C and is kept in the report). Ask for fewer.")
+        raise ConfigError(f"check_gradient: directions = {what}", setting="directions",
+                          what=what)
     if coordinates == 0 and directions == 0:
         raise ConfigError("check_gradient: coordinates=0 and directions=0 check nothing; "
                           "ask for at least one.")

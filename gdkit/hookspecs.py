@@ -81,6 +81,18 @@ def gdkit_commands() -> Mapping[str, Factory]:
 
 
 @hookspec
+def gdkit_advice() -> Mapping[str, Any]:
+    """How a ``gdkit`` command words the advice of an error about a setting this
+    plugin's parts take and every command spells alike (``--data DIR`` for the
+    ``data`` of an objective that reads MNIST): setting → a text in which
+    ``{what}`` is the error's :attr:`~gdkit.errors.GdkitError.what`, or a
+    function of the error returning the whole line. A command's own table
+    (its ``advice`` attribute) wins. Library errors name no flag; see
+    :func:`gdkit.command.worded`."""
+    raise NotImplementedError
+
+
+@hookspec
 def gdkit_run_start(run: Mapping[str, Any]) -> None:
     """A run of :func:`gdkit.minimize` starts. ``run`` describes it (parts,
     dimension, batch size, epochs, seed)."""

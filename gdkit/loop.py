@@ -128,7 +128,7 @@ def diverged(what: str, value: float, it: int, last: float | None,
             "The steps are too large for this objective: ")
     return DivergenceError(
         head + "try a smaller η (gdkit.step_rule('fixed', eta=...)) or an adaptive step size "
-        "such as 'armijo'.", iteration=it, last_finite_cost=last, what=head)
+        "such as 'armijo'.", iteration=it, last_finite_cost=last, setting="eta", what=head)
 
 
 FROZEN_STEPS = 100

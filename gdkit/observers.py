@@ -8,7 +8,15 @@ is looked up once per run):
 - ``on_epoch(event)`` after every epoch (every step in full-batch mode), with an
   :class:`EpochEnd`; returning True stops the run cleanly (as a callback's
   True or :class:`StopIteration` does);
-- ``on_finish(result)`` once, with the :class:`~gdkit.result.Result`.
+- ``on_finish(result)`` once, with the :class:`~gdkit.result.Result`;
+- ``on_progress(epoch, done, total)`` in mini-batch mode, about 100 times an
+  epoch, with the mini-batches of epoch ``epoch`` (counted from 1) done so
+  far (for a progress bar; it costs nothing per step).
+
+A plain function among the observers is scipy's ``callback``: it is called
+after every epoch with a copy of v (or, if its first parameter is named
+``intermediate_result``, a :class:`~gdkit.result.Result`), and returning True
+or raising :class:`StopIteration` stops the run.
 
 The loop tells the observers before it saves a checkpoint and before a
 pending SIGINT/SIGTERM stops the run, so an observer sees every epoch exactly
@@ -45,14 +53,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Protocol, final, runtime_checkable
 
-from .errors import GdkitError
+from .errors import ConfigError, GdkitError
 from .protocols import FloatArray
 from .records import EPOCH, log_line, read_line
 from .result import Result
 from .state import OwnState, RunState
 
-__all__ = ["BestEpoch", "EarlyStopping", "EpochEnd", "JsonLog", "Observer", "RunStart",
-           "finishing", "notifier", "starting", "step_of"]
+__all__ = ["BestEpoch", "EarlyStopping", "EpochEnd", "JsonLog", "Notifier", "Observer",
+           "RunStart", "finishing", "starting", "step_of", "watchers"]
 
 
 @final
@@ -86,8 +94,8 @@ class EpochEnd:
 
 @runtime_checkable
 class Observer(Protocol):
-    """Watches a run: ``on_epoch(event) -> stop?`` (``on_start(event)`` and
-    ``on_finish(result)`` optional)."""
+    """Watches a run: ``on_epoch(event) -> stop?`` (``on_start(event)``,
+    ``on_finish(result)`` and ``on_progress(epoch, done, total)`` optional)."""
 
     def on_epoch(self, event: EpochEnd) -> bool | None: ...
 
@@ -122,33 +130,74 @@ def _callback(callback: Callable[..., Any], mode: str) -> Callable[[EpochEnd], b
     return epoch
 
 
-def notifier(mode: str, observers: Sequence[Any], callback: Callable[..., Any] | None,
-             hook: Any) -> Callable[[RunState, dict[str, float], float], str | None]:
-    """One function telling every observer, the plugins' epoch hook (mini-batch
-    mode) and the callback about an epoch; it returns who stopped the run
-    (``"the callback"``, ``"the observer NAME"``), or None. Every one is told,
-    even after another has asked to stop."""
-    calls: list[tuple[str, Callable[[EpochEnd], Any]]] = [
-        (f"the observer {type(o).__name__}", o.on_epoch) for o in observers
-        if getattr(o, "on_epoch", None) is not None]
-    if callback is not None:
-        calls.append(("the callback", _callback(callback, mode)))
-    epoch_hook = hook.gdkit_epoch_end if mode == "epoch" else None
-    if not calls and epoch_hook is None:
-        return lambda state, record, fun: None
+_HOOKS = ("on_start", "on_epoch", "on_finish", "on_progress")
 
-    def notify(state: RunState, record: dict[str, float], fun: float) -> str | None:
-        step = state.epoch if mode == "epoch" else state.iteration
-        event = EpochEnd(step, state.iteration, state.v, fun, record, mode)
-        if epoch_hook is not None:
-            epoch_hook(epoch=step, record=record)
+
+def watchers(observers: Any) -> list[Any]:
+    """``minimize``'s ``observers``, checked: observers (objects with one of the
+    ``on_*`` methods) and scipy-style callbacks (plain callables), or one of them."""
+    if _watches(observers):
+        return [observers]
+    try:
+        given = list(observers)
+    except TypeError:
+        given = [observers]
+    for o in given:
+        if not _watches(o):
+            raise ConfigError(f"minimize: observers holds {type(o).__name__} {o!r}"[:160]
+                              + ", which is neither an observer (an object with on_epoch, "
+                              "on_start, on_finish or on_progress) nor a callback function.")
+    return given
+
+
+def _watches(o: Any) -> bool:
+    return callable(o) or any(getattr(o, h, None) is not None for h in _HOOKS)
+
+
+class Notifier:
+    """Tells the observers about a run: ``notifier(state, record, fun)`` after an
+    epoch returns who stopped the run (``"the callback"``, ``"the observer
+    NAME"``), or None; ``progress(epoch, done, total)`` (None when no observer
+    has ``on_progress``) within a mini-batch epoch."""
+
+    __slots__ = ("calls", "epoch_hook", "mode", "progress")
+
+    def __init__(self, mode: str, observers: Sequence[Any], hook: Any) -> None:
+        self.mode = mode
+        self.calls: list[tuple[str, Callable[[EpochEnd], Any]]] = [
+            ("the callback", _callback(o, mode)) if _is_callback(o)
+            else (f"the observer {type(o).__name__}", o.on_epoch) for o in observers
+            if _is_callback(o) or getattr(o, "on_epoch", None) is not None]
+        self.epoch_hook = hook.gdkit_epoch_end if mode == "epoch" else None
+        bars = [o.on_progress for o in observers
+                if getattr(o, "on_progress", None) is not None]
+        self.progress: Callable[[int, int, int], None] | None = None
+        if bars:
+            def progress(epoch: int, done: int, total: int) -> None:
+                for bar in bars:
+                    bar(epoch, done, total)
+            self.progress = progress
+
+    def __call__(self, state: RunState, record: dict[str, float], fun: float) -> str | None:
+        """Tell every observer, the plugins' epoch hook (mini-batch mode) and the
+        callbacks about an epoch. Every one is told, even after another has
+        asked to stop."""
+        if not self.calls and self.epoch_hook is None:
+            return None
+        step = state.epoch if self.mode == "epoch" else state.iteration
+        event = EpochEnd(step, state.iteration, state.v, fun, record, self.mode)
+        if self.epoch_hook is not None:
+            self.epoch_hook(epoch=step, record=record)
         stopped_by = None
-        for who, call in calls:
+        for who, call in self.calls:
             if call(event) and stopped_by is None:
                 stopped_by = who
         return stopped_by
 
-    return notify
+
+def _is_callback(o: Any) -> bool:
+    """A plain callable in ``observers``: scipy's callback, not an observer object."""
+    return callable(o) and not any(getattr(o, h, None) is not None for h in _HOOKS)
 
 
 @final

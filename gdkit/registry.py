@@ -439,7 +439,11 @@ def _check_options(info: PartInfo, config: Mapping[str, Any]) -> None:
 
 
 def check_part(kind: Kind, obj: object, what: str, hint: str) -> None:
-    """Raise :class:`PluginError` unless ``obj`` has every member of ``kind``'s protocol."""
+    """Raise :class:`PluginError` unless ``obj`` has every member of ``kind``'s protocol
+    (:class:`ConfigError` for a part's class given where an object is wanted)."""
+    if isinstance(obj, type) and kind != "command":
+        raise ConfigError(f"{what} is the class {obj.__name__}, not a {kind} object: make one, "
+                          f"{obj.__name__}(...), or pass a registered name.")
     missing = [m for m in REQUIRED[kind] if not hasattr(obj, m)]
     if missing and kind == "step rule" and all(hasattr(obj, m) for m in PURE_STEP_RULE):
         return  # a pure step rule (init/update), as every chain is

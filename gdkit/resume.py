@@ -73,10 +73,11 @@ def check_config(path: Any, saved: Checkpoint, now: dict[str, Any], allow: bool)
         raise CheckpointError(f"checkpoint {os.fspath(path)!r} holds {saved.v.size} parameters "
                               f"but the objective has dim {now['dim']}: it is from another run.")
     if diffs and not allow:
-        raise CheckpointError(
-            f"cannot resume from {os.fspath(path)!r}: the run's configuration differs from the "
-            f"saved one ({'; '.join(diffs)}). Resume with the same parts, or pass "
-            "allow_config_change=True to continue anyway.")
+        what = (f"cannot resume from {os.fspath(path)!r}: the run's configuration differs from "
+                f"the saved one ({'; '.join(diffs)}).")
+        raise CheckpointError(f"{what} Resume with the same parts, or pass "
+                              "allow_config_change=True to continue anyway.",
+                              setting="allow_config_change", what=what)
 
 
 _PROBE_KEY: Final = "probe_cost"
@@ -104,13 +105,13 @@ def check_probe(path: Any, saved: Checkpoint, now: float) -> None:
     # Bit-identical on one machine; the tolerance allows another BLAS's rounding.
     rtol = 1e4 * float(np.finfo(saved.v.dtype).eps)
     if abs(now - was) > rtol * max(abs(now), abs(was)):
-        raise CheckpointError(
-            f"cannot resume from {os.fspath(path)!r}: the objective is not the one the run "
-            f"was saved with. At the saved parameters its cost on a probe batch (the first "
-            f"{_PROBE_ROWS} training inputs, or the full cost) is now {now!r}, but was {was!r}: "
-            "other data or settings than the checkpointed run. Resume with the same "
-            "objective, or pass allow_config_change=True to continue "
-            "anyway.")
+        what = (f"cannot resume from {os.fspath(path)!r}: the objective is not the one the run "
+                f"was saved with. At the saved parameters its cost on a probe batch (the first "
+                f"{_PROBE_ROWS} training inputs, or the full cost) is now {now!r}, but was "
+                f"{was!r}: other data or settings than the checkpointed run.")
+        raise CheckpointError(f"{what} Resume with the same objective, or pass "
+                              "allow_config_change=True to continue anyway.",
+                              setting="allow_config_change", what=what)
 
 
 @final
@@ -152,7 +153,8 @@ class RunControl:
     def interrupted(self, *, epoch: int, iteration: int, where: str) -> Interrupted:
         name = signal.Signals(self.requested).name
         saved = (f"the run's state is saved in {self.path!r}: continue it with "
-                 f"resume={self.path!r}." if self.path is not None else
+                 f"checkpoint=gdkit.Checkpointing({self.path!r}, resume=True)."
+                 if self.path is not None else
                  "no checkpoint was asked for, so the run cannot be continued (pass "
                  "checkpoint=PATH to make it resumable).")
         what = f"interrupted by {name} {where} (iteration {iteration})"

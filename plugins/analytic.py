@@ -26,8 +26,7 @@ class Analytic:
             head = f"{objective!r} has no analytic gradient (no gradient(v, batch, out) method). "
             raise ConfigError(
                 head + "Use a finite-difference source, gradient='central', or give it a "
-                "gradient (jac= for a callable).",
-                cli=head + "Use a finite-difference source: --gradient central.")
+                "gradient (gradient=jac for a callable).", setting="gradient", what=head)
 
     def gradient(self, objective: Objective, v: FloatArray, batch: Batch | None = None,
                  out: FloatArray | None = None) -> FloatArray:

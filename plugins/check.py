@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -34,6 +34,12 @@ __all__ = ["CheckGradient"]
 
 class CheckGradient:
     """Check an objective's gradient against central differences or the complex step."""
+
+    advice: Final = {
+        "directions": "--directions {what}",
+        "gradient": "{what} Use a finite-difference source: --gradient central.",
+    }
+    """The library's advice in this command's flags (:func:`gdkit.command.worded`)."""
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         """The ``gdkit check-gradient`` options."""

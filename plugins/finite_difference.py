@@ -177,14 +177,12 @@ class ComplexStep:
             w[i] = vi + 1j * h
             value = complex_cost(w, batch)
             if i == 0 and not np.iscomplexobj(value):
-                raise ConfigError(
-                    f"the complex_cost of {objective!r} returned {type(value).__name__} "
-                    f"{value!r} for a complex v: it drops the imaginary part (abs, real, "
-                    "float() or a comparison on v), which would make every complex-step "
-                    "derivative 0. Make it holomorphic in v, or use gradient='central'.",
-                    cli=f"the cost of {objective!r} returned {type(value).__name__} {value!r} "
-                    "for a complex v: it drops the imaginary part, which would make every "
-                    "complex-step derivative 0. Use --gradient central.")
+                what = (f"the complex_cost of {objective!r} returned {type(value).__name__} "
+                        f"{value!r} for a complex v: it drops the imaginary part (abs, real, "
+                        "float() or a comparison on v), which would make every complex-step "
+                        "derivative 0.")
+                raise ConfigError(f"{what} Make it holomorphic in v, or use "
+                                  "gradient='central'.", setting="gradient", what=what)
             out[i] = complex(value).imag / h
             w[i] = vi
         return out

@@ -30,9 +30,7 @@ from gdkit.command import (
     refuse_overwrite,
 )
 from gdkit.errors import (
-    CheckpointError,
     ConfigError,
-    DivergenceError,
     GdkitError,
     Interrupted,
     MissingExtraError,
@@ -66,6 +64,13 @@ network trained with η = 3 stays near 1%)."""
 
 class Train:
     """Train the book's MNIST network [784, 30, 10] by mini-batch SGD."""
+
+    advice: Final = {
+        "eta": "{what} try a smaller η (--eta) or an adaptive rule such as --step armijo.",
+        "allow_config_change": "{what} Resume with the same parts, or pass "
+                               "--allow-config-change to continue anyway.",
+    }
+    """The library's advice in this command's flags (:func:`gdkit.command.worded`)."""
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         """The ``gdkit train`` options."""
@@ -170,11 +175,12 @@ class _Run:
         self.settings: dict[str, Any] = {}
 
     def observers(self) -> list[Any]:
-        """The epoch kept first, then the log (a closed stdout must not cost the epoch's
-        line), the printed line, the best epoch, early stopping and the diagnosis."""
+        """The progress bar; the epoch kept first, then the log (a closed stdout must not
+        cost the epoch's line), the printed line, the best epoch, early stopping and the
+        diagnosis."""
         said = None if self.early is None else SayEarlyStop(self.early)
-        return [w for w in (Keep(self.lines), self.log, self.board, self.lines, self.best,
-                            self.early, said, self.stuck) if w is not None]
+        return [w for w in (self.bar, Keep(self.lines), self.log, self.board, self.lines,
+                            self.best, self.early, said, self.stuck) if w is not None]
 
     def main(self) -> int:
         args = self.args
@@ -204,15 +210,11 @@ class _Run:
         try:
             res = gdkit.minimize(
                 net, step=rule, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
-                observers=self.observers(), progress=self.bar, threads=args.threads,
-                checkpoint=checkpoint, resume=args.resume,
-                allow_config_change=args.allow_config_change,
-                run_info={"train": {k: jsonable(getattr(args, k)) for k in CONFIG}})
-        except DivergenceError as exc:
-            if exc.last_finite_cost is not None:  # the library's advice, in this command's flags
-                exc.cli = exc.what + ("try a smaller η (--eta) or an adaptive rule such as "
-                                      "--step armijo.")
-            raise
+                observers=self.observers(), options=gdkit.RunOptions(threads=args.threads),
+                checkpoint=None if checkpoint is None else gdkit.Checkpointing(
+                    checkpoint, resume=args.resume or False,
+                    allow_config_change=args.allow_config_change,
+                    run_info={"train": {k: jsonable(getattr(args, k)) for k in CONFIG}}))
         except Interrupted as exc:
             self._close_bar()
             if not exc.checkpoint:  # no checkpoint: the last complete epoch goes to --save
@@ -224,16 +226,12 @@ class _Run:
         except KeyboardInterrupt as exc:
             self._close_bar()
             return self._interrupted(getattr(exc, "signum", signal.SIGINT))
-        except CheckpointError as exc:  # a resume refused: the library's advice, in flags
-            if exc.cli is None:
-                exc.cli = str(exc).replace("allow_config_change=True", "--allow-config-change")
-            raise
         except GdkitError as exc:
             if self.log is not None and self.log.failed_after is not None:
                 kept = args.checkpoint or args.resume
                 done = self.log.failed_after
-                exc.cli = (f"{exc}"[:-1] + (f", its state after epoch {done} is in {kept}."
-                                            if kept else "."))
+                exc.args = (f"{exc}"[:-1] + (f", its state after epoch {done} is in {kept}."
+                                             if kept else "."),)
             self._keep_work()
             raise
         except BaseException:  # a plugin's hook or an observer failed: keep the work first
@@ -397,7 +395,7 @@ def _step_rule(args: argparse.Namespace) -> Any:
     spec = parse_spec(text)
     last = spec.parts[-1]
     if last.name == "fixed":
-        given = [k for k in ("eta", "fixed.eta") if k in opts or k in spec.legacy]
+        given: list[str] = [k for k in ("eta", "fixed.eta") if k in opts or k in spec.legacy]
         given += ["fixed(eta=...)"] if "eta" in last.options else []
         if given and args.eta is not None:
             raise ConfigError("give the fixed step size's η once: --eta or "

@@ -41,7 +41,8 @@ def take_resumed_config(args: argparse.Namespace) -> None:
     if not isinstance(stored, dict) or not set(CONFIG) <= set(stored):
         raise CheckpointError(
             f"checkpoint {args.resume!r} was not written by gdkit train (it holds no train "
-            "command line); resume it from Python with gdkit.minimize(..., resume=PATH).")
+            "command line); resume it from Python with gdkit.minimize(..., "
+            "checkpoint=gdkit.Checkpointing(PATH, resume=True)).")
     _check_stored(args.resume, stored)
     explicit: set[str] = getattr(args, "explicit", set())
     diffs = [f"{flag(k)}: checkpoint {stored[k]!r}, command line {getattr(args, k)!r}"

@@ -25,14 +25,14 @@ class Stopped(KeyboardInterrupt):
 
 
 class EpochBar:
-    """:func:`gdkit.minimize`'s ``progress(epoch, done, total)``, one bar an epoch."""
+    """An observer drawing one progress bar an epoch (its ``on_progress``)."""
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
         self.bar: ProgressBar | None = None
         self.epoch = -1
 
-    def __call__(self, epoch: int, done: int, total: int) -> None:
+    def on_progress(self, epoch: int, done: int, total: int) -> None:
         if self.bar is None or epoch != self.epoch:
             self.close()
             self.bar, self.epoch = ProgressBar(self.stream, f"Epoch {epoch}", total,

@@ -167,9 +167,9 @@ def test_a_chain_state_survives_a_checkpoint_generically(tmp_path: Path) -> None
                           max_iter=40, gtol=0)
     path = tmp_path / "ck.npz"
     gdkit.minimize(obj, [2.0, 1.0], step=gdkit.step_rule("momentum,fixed", **spec),
-                   max_iter=20, gtol=0, checkpoint=path, checkpoint_every=20)
+                   max_iter=20, gtol=0, checkpoint=gdkit.Checkpointing(path, every=20))
     resumed = gdkit.minimize(obj, step=gdkit.step_rule("momentum,fixed", **spec), max_iter=40,
-                             gtol=0, resume=path)
+                             gtol=0, checkpoint=gdkit.Checkpointing(None, resume=path))
     assert resumed.x.tobytes() == full.x.tobytes()
 
 
@@ -177,11 +177,11 @@ def test_resume_compares_chains_part_by_part(tmp_path: Path) -> None:
     obj = _ill_conditioned(10.0)
     path = tmp_path / "ck.npz"
     gdkit.minimize(obj, [2.0, 1.0], step="momentum,fixed", max_iter=5, gtol=0,
-                   checkpoint=path, checkpoint_every=5)
+                   checkpoint=gdkit.Checkpointing(path, every=5))
     with pytest.raises(CheckpointError, match=r"step part 1: saved Momentum\(beta=0.9, "
                                               r"nesterov=False\), now Momentum\(beta=0.5"):
         gdkit.minimize(obj, step=gdkit.step_rule("momentum,fixed", **{"momentum.beta": 0.5}),
-                       max_iter=10, resume=path)
+                       max_iter=10, checkpoint=gdkit.Checkpointing(None, resume=path))
 
 
 def test_a_state_of_another_chain_is_refused_by_name() -> None:

@@ -43,7 +43,7 @@ def same_run(a: gdkit.Result, b: gdkit.Result) -> None:
 
 def test_checkpoint_holds_the_whole_state(tmp_path: Path) -> None:
     path = tmp_path / "run.npz"
-    res = sgd(checkpoint=path, run_info={"who": "test"})
+    res = sgd(checkpoint=gdkit.Checkpointing(path, run_info={"who": "test"}))
     ck = load_checkpoint(path)
     np.testing.assert_array_equal(ck.v, res.x)
     assert (ck.mode, ck.epoch, ck.iteration, ck.position, ck.perm) == ("epoch", 4, res.nit, 0,
@@ -62,7 +62,7 @@ def test_resume_from_every_epoch_boundary_is_bit_for_bit(tmp_path: Path, stop_af
     full = sgd()
     path = tmp_path / "run.npz"
     sgd(checkpoint=path, epochs=stop_after)
-    resumed = sgd(resume=path, epochs=4)
+    resumed = sgd(checkpoint=gdkit.Checkpointing(None, resume=path), epochs=4)
     same_run(full, resumed)
 
 
@@ -83,24 +83,24 @@ def test_resume_keeps_an_adaptive_rules_state(tmp_path: Path, rule: str,
 
     full = run(max_iter=60)
     path = tmp_path / "fb.npz"
-    run(max_iter=30, checkpoint=path, checkpoint_every=30)
+    run(max_iter=30, checkpoint=gdkit.Checkpointing(path, every=30))
     assert load_checkpoint(path).rule_state  # something to restore
-    resumed = run(max_iter=60, resume=path)
+    resumed = run(max_iter=60, checkpoint=gdkit.Checkpointing(None, resume=path))
     # η of the very first step after the resume, then every later one
     assert resumed.history["eta"][30] == full.history["eta"][30]
     np.testing.assert_array_equal(resumed.history["eta"], full.history["eta"])
     np.testing.assert_array_equal(resumed.x, full.x)
     # Without its state the rule would have stepped differently right there:
     monkeypatch.setattr(gdkit.Chain, "load_state", lambda self, v, saved: self.init(v))
-    forgetful = run(max_iter=60, resume=path)
+    forgetful = run(max_iter=60, checkpoint=gdkit.Checkpointing(None, resume=path))
     assert forgetful.x.tobytes() != full.x.tobytes()
 
 
 def test_a_run_shorter_than_checkpoint_every_still_leaves_its_final_state(
         tmp_path: Path) -> None:
     path = tmp_path / "short.npz"
-    res = gdkit.minimize("valley", step="armijo", max_iter=7, checkpoint=path,
-                         checkpoint_every=100)
+    res = gdkit.minimize("valley", step="armijo", max_iter=7,
+                         checkpoint=gdkit.Checkpointing(path, every=100))
     saved = load_checkpoint(path)
     assert saved.iteration == res.nit == 7
     np.testing.assert_array_equal(saved.v, res.x)
@@ -114,9 +114,9 @@ def test_full_batch_resume_is_bit_for_bit(tmp_path: Path) -> None:
 
     full = run(max_iter=250)
     path = tmp_path / "fb.npz"
-    run(max_iter=137, checkpoint=path, checkpoint_every=20)
+    run(max_iter=137, checkpoint=gdkit.Checkpointing(path, every=20))
     assert load_checkpoint(path).iteration == 137  # the final state, not the last multiple
-    resumed = run(max_iter=250, resume=path)
+    resumed = run(max_iter=250, checkpoint=gdkit.Checkpointing(None, resume=path))
     np.testing.assert_array_equal(full.x, resumed.x)
     for key in ("cost", "grad_norm", "eta"):
         np.testing.assert_array_equal(full.history[key], resumed.history[key])
@@ -128,12 +128,15 @@ def test_resume_with_another_configuration_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=r"step part 1: saved Fixed\(eta=0.05, "
                                               r"schedule=None\), now Fixed\(eta=0.1, "
                                               r"schedule=None\).*allow_config_change"):
-        sgd(resume=path, step=gdkit.step_rule("fixed", eta=0.1))
+        sgd(checkpoint=gdkit.Checkpointing(None, resume=path),
+            step=gdkit.step_rule("fixed", eta=0.1))
     with pytest.raises(CheckpointError, match="batch_size: saved 5, now 8"):
-        sgd(resume=path, batch_size=8)
+        sgd(checkpoint=gdkit.Checkpointing(None, resume=path), batch_size=8)
     with pytest.raises(CheckpointError, match="holds 8 parameters"):
-        gdkit.minimize(gdkit.objective("quadratic", n_features=5), resume=path, batch_size=5)
-    res = sgd(resume=path, step=gdkit.step_rule("fixed", eta=0.1), allow_config_change=True)
+        gdkit.minimize(gdkit.objective("quadratic", n_features=5),
+                       checkpoint=gdkit.Checkpointing(None, resume=path), batch_size=5)
+    res = sgd(checkpoint=gdkit.Checkpointing(None, resume=path, allow_config_change=True),
+              step=gdkit.step_rule("fixed", eta=0.1))
     assert res.epochs == 4
 
 
@@ -148,30 +151,33 @@ def test_resume_on_other_data_with_the_same_repr_is_refused(tmp_path: Path) -> N
             "seed": 11}
     with pytest.raises(CheckpointError, match=r"not the one the run was saved with.*probe "
                                               r"batch.*allow_config_change"):
-        gdkit.minimize(other, resume=path, **args)  # type: ignore[arg-type]
-    res = gdkit.minimize(other, resume=path, allow_config_change=True,
+        gdkit.minimize(other, checkpoint=gdkit.Checkpointing(None, resume=path),
+                       **args)  # type: ignore[arg-type]
+    res = gdkit.minimize(other, checkpoint=gdkit.Checkpointing(None, resume=path,
+                                                               allow_config_change=True),
                          **args)  # type: ignore[arg-type]
     assert res.epochs == 4
-    same_run(sgd(resume=path), sgd())  # the same objective still resumes, bit for bit
+    # the same objective still resumes, bit for bit
+    same_run(sgd(checkpoint=gdkit.Checkpointing(None, resume=path)), sgd())
 
 
 def test_a_changed_callable_objective_is_caught_on_full_batch_resume(tmp_path: Path) -> None:
     path = tmp_path / "run.npz"
     gdkit.minimize(lambda v: float(v @ v), [3.0, 4.0], gradient="central", step="fixed",
-                   max_iter=10, checkpoint=path, checkpoint_every=5)
+                   max_iter=10, checkpoint=gdkit.Checkpointing(path, every=5))
     with pytest.raises(CheckpointError, match="not the one the run was saved with"):
-        gdkit.minimize(lambda v: float(2 * v @ v), gradient="central", step="fixed",
-                       max_iter=20, resume=path)
+        gdkit.minimize(lambda v: float(2 * v @ v), gradient="central", step="fixed", max_iter=20,
+                       checkpoint=gdkit.Checkpointing(None, resume=path))
     res = gdkit.minimize(lambda v: float(v @ v), gradient="central", step="fixed", max_iter=20,
-                         resume=path)
+                         checkpoint=gdkit.Checkpointing(None, resume=path))
     assert res.nit == 20
 
 
 def test_resume_and_v0_together_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "run.npz"
     sgd(checkpoint=path, epochs=1)
-    with pytest.raises(ConfigError, match="either v0 or resume"):
-        sgd(resume=path, v0=np.zeros(8))
+    with pytest.raises(ConfigError, match="either v0 or a checkpoint to resume"):
+        sgd(checkpoint=gdkit.Checkpointing(None, resume=path), v0=np.zeros(8))
 
 
 def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path: Path) -> None:
@@ -276,6 +282,7 @@ def test_fuzzed_checkpoints_only_raise_checkpoint_error(tmp_path_factory: pytest
 
 SCRIPT = """
 import sys
+from types import SimpleNamespace
 import gdkit
 import gdkit.checkpoint
 q = gdkit.objective("quadratic", n_samples=200_000, n_features=20, seed=3)
@@ -287,7 +294,7 @@ def progress(epoch, done, total):
 
 try:
     gdkit.minimize(q, step=step, batch_size=4, epochs=2, seed=5, checkpoint=sys.argv[1],
-                   progress=progress)
+                   observers=[SimpleNamespace(on_progress=progress)])
 except gdkit.errors.Interrupted as exc:
     print(exc, file=sys.stderr)
     sys.exit(128 + exc.signum)
@@ -315,7 +322,8 @@ def test_a_signal_mid_epoch_saves_and_resume_matches_an_uninterrupted_run(
 
     q = gdkit.objective("quadratic", n_samples=200_000, n_features=20, seed=3)
     step = gdkit.step_rule("fixed", eta=0.01)
-    resumed = gdkit.minimize(q, step=step, batch_size=4, epochs=2, seed=5, resume=path)
+    resumed = gdkit.minimize(q, step=step, batch_size=4, epochs=2, seed=5,
+                             checkpoint=gdkit.Checkpointing(None, resume=path))
     full = gdkit.minimize(q, step=step, batch_size=4, epochs=2, seed=5)
     same_run(full, resumed)
 
@@ -405,9 +413,9 @@ def test_a_third_party_stateful_step_rule_still_resumes(tmp_path: Path) -> None:
 
     full = run(max_iter=80)
     path = tmp_path / "tp.npz"
-    run(max_iter=40, checkpoint=path, checkpoint_every=40)
+    run(max_iter=40, checkpoint=gdkit.Checkpointing(path, every=40))
     assert load_checkpoint(path).rule_state == {"eta": pytest.approx(1e-4 * 1.05**40)}
-    resumed = run(max_iter=80, resume=path)
+    resumed = run(max_iter=80, checkpoint=gdkit.Checkpointing(None, resume=path))
     assert resumed.x.tobytes() == full.x.tobytes()
     np.testing.assert_array_equal(resumed.history["eta"], full.history["eta"])
 
@@ -445,7 +453,8 @@ def test_nonfinite_parameters_are_refused_at_load(tmp_path: Path, bad: float) ->
     saved.v[0] = bad
     gdkit.checkpoint.save_checkpoint(ck, saved)
     with pytest.raises(CheckpointError, match=f"checkpoint '{ck}': 1 of its 2 parameters"):
-        gdkit.minimize("valley", step="momentum,fixed", max_iter=9, resume=ck)
+        gdkit.minimize("valley", step="momentum,fixed", max_iter=9,
+                       checkpoint=gdkit.Checkpointing(None, resume=ck))
 
 
 def test_pickled_data_gets_gdkits_advice_not_numpys(tmp_path: Path) -> None:
@@ -511,7 +520,7 @@ def test_an_edited_checkpoint_is_refused_with_what_was_edited(
     edit(saved)
     gdkit.checkpoint.save_checkpoint(path, saved)
     with pytest.raises(CheckpointError, match=re.escape(said)):
-        run(epochs=2, resume=path)
+        run(epochs=2, checkpoint=gdkit.Checkpointing(None, resume=path))
 
 
 def _edit_meta(path: Path, **changes: Any) -> None:

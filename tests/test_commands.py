@@ -3,8 +3,10 @@ and a third-party distribution's, as a user meets them."""
 
 from __future__ import annotations
 
+import ast
 import os
 import pathlib
+import re
 import subprocess
 
 import pytest
@@ -133,3 +135,54 @@ def test_the_core_knows_no_command_but_its_own() -> None:
         text = path.read_text()
         for word in ("mnist", "train", "accuracy"):
             assert f'"{word}"' not in text and f"'{word}'" not in text, (path, word)
+
+
+# -- library errors name no flag; each command words them in its own (issue 25) ----------
+_FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]+")
+_COMMAND_MODULES = {"cli.py", "command.py"}
+
+
+def _flags_in_raised_messages(path: pathlib.Path) -> list[str]:
+    """Every ``--flag`` in a string of a ``raise`` statement (an f-string's literal
+    parts included)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            found += [f"{path.name}:{node.lineno} {flag}" for sub in ast.walk(node.exc)
+                      if isinstance(sub, ast.Constant) and isinstance(sub.value, str)
+                      for flag in _FLAG.findall(sub.value)]
+    return found
+
+
+def test_no_library_error_outside_the_command_modules_names_a_flag() -> None:
+    root = pathlib.Path(gdkit.__file__).parent
+    modules = [p for p in root.rglob("*.py") if p.name not in _COMMAND_MODULES]
+    assert len(modules) > 40
+    assert [f for p in modules for f in _flags_in_raised_messages(p)] == []
+    assert not hasattr(gdkit.errors.GdkitError("x"), "cli")
+    # the scan sees what it looks for: the command modules do name flags
+    assert _flags_in_raised_messages(root / "command.py")
+
+
+def test_a_command_words_the_advice_of_a_setting_in_its_own_flags() -> None:
+    from gdkit.command import worded
+
+    exc = gdkit.errors.DivergenceError("C became inf. The steps are too large: try a smaller "
+                                       "η (gdkit.step_rule('fixed', eta=...)).", iteration=3,
+                                       last_finite_cost=1.0, setting="eta",
+                                       what="C became inf. The steps are too large:")
+    assert worded(exc, {"eta": "{what} try --eta 0.1."}) == ("C became inf. The steps are too "
+                                                             "large: try --eta 0.1.")
+    assert worded(exc, {"gradient": "{what} --gradient central"}) == str(exc)
+    assert worded(exc, {"eta": lambda e: f"at {e.iteration}"}) == "at 3"
+
+
+def test_the_shell_prints_a_divergence_in_minimizes_flags_and_trains_own(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["minimize", "valley", "--step", "fixed", "--step-option", "eta=50"]) == 1
+    err = capsys.readouterr().err
+    assert err.endswith("try a smaller η (--step 'fixed(eta=...)') or an adaptive rule such "
+                        "as --step armijo.\n") and "gdkit.step_rule" not in err
+    from gdkit_plugins.train import Train
+
+    assert "(--eta)" in Train.advice["eta"]

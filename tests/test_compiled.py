@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -107,7 +108,7 @@ def test_a_checkpoint_carries_momentum_from_one_path_to_the_other(
           max_iter=None, checkpoint=ck)
     monkeypatch.setenv("GDKIT_NO_COMPILE", "1" if first else "0")
     resumed = gdkit.minimize(net, step=RULES["nesterov"](), batch_size=10, epochs=3, seed=3,
-                             resume=ck)
+                             checkpoint=gdkit.Checkpointing(None, resume=ck))
     assert resumed.compiled is not first
     straight = train(net, RULES["nesterov"](), compiled=False, monkeypatch=monkeypatch,
                      epochs=3, max_iter=None)
@@ -138,9 +139,9 @@ def test_a_signal_mid_epoch_saves_and_resume_is_bit_for_bit(
     # Seen after the next span of two steps: the run stops at a span's end.
     with pytest.raises(Interrupted, match="in epoch 2, after mini-batch 62 "):
         train(net, RULES["momentum"](), compiled=True, monkeypatch=monkeypatch, epochs=3,
-              max_iter=None, checkpoint=ck, progress=progress)
+              max_iter=None, checkpoint=ck, observers=[SimpleNamespace(on_progress=progress)])
     resumed = gdkit.minimize(net, step=RULES["momentum"](), batch_size=10, epochs=3, seed=3,
-                             resume=ck)
+                             checkpoint=gdkit.Checkpointing(None, resume=ck))
     assert resumed.compiled and resumed.nit == straight.nit == 600
     np.testing.assert_array_equal(resumed.x, straight.x)
 

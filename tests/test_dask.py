@@ -257,7 +257,7 @@ def test_a_killed_worker_costs_a_recomputation_not_the_run(own_client: distribut
             killed.append(pid)
 
     hurt = gdkit.minimize(q, gradient=DaskGradient(own_client, rows=500, timeout=120),
-                          step=step, seed=3, max_iter=12, callback=kill_one)
+                          step=step, seed=3, max_iter=12, observers=[kill_one])
     assert killed
     # The lost shards were rebuilt from their lineage: the same sums, the same bits.
     np.testing.assert_array_equal(hurt.x, whole.x)
@@ -321,7 +321,7 @@ def test_a_checkpointed_run_resumes_on_a_new_cluster(tmp_path: Path) -> None:
                        max_iter=6, checkpoint=ck)
     with _cluster() as c2, distributed.Client(c2, set_as_default=False) as second:
         resumed = gdkit.minimize(q, gradient=DaskGradient(second, rows=200), step=step,
-                                 max_iter=14, resume=ck)
+                                 max_iter=14, checkpoint=gdkit.Checkpointing(None, resume=ck))
         whole = gdkit.minimize(q, gradient=DaskGradient(second, rows=200), step=step, seed=5,
                                max_iter=14)
     assert resumed.nit == 14

@@ -80,7 +80,7 @@ def test_callback_can_stop_the_run(stop: str) -> None:
             return True
         return False
 
-    res = gdkit.minimize("valley", [1.0, 1.0], step=fixed(0.01), callback=callback)
+    res = gdkit.minimize("valley", [1.0, 1.0], step=fixed(0.01), observers=[callback])
     assert seen == [1, 2, 3]
     assert res.nit == 3 and res.status == 2 and not res.success
     assert "callback" in res.message
@@ -88,14 +88,14 @@ def test_callback_can_stop_the_run(stop: str) -> None:
 
 def test_plain_callback_receives_a_copy_of_v() -> None:
     xs: list[np.ndarray] = []
-    res = gdkit.minimize("valley", [1.0, 1.0], step=fixed(0.1), max_iter=2, callback=xs.append)
+    res = gdkit.minimize("valley", [1.0, 1.0], step=fixed(0.1), max_iter=2, observers=[xs.append])
     assert len(xs) == 2
     np.testing.assert_array_equal(xs[-1], res.x)
     assert xs[-1] is not res.x
 
 
 def test_callable_objective_with_jac() -> None:
-    res = gdkit.minimize(lambda v: float(v @ v), [3.0, 4.0], jac=lambda v: 2 * v,
+    res = gdkit.minimize(lambda v: float(v @ v), [3.0, 4.0], gradient=lambda v: 2 * v,
                          step=fixed(0.25))
     assert res.success
     assert np.linalg.norm(2 * res.x) <= 1e-5  # the default gtol
@@ -156,7 +156,7 @@ def test_divergence_names_iteration_and_last_cost() -> None:
 def test_nan_gradient_is_divergence() -> None:
     res_grad = lambda v: np.array([np.nan, 0.0])  # noqa: E731
     with pytest.raises(DivergenceError, match="gradient norm is nan at the starting point"):
-        gdkit.minimize(lambda v: 1.0, [0.0, 0.0], jac=res_grad)
+        gdkit.minimize(lambda v: 1.0, [0.0, 0.0], gradient=res_grad)
 
 
 class WrongShape:
@@ -249,7 +249,7 @@ def test_step_rule_failure_ends_the_run_with_a_message() -> None:
 
 def test_jac_with_a_real_objective_is_refused() -> None:
     with pytest.raises(ConfigError, match="jac"):
-        gdkit.minimize(gdkit.objective("valley"), [1.0, 1.0], jac=lambda v: v)
+        gdkit.minimize(gdkit.objective("valley"), [1.0, 1.0], gradient=lambda v: v)
 
 
 def test_objective_by_name_uses_its_initial_point_and_seed() -> None:
@@ -297,7 +297,8 @@ def test_mini_batches_that_end_above_the_start_are_no_success(tmp_path: Path) ->
     assert "the cost rose from 0.258091 at the start to 0.85" in res.message
     ck = tmp_path / "ck.npz"
     run(epochs=1, checkpoint=ck)
-    resumed = run(epochs=2, resume=ck)  # the start's cost travels in the checkpoint
+    # the start's cost travels in the checkpoint
+    resumed = run(epochs=2, checkpoint=gdkit.Checkpointing(None, resume=ck))
     assert (resumed.status, resumed.message) == (res.status, res.message)
     assert gdkit.minimize("network", step=gdkit.step_rule("fixed", eta=3.0), batch_size=5,
                           epochs=2, seed=1).success

@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 
 import gdkit
+import gdkit.command
 import gdkit.compose
 import gdkit.files
 import gdkit.gradcheck
 import gdkit.parts
 import gdkit.progress
+import gdkit.settings
 import gdkit.stepspec
 from gdkit.cli import main
 from gdkit.testing import check_plugin
@@ -24,8 +26,8 @@ from .conftest import MakeDist
 
 
 @pytest.mark.parametrize("module", [gdkit, gdkit.compose, gdkit.parts, gdkit.stepspec,
-                                    gdkit.files, gdkit.gradcheck, gdkit.progress],
-                         ids=lambda m: m.__name__)
+                                    gdkit.files, gdkit.gradcheck, gdkit.progress, gdkit.settings,
+                                    gdkit.command], ids=lambda m: m.__name__)
 def test_docstring_examples(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)  # type: ignore[arg-type]
     assert result.attempted > 0

@@ -105,7 +105,8 @@ def test_a_stale_lock_and_leftover_temporaries_of_a_killed_run_are_cleared(
 def test_a_full_disk_while_checkpointing_is_one_clear_error(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "ck.npz"
-    gdkit.minimize("valley", step="fixed", max_iter=4, checkpoint=path, checkpoint_every=2)
+    gdkit.minimize("valley", step="fixed", max_iter=4,
+                   checkpoint=gdkit.Checkpointing(path, every=2))
 
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -113,7 +114,8 @@ def test_a_full_disk_while_checkpointing_is_one_clear_error(
     monkeypatch.setattr(np, "savez", full)
     with pytest.raises(CheckpointError, match=r"cannot write the checkpoint .*No space left on "
                                               r"device.* at iteration 2; the previous"):
-        gdkit.minimize("valley", step="fixed", max_iter=6, checkpoint=path, checkpoint_every=2)
+        gdkit.minimize("valley", step="fixed", max_iter=6,
+                       checkpoint=gdkit.Checkpointing(path, every=2))
     monkeypatch.undo()
     assert load_checkpoint(path).iteration == 4  # the earlier run's, intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz"]
@@ -131,6 +133,6 @@ def test_sigint_on_a_full_disk_is_one_clear_error(tmp_path: Path,
     monkeypatch.setattr(np, "savez", full)
     with pytest.raises(CheckpointError, match=r"cannot write the checkpoint .*No space left on "
                                               r"device\) at iteration 3"):
-        gdkit.minimize("valley", step="fixed", max_iter=50, checkpoint=tmp_path / "ck.npz",
-                       checkpoint_every=100, callback=interrupt_at_3)
+        gdkit.minimize("valley", step="fixed", max_iter=50, observers=[interrupt_at_3],
+                       checkpoint=gdkit.Checkpointing(tmp_path / "ck.npz", every=100))
     assert list(tmp_path.iterdir()) == []

@@ -99,12 +99,12 @@ def test_lbfgs_state_round_trips_through_a_checkpoint_bit_for_bit(tmp_path: Path
     v0 = np.full(6, -1.2)
     full = run(v0=v0, max_iter=30)
     path = tmp_path / "lbfgs.npz"
-    run(v0=v0, max_iter=13, checkpoint=path, checkpoint_every=5)
+    run(v0=v0, max_iter=13, checkpoint=gdkit.Checkpointing(path, every=5))
     saved = load_checkpoint(path)
     assert saved.iteration == 13
     assert saved.rule_state["0.s"].shape == (4, 6)
     assert int(saved.rule_state["0.pairs"]) == 4  # the memory is full: pairs are saved
-    resumed = run(max_iter=30, resume=path)
+    resumed = run(max_iter=30, checkpoint=gdkit.Checkpointing(None, resume=path))
     np.testing.assert_array_equal(full.x, resumed.x)
     for key in ("cost", "grad_norm", "eta"):
         np.testing.assert_array_equal(full.history[key], resumed.history[key])

@@ -91,7 +91,7 @@ def _run(variant: str, step: Any, max_iter: int = 2000) -> tuple[gdkit.Result, i
 
     seen: list[None] = [None]
     res = gdkit.minimize(make(), V0.astype(dtype), gradient=source, step=step, gtol=1e-9,
-                         max_iter=max_iter, callback=watch)
+                         max_iter=max_iter, observers=[watch])
     return res, last_change
 
 

@@ -85,16 +85,25 @@ def test_a_damaged_step_option_in_a_checkpoint_is_one_line(mnist_dir: str,
     ({"seed": -5}, "seed must be an integer >= 0"),
     ({"seed": 1.5}, "seed must be an integer >= 0"),
     ({"seed": "x"}, "seed must be an integer >= 0"),
-    ({"callback": 5}, "callback must be a function"),
+    ({"observers": [5]}, "neither an observer .* nor a callback function"),
     ({"checkpoint": b"x.npz"}, "checkpoint must be a path"),
-    ({"run_info": {"when": object()}}, "run_info must be JSON"),
-    ({"run_info": {"blob": "x" * 5_000_000}}, "run_info would take"),
+    ({"options": {"dtype": "float32"}}, "options must be a gdkit.RunOptions"),
     ({"max_iter": 10**12}, "max_iter = 1,000,000,000,000"),
 ])
 def test_minimize_refuses_what_it_could_only_fail_on_later(kw: dict[str, object],
                                                            says: str) -> None:
     with pytest.raises(ConfigError, match=says):
         gdkit.minimize("valley", [1.0, 1.0], **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("info", "says"), [
+    ({"when": object()}, "run_info must be JSON"),
+    ({"blob": "x" * 5_000_000}, "run_info would take"),
+])
+def test_checkpointing_refuses_run_info_it_could_only_fail_on_later(info: dict[str, object],
+                                                                     says: str) -> None:
+    with pytest.raises(ConfigError, match=says):
+        gdkit.Checkpointing("x.npz", run_info=info)
 
 
 @pytest.mark.parametrize("value", ["x", 10**400])
@@ -114,7 +123,8 @@ def test_resuming_through_a_symlink_keeps_the_link(tmp_path: Path) -> None:
     link = tmp_path / "link.npz"
     gdkit.minimize("valley", [1.0, 1.0], step="armijo", max_iter=3, gtol=0, checkpoint=target)
     link.symlink_to(target)
-    gdkit.minimize("valley", step="armijo", max_iter=6, gtol=0, checkpoint=link, resume=link)
+    gdkit.minimize("valley", step="armijo", max_iter=6, gtol=0,
+                   checkpoint=gdkit.Checkpointing(link, resume=True))
     assert link.is_symlink() and os.readlink(link) == str(target)
     assert load_checkpoint(target).iteration == 6
 
@@ -145,7 +155,7 @@ def test_the_log_keeps_each_epoch_once_when_a_run_died_between_log_and_checkpoin
                    **common)  # type: ignore[arg-type]
     with log.open("a") as fh:  # the line of an epoch whose checkpoint never came
         fh.write(json.dumps({"epoch": 3, "cost": 1.0}) + "\n")
-    gdkit.minimize(obj, epochs=4, resume=ck, checkpoint=ck,
+    gdkit.minimize(obj, epochs=4, checkpoint=gdkit.Checkpointing(ck, resume=True),
                    observers=[gdkit.observers.JsonLog(log)], **common)  # type: ignore[arg-type]
     epochs = [json.loads(line)["epoch"] for line in log.read_text().splitlines()]
     assert epochs == [1, 2, 3, 4]
@@ -200,7 +210,7 @@ def test_a_closed_stdout_costs_no_log_line(mnist_dir: str, tmp_path: Path) -> No
 def test_a_float16_run_that_reaches_zero_cost_has_converged(gradient: str) -> None:
     # Issue 28 item 18: armijo on the valley in float16 reaches C = 0 exactly,
     # then found "no step among 60 trials" from there and called the run failed.
-    res = gdkit.minimize("valley", step="armijo", gradient=gradient, dtype=np.float16,
-                         max_iter=300)
+    res = gdkit.minimize("valley", step="armijo", gradient=gradient, max_iter=300,
+                         options=gdkit.RunOptions(dtype=np.float16))
     assert res.success and res.fun == 0.0 and res.x.dtype == np.float16, res.message
     assert res.message.startswith("converged")

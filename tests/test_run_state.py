@@ -12,6 +12,7 @@ import math
 import os
 import signal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,7 @@ def test_one_chain_drives_two_interleaved_runs_as_two_fresh_chains_do(spec: str)
                                         gtol=0.0))
 
     outer = gdkit.minimize("rosenbrock", step=shared, max_iter=40, gtol=0.0,
-                           callback=interleave)
+                           observers=[interleave])
     alone = gdkit.minimize("rosenbrock", step=_rule(spec), max_iter=40, gtol=0.0)
     other = gdkit.minimize("valley", [0.5, -2.0], step=_rule(spec), max_iter=25, gtol=0.0)
     assert outer.x.tobytes() == alone.x.tobytes()
@@ -62,7 +63,7 @@ def test_a_chain_holds_configuration_only() -> None:
 def test_a_schedule_in_epochs_moves_every_step_of_a_full_batch_run() -> None:
     # A full-batch step sees every training input once: it is an epoch.
     rule = gdkit.step_rule("fixed", eta=0.1, schedule="step(every=10, gamma=0.5)")
-    res = gdkit.minimize(lambda v: float(v @ v), np.ones(3), jac=lambda v: 2 * v, step=rule,
+    res = gdkit.minimize(lambda v: float(v @ v), np.ones(3), gradient=lambda v: 2 * v, step=rule,
                          max_iter=40, gtol=0)
     expected = [0.1 * 0.5 ** (k // 10) for k in range(40)]
     np.testing.assert_array_equal(res.history["eta"][:40], expected)
@@ -117,11 +118,11 @@ def _run_with_interrupts(tmp_path: Path, where: str, at: int) -> tuple[gdkit.Res
         on_epoch = staticmethod(boundary)
 
     common: dict[str, Any] = dict(step="momentum,fixed", batch_size=7, epochs=EPOCHS, seed=4,
-                                  checkpoint=ck, progress=progress,
-                                  observers=[Boundary(), watch])
+                                  observers=[SimpleNamespace(on_progress=progress), Boundary(),
+                                             watch])
     with pytest.raises(Interrupted):
-        gdkit.minimize(obj, **common)
-    res = gdkit.minimize(obj, resume=ck, **common)
+        gdkit.minimize(obj, checkpoint=ck, **common)
+    res = gdkit.minimize(obj, checkpoint=gdkit.Checkpointing(ck, resume=True), **common)
     return res, watch
 
 
@@ -169,7 +170,8 @@ def test_a_resumed_run_with_nothing_left_reports_the_cost_it_measured(tmp_path: 
     ck = tmp_path / "done.npz"
     obj = gdkit.objective("quadratic", n_samples=50, seed=1)
     full = gdkit.minimize(obj, batch_size=5, epochs=5, checkpoint=ck)
-    again = gdkit.minimize(obj, batch_size=5, epochs=2, resume=ck)
+    again = gdkit.minimize(obj, batch_size=5, epochs=2,
+                           checkpoint=gdkit.Checkpointing(None, resume=ck))
     assert again.fun == full.fun and again.nit == full.nit and again.epochs == 5
     assert math.isnan(again.grad_norm) and np.isnan(again.jac).all()  # no gradient computed
 
@@ -184,7 +186,7 @@ def test_mini_batch_max_iter_zero_takes_no_step() -> None:
 # -- a run that cannot move ends at once, and says so ------------------------------------
 def test_a_v_that_no_step_moves_ends_the_run_with_precision_lost() -> None:
     # η·∇C far below the rounding of v = 1e8: every fixed step leaves v as it was.
-    res = gdkit.minimize(lambda v: float(v @ v), np.full(3, 1e8), jac=lambda v: 2 * v,
+    res = gdkit.minimize(lambda v: float(v @ v), np.full(3, 1e8), gradient=lambda v: 2 * v,
                          step=gdkit.step_rule("fixed", eta=1e-30), max_iter=5000, gtol=0)
     assert res.status == gdkit.result.PRECISION_LOST and not res.success
     assert res.nit == 100  # FROZEN_STEPS, not max_iter
@@ -202,7 +204,7 @@ def test_a_line_search_that_cannot_move_ends_with_its_own_status() -> None:
     def jac(v: np.ndarray) -> np.ndarray:
         return a.T @ np.tanh(a @ v - b) / 40 + 0.04 * v**3
 
-    res = gdkit.minimize(cost, np.random.default_rng(7).standard_normal(7), jac=jac,
+    res = gdkit.minimize(cost, np.random.default_rng(7).standard_normal(7), gradient=jac,
                          step=gdkit.step_rule("armijo", c=0.1), gtol=1e-14, max_iter=50_000)
     assert res.nit < 1000
     assert res.status in (gdkit.result.PRECISION_LOST, gdkit.result.CONVERGED), res.message
@@ -223,7 +225,7 @@ def test_the_loop_reuses_what_the_wolfe_search_evaluated_at_the_accepted_point()
         grads.append(v.tobytes())
         return np.asarray(obj.gradient(v))
 
-    res = gdkit.minimize(cost, [-1.2, 1.0], jac=jac, step="lbfgs,wolfe", gtol=1e-9)
+    res = gdkit.minimize(cost, [-1.2, 1.0], gradient=jac, step="lbfgs,wolfe", gtol=1e-9)
     assert res.success
     assert (res.nfev, res.ngev) == (len(costs), len(grads))  # every evaluation counted once
     assert len(set(grads)) == len(grads)  # ∇C never taken twice at one point
@@ -254,14 +256,14 @@ def test_parts_are_identified_by_their_configuration_not_their_repr(tmp_path: Pa
                    max_iter=5, gtol=0, checkpoint=ck)
     # another label: the same configuration, so the run resumes
     res = gdkit.minimize("valley", step=gdkit.chain(Shrink(label="renamed")), max_iter=10,
-                         gtol=0, resume=ck)
+                         gtol=0, checkpoint=gdkit.Checkpointing(None, resume=ck))
     assert res.nit == 10
     # another eta: refused, and the message shows the reprs
     with pytest.raises(gdkit.errors.CheckpointError,
                        match=r"step part 1: saved .*Shrink\(eta=0.1, label='first try'\), now "
                              r".*Shrink\(eta=0.2, label='renamed'\)"):
         gdkit.minimize("valley", step=gdkit.chain(Shrink(eta=0.2, label="renamed")),
-                       max_iter=10, gtol=0, resume=ck)
+                       max_iter=10, gtol=0, checkpoint=gdkit.Checkpointing(None, resume=ck))
 
 
 def test_a_checkpoint_that_saved_reprs_is_still_compared_by_repr(tmp_path: Path) -> None:
@@ -271,7 +273,8 @@ def test_a_checkpoint_that_saved_reprs_is_still_compared_by_repr(tmp_path: Path)
     for key in ("objective", "gradient", "step"):  # as gdkit wrote them before
         saved.config[key] = saved.config.pop(f"{key}_repr")
     gdkit.checkpoint.save_checkpoint(ck, saved)
-    assert gdkit.minimize("valley", step="momentum,fixed", max_iter=8, resume=ck).nit == 8
+    assert gdkit.minimize("valley", step="momentum,fixed", max_iter=8,
+                          checkpoint=gdkit.Checkpointing(None, resume=ck)).nit == 8
     with pytest.raises(gdkit.errors.CheckpointError, match=r"step part 1: saved Momentum"):
         gdkit.minimize("valley", step=gdkit.step_rule("momentum,fixed", **{"momentum.beta": 0.5}),
-                       max_iter=8, resume=ck)
+                       max_iter=8, checkpoint=gdkit.Checkpointing(None, resume=ck))

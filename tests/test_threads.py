@@ -80,7 +80,8 @@ def test_minimize_runs_small_steps_on_one_thread_and_honours_a_count() -> None:
     net = gdkit.objective("network", sizes=(8, 6, 3), n_samples=40)
     for threads in ("auto", 2):
         gdkit.minimize(net, step=gdkit.step_rule("fixed", eta=1.0), batch_size=10, epochs=1,
-                       seed=0, threads=threads, callback=spy(str(threads)))
+                       seed=0, observers=[spy(str(threads))],
+                       options=gdkit.RunOptions(threads=threads))
     assert set(seen["auto"]) == {1} and set(seen["2"]) == {2}
     assert restored(before)
 

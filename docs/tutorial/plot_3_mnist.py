@@ -55,7 +55,7 @@ def report(intermediate_result: gdkit.Result) -> None:
 
 v0 = net.initial_point(np.random.default_rng(0))  # kept, to see below how far it moved
 res = gdkit.minimize(net, v0, step=gdkit.step_rule("fixed", eta=3.0), batch_size=10, epochs=30,
-                     seed=0, callback=report)
+                     seed=0, observers=[report])
 print(res.message)
 
 # %%

@@ -56,7 +56,8 @@ def read_log(path: str | os.PathLike[str]) -> dict[str, FloatArray]:
         raise DataError(f"cannot read the training log {name}: {why}.") from None
     rows = [_row(name, i, line) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not rows:
-        raise DataError(f"{name} holds no epochs; give the --log file of a gdkit train run.")
+        raise DataError(f"{name} holds no epochs; give the log of a gdkit train run (JSON lines "
+                        "written by gdkit.observers.JsonLog).")
     keys = list(dict.fromkeys(k for row in rows for k in row))
     return {k: np.array([row.get(k, math.nan) for row in rows], dtype=float) for k in keys}
 
@@ -64,7 +65,7 @@ def read_log(path: str | os.PathLike[str]) -> dict[str, FloatArray]:
 def _row(name: str, number: int, line: str) -> dict[str, float]:
     def wrong(why: str) -> DataError:
         return DataError(f"{name}, line {number}: {why}; this is not a gdkit training log "
-                         "(JSON lines written by gdkit train --log).")
+                         "(JSON lines written by gdkit.observers.JsonLog).")
     try:
         row = json.loads(line)
     except ValueError:

@@ -112,7 +112,7 @@ def trace(objective: Objective | str, v0: npt.ArrayLike, step: Any = "auto", *,
     try:  # divergence is expected here: it is reported, not warned about
         with np.errstate(over="ignore", invalid="ignore"):
             result = minimize(obj, v0, step=step, max_iter=max_iter,
-                              callback=points.append, **options)
+                              observers=[points.append], **options)
         message = str(result.message)
     except DivergenceError as exc:
         message = str(exc)

@@ -2,13 +2,13 @@
 
 A :class:`~gdkit.errors.DataError` raised here says what to do in Python terms
 (``load_mnist(data_dir=DIR)``, ``download=True``): library errors name no
-command-line flag. The same advice in the command line's terms (``--data DIR``,
-``--download``: every ``gdkit`` command that reads MNIST takes both) is the
-error's ``cli`` text, which the ``gdkit`` command prints instead. The public
-readers (:func:`~gdkit_plugins.mnist.load_mnist`,
+command-line flag. The public readers (:func:`~gdkit_plugins.mnist.load_mnist`,
 :func:`~gdkit_plugins.mnist.load_mnist_test`,
-:func:`~gdkit_plugins.mnist.download_mnist`) fill it in on the way out
-(:func:`in_both_words`).
+:func:`~gdkit_plugins.mnist.download_mnist`) mark each such error as being
+about the ``data`` setting on the way out (:func:`about_data`). A ``gdkit``
+command says the same advice in its flags (``--data DIR``, ``--download``:
+every command that reads MNIST takes both) with :func:`command_line_words`,
+which the network plugin offers every command (its ``gdkit_advice`` hook).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Final, ParamSpec, TypeVar
 from gdkit.errors import DataError
 
 __all__ = ["CORRUPT", "EXPLICIT_ONLY", "MISSING", "NO_CACHE", "OFFLINE", "PUT_THERE",
-           "UNREADABLE", "Advice", "command_line_words", "in_both_words"]
+           "UNREADABLE", "Advice", "about_data", "command_line_words"]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -89,15 +89,15 @@ def command_line_words(message: str) -> str:
     return message
 
 
-def in_both_words(func: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Give every :class:`DataError` ``func`` raises its command-line wording (``cli``)."""
+def about_data(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Mark every :class:`DataError` ``func`` raises whose advice is about where the
+    data are (``setting = "data"``), for a command to word in its flags."""
     @functools.wraps(func)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return func(*args, **kwargs)
         except DataError as exc:
-            if exc.cli is None:
-                worded = command_line_words(str(exc))
-                exc.cli = worded if worded != str(exc) else None
+            if exc.setting is None and command_line_words(str(exc)) != str(exc):
+                exc.setting = "data"
             raise
     return wrapper

@@ -15,7 +15,7 @@ from gdkit.errors import DataError
 from gdkit.validate import float_dtype, integer, memory
 
 from . import download as _download
-from .advice import in_both_words
+from .advice import about_data
 from .download import Progress
 from .idx import (
     _FIX_CORRUPT,
@@ -178,7 +178,7 @@ def _load_images(
     return out
 
 
-@in_both_words
+@about_data
 def load_mnist(
     data_dir: str | os.PathLike[str] | None = None,
     *,
@@ -297,7 +297,7 @@ def _files(data_dir: str | os.PathLike[str] | None, download: bool, progress: Pr
     return _locate(found, names)[0]
 
 
-@in_both_words
+@about_data
 def load_mnist_test(
     data_dir: str | os.PathLike[str] | None = None,
     *,

@@ -19,7 +19,7 @@ from gdkit.errors import DataError
 from gdkit.files import atomic_write
 from gdkit.progress import ProgressBar, show_progress
 
-from .advice import NO_CACHE, OFFLINE, in_both_words
+from .advice import NO_CACHE, OFFLINE, about_data
 from .lookup import (
     TEST_IMAGES,
     TEST_LABELS,
@@ -213,7 +213,7 @@ def _target(dest: str | os.PathLike[str] | None) -> tuple[Path, list[Path]]:
     return target, made
 
 
-@in_both_words
+@about_data
 def download_mnist(
     dest: str | os.PathLike[str] | None = None,
     *,

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from gdkit.errors import DataError
 
-from .advice import CORRUPT, MISSING, UNREADABLE, in_both_words
+from .advice import CORRUPT, MISSING, UNREADABLE, about_data
 
 __all__ = ["IMAGE_MAGIC", "LABEL_MAGIC", "read_idx"]
 
@@ -226,7 +226,7 @@ def _read_exact(stream: io.BufferedIOBase, n: int) -> bytes:
     return b"".join(parts)
 
 
-@in_both_words
+@about_data
 def read_idx(
     path: str | os.PathLike[str], *, expected_magic: int | None = None,
     rows: Callable[[int], Sequence[range]] | None = None,

@@ -49,6 +49,7 @@ from typing import Any
 
 import gdkit
 
+from ..mnist.advice import command_line_words
 from .data import DEFAULT_CHUNK, one_hot
 from .metrics import MAX_RECALL
 from .model import INITS, Network
@@ -62,3 +63,10 @@ __all__ = ["DEFAULT_CHUNK", "INITS", "LAYOUT", "MAX_RECALL", "MNIST_SIZES", "SAV
 @gdkit.hookimpl
 def gdkit_objectives() -> dict[str, Any]:
     return {"network": network, "mnist-network": mnist_network}
+
+
+@gdkit.hookimpl
+def gdkit_advice() -> dict[str, Any]:
+    """How every command that reads MNIST (``--data DIR``, ``--download``) words a
+    missing or damaged data set's advice."""
+    return {"data": lambda exc: command_line_words(str(exc))}
