@@ -11,8 +11,11 @@ loop runs as always. The kernels are in :mod:`gdkit_plugins.fast._kernels`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
-from typing import Any
+import sys
+from collections.abc import Iterator
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +24,8 @@ from gdkit.protocols import Batch, FloatArray, GradientSource, PartState
 
 from .forms import CompiledForm
 
-__all__ = ["CompiledNetworkSteps", "available", "network_steps"]
+__all__ = ["CompiledNetworkSteps", "announce_compiling", "available", "compiling_message",
+           "network_steps"]
 
 LANES = 8  # float32 lanes of a 256-bit vector: the working rows' padding
 # The kernels' codes, as _kernels defines them (checked when it is imported).
@@ -36,6 +40,35 @@ def available() -> bool:
         return importlib.util.find_spec("numba") is not None
     except (ImportError, ValueError):  # a None entry in sys.modules, a broken install
         return False
+
+
+def compiling_message(dtype: Any) -> str:
+    """The line the compiled path prints on stderr when it compiles its kernels."""
+    return (f"gdkit: compiling the compiled path's kernels for {np.dtype(dtype).name} once "
+            "(numba, a few seconds); they are cached on disk, so later runs skip this")
+
+
+@contextlib.contextmanager
+def announce_compiling(message: str, stream: IO[str] | None = None) -> Iterator[None]:
+    """Print ``message`` (one line, on stderr by default) when numba starts
+    compiling inside the block, once; nothing when every function it needs is
+    already compiled in this process or loads from numba's disk cache (numba
+    signals ``numba:compile`` only after a cache miss)."""
+    from numba.core import event
+
+    said: list[bool] = []
+
+    class _Say(event.Listener):  # type: ignore[misc]
+        def on_start(self, ev: Any) -> None:
+            if not said:
+                said.append(True)
+                print(message, file=stream if stream is not None else sys.stderr, flush=True)
+
+        def on_end(self, ev: Any) -> None:
+            pass
+
+    with event.install_listener("numba:compile", _Say()):
+        yield
 
 
 def network_steps(net: Any, gradient: GradientSource, forms: tuple[CompiledForm, ...],
@@ -113,13 +146,15 @@ class CompiledNetworkSteps:
     def bind(self, v: FloatArray, g: FloatArray, states: list[PartState]) -> None:
         """The run's v, gradient buffer and the chain's states (momentum's velocity).
 
-        Also loads the compiled kernels (or compiles them, the first time) with
-        an empty span, so that the first epoch's time is a step's, not numba's.
+        Also loads the compiled kernels (or compiles them, the first time,
+        saying so in one line on stderr) with an empty span, so that the
+        first epoch's time is a step's, not numba's.
         """
         self.v, self.g = v, g
         if self.mode != 0:
             self.velocity = states[0][0]
-        self.steps(np.zeros(1, np.intp), 0, 0, 0, 0)
+        with announce_compiling(compiling_message(v.dtype)):
+            self.steps(np.zeros(1, np.intp), 0, 0, 0, 0)
 
     def steps(self, perm: Batch, start: int, stop: int, iteration: int,
               epoch: int) -> tuple[int, float, float]:
