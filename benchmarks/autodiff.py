@@ -24,7 +24,6 @@ Prints a table and writes JSON to ``benchmarks/results/``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from benchjson import write_results  # this folder is sys.path[0] when run as a script
 
 import gdkit
 
@@ -130,9 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                           "numpy": np.__version__, "load_average": os.getloadavg()},
               "gradients": rows, "minimize": loop, "settings": vars(args) | {"out": str(args.out)}}
     out = args.out or RESULTS / f"autodiff-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_results(out, report)
     return 0
 
 

@@ -57,6 +57,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+from benchjson import write_results  # noqa: E402  (a sibling script's module)
+
 DEFAULT_DATA = os.environ.get("GDKIT_TEST_MNIST", str(ROOT.parent / "shared" / "data" / "mnist"))
 RESULTS = HERE / "results"
 UNFAIR = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # removed from every timed child
@@ -293,9 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     results["wall_seconds"] = time.time() - t0
     results["targets"] = summarize(results)
     out = args.out or RESULTS / ("speed-quick.json" if args.quick else "speed.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"wrote {out} ({results['wall_seconds']:.0f} s)")
+    write_results(out, results, indent=1, note=f" ({results['wall_seconds']:.0f} s)")
     return 0
 
 
