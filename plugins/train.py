@@ -78,6 +78,12 @@ class Train:
         parser.description = ("Train Nielsen's sigmoid network on MNIST (the mnist-network "
                               "objective) by mini-batch SGD, printing the test accuracy after "
                               "each epoch.")
+        parser.epilog = (f"Exit status: 0 success; {EXIT_ERROR} the run failed (a network that "
+                         "saturated or learned nothing included); 2 a bad command line; "
+                         f"{EXIT_SHORTFALL} the run finished and saved its outputs, but its "
+                         "network leaves a digit (almost) never recognised (the last lines on "
+                         "stderr name the digits and what to try); 130 or 143 interrupted by "
+                         "SIGINT or SIGTERM; 141 stdout closed.")
         add = parser.add_argument
         add("--sizes", type=argument(integer, minimum=1), nargs="+", default=list(MNIST_SIZES),
             metavar="N", help="neurons per layer, 784 first and 10 last (default 784 30 10)")
