@@ -69,22 +69,26 @@ class StepFacts:
         The fixed step size's η (eq. 10), when η sets the step.
     epsilon : float, optional
         The normalized step's length ε (η = ε/‖∇C‖), when ε sets it.
+    plain : bool, default True
+        No transform (momentum, ...) reshapes the direction: the book's η
+        compares with this one.
     """
 
     name: str = ""
     eta: float | None = None
     epsilon: float | None = None
+    plain: bool = True
 
     @classmethod
     def of(cls, name: str, rule: Any) -> StepFacts:
         """The facts of a built step rule: its chain's step size decides (any
         other rule, a line search among them, chooses η itself)."""
-        size = getattr(rule, "step_size", rule)
+        size, plain = getattr(rule, "step_size", rule), not getattr(rule, "transforms", ())
         if isinstance(size, Fixed):
-            return cls(name, eta=float(size.eta))
+            return cls(name, eta=float(size.eta), plain=plain)
         if isinstance(size, Normalized):
-            return cls(name, epsilon=float(size.epsilon))
-        return cls(name)
+            return cls(name, epsilon=float(size.epsilon), plain=plain)
+        return cls(name, plain=plain)
 
 
 class StuckNeurons:
@@ -201,7 +205,7 @@ def _saturation(record: Mapping[str, float], stuck: list[int], saturated: list[i
     if healthy:
         said.append(f"output neuron(s) {', '.join(map(str, healthy))} not saturated (σ'(z) < "
                     f"{FLAT_SLOPE:g} on only {_share(record, healthy)} of their own digit's "
-                    "test images): its σ' is healthy, so it learns, if slowly")
+                    "test images): σ' is healthy there, so they learn, if slowly")
     return "; ".join(said) + "."
 
 
@@ -225,7 +229,8 @@ def _course(costs: list[float]) -> tuple[str, str]:
 def _advice(watch: StuckNeurons, trend: str, saturated: bool, epochs: int) -> str:
     """What to try, for the run's step rule, cost and start."""
     step, cost = watch.step, watch.cost
-    tries = [_step_advice(step, BOOK_ETA.get(cost), trend, epochs)]
+    book = BOOK_ETA.get(cost) if step.plain else None
+    tries = [_step_advice(step, book, trend, epochs, saturated=saturated)]
     cures = []
     if cost == "quadratic" and saturated:
         cures.append("--cost cross-entropy")
@@ -239,8 +244,10 @@ def _advice(watch: StuckNeurons, trend: str, saturated: bool, epochs: int) -> st
     return "Try: " + "; or ".join(tries) + "."
 
 
-def _step_advice(step: StepFacts, book: float | None, trend: str, epochs: int) -> str:
-    """A longer or shorter step, or more epochs, in the terms of the rule's own knob."""
+def _step_advice(step: StepFacts, book: float | None, trend: str, epochs: int, *,
+                 saturated: bool) -> str:
+    """A longer or shorter step, or more epochs, in the terms of the rule's own knob
+    (a fixed η is compared with the book's, ``book``, when there is one to compare)."""
     big = trend == "rose" or (trend == "stalled" and (book is None or step.eta is None
                                                         or step.eta > book))
     more = f"more epochs than {epochs} (--epochs)" if trend in ("falling", "one") else ""
@@ -248,7 +255,7 @@ def _step_advice(step: StepFacts, book: float | None, trend: str, epochs: int) -
         book_says = "" if book is None else f"; the book takes {book:g}"
         if big or (book is not None and step.eta > FAR * book):
             return f"a smaller η than the {step.name} rule's {step.eta:g} (--eta{book_says})"
-        if more and (book is None or step.eta < book / FAR):
+        if more and (not saturated if book is None else step.eta < book / FAR):
             return f"a larger η than the {step.name} rule's {step.eta:g} (--eta{book_says}), " \
                    f"or {more}"
         return more

@@ -69,7 +69,7 @@ def test_a_slow_learner_is_told_it_is_not_saturated_and_to_take_larger_steps(
     # still at 0% while their output neurons' σ' is healthy on every one of their images.
     _, err, stuck = _verdict(("--data", mnist_dir, *QUICK, "--eta", "0.025"), tmp_path)
     assert stuck and _named(err) == stuck
-    assert "not saturated (σ'(z) < 0.01 on only 0%" in err and "its σ' is healthy" in err
+    assert "not saturated (σ'(z) < 0.01 on only 0%" in err and "σ' is healthy there" in err
     assert "saturated at the wrong value" not in err
     assert "The cost was still falling" in err
     assert "Try: a larger η than the fixed rule's 0.025 (--eta; the book takes 3), or more " \
@@ -81,7 +81,7 @@ def test_a_rule_whose_step_eta_does_not_set_is_advised_in_its_own_terms(
         mnist_dir: str, tmp_path: Path) -> None:
     # normalized moves v by ε = 0.01 a step whatever the gradient: slow from the scaled start.
     _, err, stuck = _verdict(("--data", mnist_dir, *QUICK, "--step", "normalized"), tmp_path)
-    assert stuck and _named(err) == stuck and "its σ' is healthy" in err
+    assert stuck and _named(err) == stuck and "σ' is healthy there" in err
     assert "the normalized rule moves v by ε = 0.01 every step whatever the gradient " \
            "(η = ε/‖∇C‖), so η is not the knob: a longer step, --step-option epsilon=0.02, " \
            "or more epochs than 2 (--epochs)." in err
@@ -154,3 +154,11 @@ def test_every_digit_recognised_or_none_is_no_verdict() -> None:
     nothing = _history([0.3, 0.2])
     nothing["accuracy"] = [0.1, 0.1]  # chance: "learned nothing" is exit 1, said otherwise
     assert _conclude(nothing) == ()
+
+
+def test_a_chain_is_not_held_to_the_books_eta() -> None:
+    rule = gdkit.step_rule("momentum,fixed", **{"fixed.eta": 30.0})
+    falling = _conclude(_history([0.3, 0.2]), step="momentum,fixed", rule=rule)[2]
+    assert falling.startswith("Try: more epochs than 2 (--epochs); or the book's cures")
+    rose = _conclude(_history([0.3, 0.4]), step="momentum,fixed", rule=rule)[2]
+    assert rose.startswith("Try: a smaller η than the momentum,fixed rule's 30 (--eta); or")
