@@ -263,9 +263,10 @@ def _step_advice(step: StepFacts, book: float | None, trend: str, epochs: int, *
         knob = (f"the {step.name} rule moves v by ε = {step.epsilon:g} every step whatever the "
                 "gradient (η = ε/‖∇C‖), so η is not the knob: ")
         if big:
-            return knob + f"a shorter step, --step-option epsilon={step.epsilon / 2:g}"
+            return knob + f"a shorter step, normalized(epsilon={step.epsilon / 2:g}) in --step"
         if more:
-            return knob + f"a longer step, --step-option epsilon={2 * step.epsilon:g}, or {more}"
+            return knob + (f"a longer step, normalized(epsilon={2 * step.epsilon:g}) in --step, "
+                           f"or {more}")
         return ""
     if more and step.name:
         return f"{more} (the {step.name} rule chooses η itself)"

@@ -181,7 +181,8 @@ class _Run:
         self.stuck = StuckNeurons(int(args.sizes[-1]), args.epochs, cost=args.cost,
                                   init=args.init, last_epoch=(lambda: 0) if early is None
                                   else lambda: early.stopped_at,
-                                  step=None if rule is None else StepFacts.of(args.step, rule))
+                                  step=None if rule is None else StepFacts.of(
+                                      ",".join(p.name for p in _step_spec(args).parts), rule))
         self.settings: dict[str, Any] = {}
 
     def observers(self) -> list[Any]:
@@ -414,11 +415,21 @@ def _objective_config(args: argparse.Namespace) -> dict[str, Any]:
     return config
 
 
+def _step_text(args: argparse.Namespace) -> str:
+    """``--step``, with ``auto`` resolved as for mini-batches."""
+    return gdkit.parts.auto("step rule", mini_batch=True) if args.step == "auto" else args.step
+
+
+def _step_spec(args: argparse.Namespace) -> Any:
+    """``--step`` parsed (its parts' names say which rule the advice is about)."""
+    return parse_spec(_step_text(args))
+
+
 def _step_rule(args: argparse.Namespace) -> Any:
     """The step rule of ``--step`` (and the older ``--step-option``); ``--eta`` is
     the fixed step size's η, DEFAULT_ETA unless the spec or an option gives one."""
     opts = parse_options(args.step_option)
-    text = gdkit.parts.auto("step rule", mini_batch=True) if args.step == "auto" else args.step
+    text = _step_text(args)
     spec = parse_spec(text)
     last = spec.parts[-1]
     if last.name == "fixed":

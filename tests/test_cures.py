@@ -339,7 +339,6 @@ def test_the_verdict_reads_a_real_networks_record() -> None:
                           cost="cross-entropy")
     v = gdkit.minimize(net, step=gdkit.step_rule("fixed", eta=2.0), batch_size=10, epochs=30,
                        seed=0).x
-    capsys.readouterr()  # the compiled path's line if it compiled here (a fresh cache)
     healthy = net.evaluate(v)
     assert min(healthy[f"recall_{k}"] for k in range(4)) > 0.5  # trained: every digit in use
     stuck_neurons = _run(epochs=1).stuck

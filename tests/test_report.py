@@ -83,8 +83,8 @@ def test_a_rule_whose_step_eta_does_not_set_is_advised_in_its_own_terms(
     _, err, stuck = _verdict(("--data", mnist_dir, *QUICK, "--step", "normalized"), tmp_path)
     assert stuck and _named(err) == stuck and "σ' is healthy there" in err
     assert "the normalized rule moves v by ε = 0.01 every step whatever the gradient " \
-           "(η = ε/‖∇C‖), so η is not the knob: a longer step, --step-option epsilon=0.02, " \
-           "or more epochs than 2 (--epochs)." in err
+           "(η = ε/‖∇C‖), so η is not the knob: a longer step, normalized(epsilon=0.02) in " \
+           "--step, or more epochs than 2 (--epochs)." in err
     assert "--eta" not in err and "smaller η" not in err
 
 
@@ -145,7 +145,7 @@ def test_a_saturated_normalized_run_is_told_a_shorter_step() -> None:
     assert "saturated at the wrong value" in measured
     assert tries.startswith("Try: the normalized rule moves v by ε = 0.01 every step whatever "
                             "the gradient (η = ε/‖∇C‖), so η is not the knob: a shorter step, "
-                            "--step-option epsilon=0.005; or the book's cures (ch. 3): "
+                            "normalized(epsilon=0.005) in --step; or the book's cures (ch. 3): "
                             "--cost cross-entropy --init scaled.")
 
 
