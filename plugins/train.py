@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import math
 import shlex
 import signal
 import sys
@@ -38,6 +37,7 @@ from gdkit.errors import (
 )
 from gdkit.files import check_target, leftovers
 from gdkit.observers import BestEpoch, EarlyStopping, JsonLog
+from gdkit.plot.watch import CurvePicture
 from gdkit.progress import show_progress
 from gdkit.records import plain
 from gdkit.result import STOPPED
@@ -177,6 +177,8 @@ class _Run:
         self.log = None if args.log is None else JsonLog(args.log, label="--log")
         self.board = None if getattr(args, "tensorboard", None) is None else TensorBoard(
             args.tensorboard, label="--tensorboard")
+        self.picture = None if args.plot is None else CurvePicture(args.plot,
+                                                                   title="gdkit train")
         early = self.early
         self.stuck = StuckNeurons(int(args.sizes[-1]), args.epochs, cost=args.cost,
                                   init=args.init, last_epoch=(lambda: 0) if early is None
@@ -187,11 +189,12 @@ class _Run:
 
     def observers(self) -> list[Any]:
         """The progress bar; the epoch kept first, then the log (a closed stdout must not
-        cost the epoch's line), the printed line, the best epoch, early stopping and the
-        diagnosis."""
+        cost the epoch's line), the printed line, the best epoch, early stopping, the
+        diagnosis and the learning curve (--plot, drawn when the run finishes)."""
         said = None if self.early is None else SayEarlyStop(self.early)
         return [w for w in (self.bar, Keep(self.lines), self.log, self.board, self.lines,
-                            self.best, self.early, said, self.stuck) if w is not None]
+                            self.best, self.early, said, self.stuck, self.picture)
+                if w is not None]
 
     def main(self) -> int:
         args = self.args
@@ -284,17 +287,13 @@ class _Run:
             return final, epochs, last.get("record", {})
         return last["x"], int(last["epoch"]), last["record"]
 
-    def _plot(self, stream: IO[str] = sys.stderr) -> None:
-        """--plot: the learning curve of every epoch so far (before a resume too)."""
-        records = self.lines.records
-        if self.args.plot is None or not records:
+    def _plot(self, stream: IO[str] = sys.stderr, *, drawn: bool = False) -> None:
+        """--plot: the learning curve of every epoch so far (before a resume too);
+        ``drawn`` when the run finished and its observer drew it already."""
+        if self.picture is None or not self.picture.records:
             return
-        from gdkit.plot import curves, save
-
-        columns = {k: [r.get(k, math.nan) for r in records]
-                   for k in dict.fromkeys(k for r in records for k in r)}
-        save(curves([columns], title=f"gdkit train: {len(records)} epoch(s)"),
-             self.args.plot)
+        if not drawn:  # a stopped run never reaches the observer's on_finish
+            self.picture.draw()
         print(f"Saved the learning curve to {self.args.plot}", file=stream, flush=True)
 
     def _close_bar(self) -> None:
@@ -352,7 +351,7 @@ class _Run:
                   else f"no success: {verdict}" if verdict else "")
         if args.save is not None:
             self._save_final(res, failed=bool(failed))
-        self._plot(sys.stdout)
+        self._plot(sys.stdout, drawn=True)
         if failed:
             print(f"gdkit train: {failed}", file=sys.stderr)
             return EXIT_ERROR

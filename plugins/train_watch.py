@@ -1,5 +1,5 @@
 """The ``gdkit train`` command's own observers: the progress bar of an epoch, the
-epoch kept for ``--save`` and ``--plot``, the printed epoch line, the early-stop note."""
+epoch kept for ``--save``, the printed epoch line, the early-stop note."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import IO, Any
 
 import gdkit
 from gdkit.command import silence_stdout
-from gdkit.observers import EarlyStopping, EpochEnd, RunStart
+from gdkit.observers import EarlyStopping, EpochEnd
 from gdkit.progress import ProgressBar
 from gdkit.records import plain
 
@@ -48,28 +48,19 @@ class EpochBar:
 
 class Lines:
     """The command's own observer: keeps the last complete epoch (for --save on
-    a stop) and every record (for --plot), and prints the epoch's line."""
+    a stop) and prints the epoch's line."""
 
     def __init__(self, bar: EpochBar | None) -> None:
         self.bar = bar
         self.last: dict[str, Any] = {}
-        self.records: list[dict[str, Any]] = []
         self.result: gdkit.Result | None = None  # once the run has finished
 
     def on_finish(self, result: gdkit.Result) -> None:
         self.result = result
 
-    def on_start(self, event: RunStart) -> None:
-        hist = event.history  # a resumed run's epochs, for --plot
-        rows = len(next(iter(hist.values()), ()))
-        self.records = [{"epoch": i + 1, **{k: col[i] for k, col in hist.items()}}
-                        for i in range(rows)]
-
     def keep(self, event: EpochEnd) -> None:
         """Keep the epoch (before any output is written: one may fail)."""
-        record = dict(event.record)
-        self.last.update(epoch=event.epoch, x=event.x.copy(), record=plain(record))
-        self.records.append({"epoch": event.epoch, **record})
+        self.last.update(epoch=event.epoch, x=event.x.copy(), record=plain(dict(event.record)))
 
     def on_epoch(self, event: EpochEnd) -> None:
         if self.bar is not None:

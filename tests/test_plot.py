@@ -18,6 +18,7 @@ import gdkit_plugins.network.images as gi
 
 import gdkit
 import gdkit.plot as gp
+import gdkit.plot.watch
 from gdkit.cli import main
 from gdkit.errors import ConfigError, DataError, MissingExtraError, ShapeError
 
@@ -457,8 +458,9 @@ def test_train_plot_draws_every_logged_epoch(tmp_path: Path, monkeypatch: pytest
     from .test_train_cli import MNIST_DIR, QUICK
 
     drawn: list[Any] = []
-    real = gp.curves
-    monkeypatch.setattr(gp, "curves", lambda *a, **k: drawn.append(real(*a, **k)) or drawn[-1])
+    real = gp.curves  # gdkit train draws through the CurvePicture observer
+    monkeypatch.setattr(gdkit.plot.watch, "curves",
+                        lambda *a, **k: drawn.append(real(*a, **k)) or drawn[-1])
     log, pic = tmp_path / "log.jsonl", tmp_path / "curve.png"
     status = main(["train", "--data", str(MNIST_DIR), *QUICK, "--log", str(log),
                    "--plot", str(pic), "-q"])
@@ -489,8 +491,9 @@ def test_train_plot_resumed_draws_the_epochs_before_the_resume_too(
     from .test_train_cli import MNIST_DIR, QUICK
 
     drawn: list[Any] = []
-    real = gp.curves
-    monkeypatch.setattr(gp, "curves", lambda *a, **k: drawn.append(real(*a, **k)) or drawn[-1])
+    real = gp.curves  # gdkit train draws through the CurvePicture observer
+    monkeypatch.setattr(gdkit.plot.watch, "curves",
+                        lambda *a, **k: drawn.append(real(*a, **k)) or drawn[-1])
     ck = tmp_path / "run.npz"
     quick = ["--data", str(MNIST_DIR), *QUICK, "-q"]
     assert main(["train", *quick, "--epochs", "2", "--checkpoint", str(ck)]) == 0
@@ -605,3 +608,26 @@ def test_the_readmes_picture_command_runs_as_written(tmp_path: Path) -> None:
     argv[-1] = str(tmp_path / "valley.png")
     assert main(argv) == 0
     assert (Path(__file__).resolve().parents[1] / "docs/images/valley.png").is_file()
+
+
+def test_the_curve_picture_is_an_observer_of_any_run(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: list[Any] = []
+    real = gp.curves
+    monkeypatch.setattr(gdkit.plot.watch, "curves",
+                        lambda *a, **k: drawn.append(real(*a, **k)) or drawn[-1])
+    ck, pic = tmp_path / "run.npz", tmp_path / "curve.svg"
+    gdkit.minimize("quadratic", step="fixed", batch_size=10, epochs=2, seed=1, checkpoint=ck)
+    picture = gp.CurvePicture(pic, title="mine")
+    res = gdkit.minimize("quadratic", step="fixed", batch_size=10, epochs=4, seed=1,
+                         observers=[picture],
+                         checkpoint=gdkit.Checkpointing(ck, resume=True,
+                                                        allow_config_change=True))
+    assert pic.read_text().lstrip().startswith(("<?xml", "<svg"))
+    (axis,) = [ax for ax in drawn[-1].axes if ax.get_ylabel() == "training cost C"]
+    cost = axis.get_lines()[0]
+    np.testing.assert_array_equal(cost.get_xdata(), [1, 2, 3, 4])  # before the resume too
+    np.testing.assert_allclose(cost.get_ydata(), res.history["cost"])
+    assert drawn[-1].get_suptitle() == "mine: 4 epoch(s)"
+    assert gp.CurvePicture(tmp_path / "none.png").draw() is None  # no epoch, no file
+    assert not (tmp_path / "none.png").exists()

@@ -23,5 +23,7 @@ from .classifier import confusion
 from .curves import curves, read_log
 from .figure import save
 from .valley import Trace, trace, valley
+from .watch import CurvePicture
 
-__all__ = ["Trace", "confusion", "curves", "read_log", "save", "trace", "valley"]
+__all__ = ["CurvePicture", "Trace", "confusion", "curves", "read_log", "save", "trace",
+           "valley"]

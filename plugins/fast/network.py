@@ -58,7 +58,7 @@ def announce_compiling(message: str, stream: IO[str] | None = None) -> Iterator[
 
     said: list[bool] = []
 
-    class _Say(event.Listener):  # type: ignore[misc]
+    class _Say(event.Listener):  # type: ignore[misc,unused-ignore]  # Any without numba
         def on_start(self, ev: Any) -> None:
             if not said:
                 said.append(True)
