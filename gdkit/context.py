@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from .protocols import Batch, FloatArray
+    from .protocols import Batch, FloatArray, ReusesPass
 
 __all__ = ["StepContext"]
 
@@ -33,6 +33,13 @@ class StepContext:
         (written into ``out`` when given). Without it
         :meth:`gradient_at` raises :class:`~gdkit.errors.ConfigError` and
         :attr:`has_gradient` is False.
+    reuse : ReusesPass, optional
+        An objective whose mini-batch gradient call's work the step's costs
+        reuse (:class:`~gdkit.protocols.ReusesPass`): :attr:`fun` read from
+        that call's forward pass (still counted in :attr:`nfev`, as a
+        full-batch step's value-and-gradient call counts C), and :meth:`cost`
+        on the inputs it gathered. The values are the same bit for bit; only
+        their price changes.
 
     Attributes
     ----------
@@ -51,15 +58,18 @@ class StepContext:
         Gradient evaluations made through :meth:`gradient_at` so far.
     """
 
-    __slots__ = ("_cost_fn", "_fun", "_gbuf", "_gradient_fn", "_offer", "_v", "_work", "batch",
-                 "epoch", "grad", "iteration", "nfev", "ngev")
+    __slots__ = ("_at_gradient", "_cost_fn", "_fun", "_gbuf", "_gradient_fn", "_offer",
+                 "_on_batch", "_v", "_work", "batch", "epoch", "grad", "iteration", "nfev",
+                 "ngev")
 
     def __init__(
         self, cost_fn: Callable[[FloatArray, Batch | None], float], v: FloatArray,
         gradient: Callable[[FloatArray, Batch | None, FloatArray | None], FloatArray]
-        | None = None,
+        | None = None, *, reuse: ReusesPass | None = None,
     ) -> None:
         self._cost_fn = cost_fn
+        self._at_gradient = None if reuse is None else reuse.cost_at_gradient
+        self._on_batch = None if reuse is None else reuse.cost_on_batch
         self._gradient_fn = gradient
         self._v = v
         self._fun: float | None = None
@@ -98,7 +108,12 @@ class StepContext:
     def cost(self, v: FloatArray) -> float:
         """C at ``v`` on the current batch (each call is one cost evaluation)."""
         self.nfev += 1
-        return self._cost_fn(v, self.batch)
+        batch, on_batch = self.batch, self._on_batch
+        if on_batch is not None and batch is not None:
+            f = on_batch(v, batch)
+            if f is not None:
+                return f
+        return self._cost_fn(v, batch)
 
     @property
     def has_gradient(self) -> bool:
@@ -135,9 +150,17 @@ class StepContext:
     def fun(self) -> float:
         """C at the current point, on the current batch, computed at most once
         per step. Read it before moving v."""
-        if self._fun is None:
-            self._fun = self.cost(self._v)
-        return self._fun
+        f = self._fun
+        if f is None:
+            at, batch = self._at_gradient, self.batch
+            if at is not None and batch is not None:
+                f = at(self._v, batch)
+            if f is None:
+                f = self.cost(self._v)
+            else:
+                self.nfev += 1
+            self._fun = f
+        return f
 
     def work(self, v: FloatArray) -> FloatArray:
         """A scratch array of ``v``'s shape and dtype, reused from step to step

@@ -64,6 +64,9 @@ class Backprop(HeldData):
     _param_views: list[_Views]
     _grad_views: list[_Views]
     _acc: FloatArray | None
+    _held: tuple[Batch, _Views, _Work, int, int] | None  # see gradient
+    _passes: int  # forward passes run (the activations' generation)
+    _gathers: int  # gathers run (the gathered inputs' generation)
 
     def cost(self, v: FloatArray, batch: Batch | None = None) -> float:
         """The quadratic cost of eq. (6), C = 1/(2n) Σₓ ‖y(x) − aᴸ(x)‖².
@@ -143,6 +146,8 @@ class Backprop(HeldData):
             if n <= chunk:
                 x, y = self._gather(batch)
                 self._backprop(pv, gv, x, y)
+                # what cost_at_gradient and cost_on_batch reuse, valid until the next pass
+                self._held = (batch, pv, self._work[n], self._gathers, self._passes)
                 return out
             parts = [(i, batch[i:i + chunk]) for i in range(0, n, chunk)]
         # Many inputs: the mean of the chunks' mean gradients, weighted by size.
@@ -160,6 +165,38 @@ class Backprop(HeldData):
             acc *= x.shape[0] / n
             out += acc
         return out
+
+    def cost_at_gradient(self, v: FloatArray, batch: Batch) -> float | None:
+        """C(v) on ``batch`` from the last gradient call's own forward pass, when
+        that call was ``gradient(v, batch, ...)`` with these very arrays and no
+        pass has run since (:class:`~gdkit.protocols.ReusesPass`); else None.
+        Exactly :meth:`cost`'s value: the same pass over the same buffers."""
+        held = self._held
+        if (held is None or held[0] is not batch or held[1].array is not v
+                or held[4] != self._passes or not self._own_passes()):
+            return None
+        work = held[2]
+        assert work.y is not None
+        return self.cost_part.cost(work.a[-1], work.y)
+
+    def cost_on_batch(self, w: FloatArray, batch: Batch) -> float | None:
+        """C(w) on ``batch`` with the inputs the last gradient call gathered for
+        this very ``batch`` array, when no gather has run since; else None.
+        Exactly :meth:`cost`'s value, without gathering the rows again."""
+        held = self._held
+        if (held is None or held[0] is not batch or held[3] != self._gathers
+                or not self._own_passes()):
+            return None
+        work = held[2]
+        if work.x is None or work.y is None or self._work.get(len(batch)) is not work:
+            return None
+        pv = self._views(w, self._param_views, "w")
+        return self.cost_part.cost(self._forward(pv, work.x), work.y)
+
+    def _own_passes(self) -> bool:
+        """Whether cost and gradient are this class's (a subclass may change C)."""
+        cls = type(self)
+        return cls.cost is Backprop.cost and cls.gradient is Backprop.gradient
 
     # -- helpers ---------------------------------------------------------------
     def unpack(self, v: FloatArray) -> tuple[list[FloatArray], list[FloatArray]]:
@@ -254,6 +291,7 @@ class Backprop(HeldData):
         if x is None or y is None:
             x = work.x = np.empty((len(batch), self.sizes[0]), self.dtype)
             y = work.y = np.empty((len(batch), self.sizes[-1]), self.dtype)
+        self._gathers += 1
         np.take(self.inputs, batch, axis=0, out=x)
         np.take(self.targets, batch, axis=0, out=y)
         return x, y
@@ -262,6 +300,7 @@ class Backprop(HeldData):
                  ) -> FloatArray:
         """Aˡ = σ(Aˡ⁻¹ (wˡ)ᵀ + bˡ) into the work buffers ``acts`` (the last layer
         activated by the cost's output layer); returns Aᴸ."""
+        self._passes += 1
         if acts is None:
             acts = self._buffers(x.shape[0]).a
         a = x

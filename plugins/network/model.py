@@ -164,6 +164,8 @@ class Network(Metrics, Traced, CompiledHook):
         self._param_views: list[_Views] = []
         self._grad_views: list[_Views] = []
         self._acc: FloatArray | None = None
+        self._held = None
+        self._passes = self._gathers = 0
 
     # -- the protocols -------------------------------------------------------
     def __repr__(self) -> str:
