@@ -39,7 +39,7 @@ class StepContext:
         that call's forward pass (still counted in :attr:`nfev`, as a
         full-batch step's value-and-gradient call counts C), and :meth:`cost`
         on the inputs it gathered. The values are the same bit for bit; only
-        their price changes.
+        their price changes. :meth:`cost_along` asks it for C along a line.
 
     Attributes
     ----------
@@ -58,9 +58,9 @@ class StepContext:
         Gradient evaluations made through :meth:`gradient_at` so far.
     """
 
-    __slots__ = ("_at_gradient", "_cost_fn", "_fun", "_gbuf", "_gradient_fn", "_offer",
-                 "_on_batch", "_v", "_work", "batch", "epoch", "grad", "iteration", "nfev",
-                 "ngev")
+    __slots__ = ("_at_gradient", "_cost_fn", "_fun", "_gbuf", "_gradient_fn", "_line",
+                 "_offer", "_on_batch", "_v", "_work", "batch", "epoch", "grad", "iteration",
+                 "nfev", "ngev")
 
     def __init__(
         self, cost_fn: Callable[[FloatArray, Batch | None], float], v: FloatArray,
@@ -70,6 +70,7 @@ class StepContext:
         self._cost_fn = cost_fn
         self._at_gradient = None if reuse is None else reuse.cost_at_gradient
         self._on_batch = None if reuse is None else reuse.cost_on_batch
+        self._line = None if reuse is None else reuse.line_cost
         self._gradient_fn = gradient
         self._v = v
         self._fun: float | None = None
@@ -114,6 +115,36 @@ class StepContext:
             if f is not None:
                 return f
         return self._cost_fn(v, batch)
+
+    def cost_along(self, d: FloatArray) -> Callable[[float], float]:
+        """η ↦ C(v + ηd) on the current batch, from the current point v along
+        ``d``: a line search's trials (each call is one cost evaluation).
+
+        By default each call forms v + ηd in :meth:`work` and calls
+        :meth:`cost`. On a mini-batch of an objective that offers it
+        (:meth:`ReusesPass.line_cost <gdkit.protocols.ReusesPass.line_cost>`)
+        the objective computes it along the line without forming the point,
+        to rounding of :meth:`cost`'s value. Neither v nor ``d`` may change
+        while the function is in use; form the point you accept yourself.
+        """
+        batch, line_fn = self.batch, self._line
+        line = None if line_fn is None or batch is None else line_fn(self._v, d, batch)
+        if line is None:
+            v, trial, cost = self._v, self.work(self._v), self.cost
+
+            def along(eta: float) -> float:
+                np.multiply(d, eta, out=trial)
+                trial += v
+                return cost(trial)
+
+            return along
+        inner = line
+
+        def counted(eta: float) -> float:
+            self.nfev += 1
+            return inner(eta)
+
+        return counted
 
     @property
     def has_gradient(self) -> bool:

@@ -39,7 +39,7 @@ class _Views:
 class _Work:
     """Preallocated buffers for a forward and backward pass over ``rows`` inputs."""
 
-    __slots__ = ("a", "d", "s", "x", "y")
+    __slots__ = ("a", "d", "line", "s", "x", "y", "z0")
 
     def __init__(self, rows: int, sizes: tuple[int, ...], dtype: np.dtype[Any]) -> None:
         outs = sizes[1:]
@@ -49,6 +49,8 @@ class _Work:
         self.s = [np.empty((rows, k), dtype) for k in outs[:-1]]
         self.x: FloatArray | None = None  # gathered inputs (allocated on first gather)
         self.y: FloatArray | None = None  # gathered targets
+        self.z0: FloatArray | None = None  # z¹ kept by the last backprop (a line search's)
+        self.line: Any = None  # a line search's buffers (gdkit_plugins.network.reuse)
 
 
 class Backprop(HeldData):
@@ -64,7 +66,10 @@ class Backprop(HeldData):
     _param_views: list[_Views]
     _grad_views: list[_Views]
     _acc: FloatArray | None
-    _held: tuple[Batch, _Views, _Work, int, int] | None  # see gradient
+    # what the last mini-batch gradient call leaves for the step's costs
+    # (gdkit_plugins.network.reuse): (batch, v's views, work, gathers, passes, z¹ kept)
+    _held: tuple[Batch, _Views, _Work, int, int, bool] | None
+    _keep_z0: bool  # backprop keeps z¹ (a line search asked for it)
     _passes: int  # forward passes run (the activations' generation)
     _gathers: int  # gathers run (the gathered inputs' generation)
 
@@ -147,7 +152,9 @@ class Backprop(HeldData):
                 x, y = self._gather(batch)
                 self._backprop(pv, gv, x, y)
                 # what cost_at_gradient and cost_on_batch reuse, valid until the next pass
-                self._held = (batch, pv, self._work[n], self._gathers, self._passes)
+                work = self._work[n]
+                self._held = (batch, pv, work, self._gathers, self._passes,
+                              work.z0 is not None and self._keep_z0)
                 return out
             parts = [(i, batch[i:i + chunk]) for i in range(0, n, chunk)]
         # Many inputs: the mean of the chunks' mean gradients, weighted by size.
@@ -165,38 +172,6 @@ class Backprop(HeldData):
             acc *= x.shape[0] / n
             out += acc
         return out
-
-    def cost_at_gradient(self, v: FloatArray, batch: Batch) -> float | None:
-        """C(v) on ``batch`` from the last gradient call's own forward pass, when
-        that call was ``gradient(v, batch, ...)`` with these very arrays and no
-        pass has run since (:class:`~gdkit.protocols.ReusesPass`); else None.
-        Exactly :meth:`cost`'s value: the same pass over the same buffers."""
-        held = self._held
-        if (held is None or held[0] is not batch or held[1].array is not v
-                or held[4] != self._passes or not self._own_passes()):
-            return None
-        work = held[2]
-        assert work.y is not None
-        return self.cost_part.cost(work.a[-1], work.y)
-
-    def cost_on_batch(self, w: FloatArray, batch: Batch) -> float | None:
-        """C(w) on ``batch`` with the inputs the last gradient call gathered for
-        this very ``batch`` array, when no gather has run since; else None.
-        Exactly :meth:`cost`'s value, without gathering the rows again."""
-        held = self._held
-        if (held is None or held[0] is not batch or held[3] != self._gathers
-                or not self._own_passes()):
-            return None
-        work = held[2]
-        if work.x is None or work.y is None or self._work.get(len(batch)) is not work:
-            return None
-        pv = self._views(w, self._param_views, "w")
-        return self.cost_part.cost(self._forward(pv, work.x), work.y)
-
-    def _own_passes(self) -> bool:
-        """Whether cost and gradient are this class's (a subclass may change C)."""
-        cls = type(self)
-        return cls.cost is Backprop.cost and cls.gradient is Backprop.gradient
 
     # -- helpers ---------------------------------------------------------------
     def unpack(self, v: FloatArray) -> tuple[list[FloatArray], list[FloatArray]]:
@@ -296,10 +271,11 @@ class Backprop(HeldData):
         np.take(self.targets, batch, axis=0, out=y)
         return x, y
 
-    def _forward(self, pv: _Views, x: FloatArray, acts: list[FloatArray] | None = None
-                 ) -> FloatArray:
+    def _forward(self, pv: _Views, x: FloatArray, acts: list[FloatArray] | None = None,
+                 keep: FloatArray | None = None) -> FloatArray:
         """Aˡ = σ(Aˡ⁻¹ (wˡ)ᵀ + bˡ) into the work buffers ``acts`` (the last layer
-        activated by the cost's output layer); returns Aᴸ."""
+        activated by the cost's output layer); returns Aᴸ. The first layer's
+        z¹ = X (w¹)ᵀ + b¹ is copied into ``keep`` when given."""
         self._passes += 1
         if acts is None:
             acts = self._buffers(x.shape[0]).a
@@ -308,6 +284,8 @@ class Backprop(HeldData):
         for layer, (wt, b, out) in enumerate(zip(pv.weights_t, pv.biases, acts, strict=True)):
             np.matmul(a, wt, out=out)
             out += b
+            if keep is not None and not layer:
+                np.copyto(keep, out)
             if layer < last:
                 self._expit(out, out=out)
             else:
@@ -319,7 +297,7 @@ class Backprop(HeldData):
         """∇C of the mean cost over the rows of x into the views ``gv`` (BP1-BP4)."""
         work = self._buffers(x.shape[0])
         acts, deltas, sprime = work.a, work.d, work.s
-        a = self._forward(pv, x, acts)
+        a = self._forward(pv, x, acts, work.z0 if self._keep_z0 else None)
         # BP1: Δᴸ = ∂C/∂zᴸ, the cost's (for eq. 6: (Aᴸ − Y)/B ⊙ σ'(zᴸ)).
         self.cost_part.delta(a, y, deltas[-1])
         last = len(acts) - 1

@@ -103,16 +103,18 @@ def _backtrack(name: str, v: FloatArray, d: FloatArray, ctx: StepContext, *, eta
     """
     f0 = ctx.fun
     tol = _rounding(f0, v)
+    phi = ctx.cost_along(d)
     trial = ctx.work(v)
     for _ in range(tries):
-        np.multiply(d, eta, out=trial)
-        trial += v
-        ft = ctx.cost(trial)
+        ft = phi(eta)
         if math.isfinite(ft):
             if (ft - ref) - c * eta * slope <= 0.0 and abs(ft - f0) > tol:
-                v[...] = trial
+                np.multiply(d, eta, out=trial)
+                v += trial  # v + η·d, the same bits as η·d + v
                 return eta, ft
             if abs(ft - f0) <= tol:
+                np.multiply(d, eta, out=trial)
+                trial += v
                 if np.array_equal(trial, v):
                     raise _frozen(name, ctx, eta)
                 if (ft - ref) - c * eta * slope <= 0.0 or _approx_decrease(
