@@ -134,7 +134,7 @@ class StepContext:
 
             def along(eta: float) -> float:
                 np.multiply(d, eta, out=trial)
-                trial += v
+                np.add(trial, v, out=trial)
                 return cost(trial)
 
             return along
