@@ -72,6 +72,19 @@ def test_the_line_is_the_same_from_the_second_step_on() -> None:
     assert [again(e) for e in (0.5, 2.0)] == values
 
 
+def test_a_gradient_at_a_trial_point_leaves_the_line_as_it_was() -> None:
+    """Hager-Zhang's test asks ∇C at a trial on the same batch mid-search."""
+    net = make_net()
+    v, batch, g, d = held_step(net)
+    net.line_cost(v, d, batch)  # from now on the gradient calls keep z¹
+    net.gradient(v, batch, g)
+    line = net.line_cost(v, d, batch)
+    assert line is not None
+    before = line(0.5)
+    net.gradient(v + 0.5 * d, batch, np.empty_like(v))
+    assert line(0.5) == before
+
+
 def test_the_network_refuses_what_it_no_longer_holds() -> None:
     net = make_net()
     v, batch, g, d = held_step(net)
@@ -89,7 +102,7 @@ def test_the_network_refuses_what_it_no_longer_holds() -> None:
 
 def test_a_subclass_that_changes_the_cost_gets_nothing_reused() -> None:
     net = make_net(cls=PlainCost)
-    v, batch, g, d = held_step(net)
+    v, batch, _g, d = held_step(net)
     assert net.cost_at_gradient(v, batch) is None
     assert net.cost_on_batch(v, batch) is None
     assert net.line_cost(v, d, batch) is None
@@ -97,7 +110,7 @@ def test_a_subclass_that_changes_the_cost_gets_nothing_reused() -> None:
 
 def test_no_line_for_a_network_without_a_hidden_layer() -> None:
     net = make_net((6, 3))
-    v, batch, g, d = held_step(net)
+    v, batch, _g, d = held_step(net)
     assert net.line_cost(v, d, batch) is None
     assert net.cost_at_gradient(v, batch) == net.cost(v, batch)
 
@@ -106,7 +119,8 @@ class Recorder:
     """A ReusesPass that answers with marked values, or None (``refuse``)."""
 
     def __init__(self, refuse: bool) -> None:
-        self.refuse, self.calls = refuse, []  # type: list[str]
+        self.refuse = refuse
+        self.calls: list[str] = []
 
     def cost_at_gradient(self, v: FloatArray, batch: Batch) -> float | None:
         self.calls.append("at")
@@ -125,7 +139,7 @@ class Recorder:
 def test_the_context_asks_the_objective_and_counts_every_cost(refuse: bool) -> None:
     v = np.array([1.0, 2.0])
     reuse = Recorder(refuse)
-    ctx = StepContext(lambda w, batch: float(w @ w), v, reuse=reuse)  # type: ignore[arg-type]
+    ctx = StepContext(lambda w, batch: float(w @ w), v, reuse=reuse)
     ctx.begin(0, np.arange(2))
     phi = ctx.cost_along(np.array([1.0, 0.0]))
     got = (ctx.fun, ctx.cost(2 * v), phi(2.0))

@@ -19,16 +19,19 @@ __all__ = ["ReusedPass"]
 
 @final
 class _Line:
-    """A line search's buffers for ``rows`` inputs: z¹ along d (P¹), a trial's
-    z¹, and the parameters of the layers after the first at the trial."""
+    """A line search's buffers for ``rows`` inputs: z¹ at v and along d (P¹),
+    a trial's z¹, and the parameters of the layers after the first at the
+    trial. Its own: a gradient at a trial point (Hager-Zhang's test) rewrites
+    the work buffers, not these."""
 
-    __slots__ = ("biases", "p0", "rest", "weights_t", "z")
+    __slots__ = ("biases", "p0", "rest", "weights_t", "z", "z0")
 
     def __init__(self, rows: int, layout: list[tuple[int, int, int, tuple[int, int]]],
                  dtype: np.dtype[Any]) -> None:
         cut = layout[0][2]
         self.p0 = np.empty((rows, layout[0][3][0]), dtype)
         self.z = np.empty_like(self.p0)
+        self.z0 = np.empty_like(self.p0)
         self.rest = rest = np.empty(layout[-1][2] - cut, dtype)
         self.weights_t = [rest[a - cut:b - cut].reshape(shape).T for a, b, _, shape in layout[1:]]
         self.biases = [rest[b - cut:c - cut] for _, b, c, _ in layout[1:]]
@@ -99,26 +102,29 @@ class ReusedPass(Backprop):
         line = work.line
         if line is None:
             line = work.line = _Line(rows, self._layout, self.dtype)
-        z0 = work.z0
-        if not held[5]:  # z¹(v) was not kept by this gradient call: compute it
-            if z0 is None:
-                z0 = work.z0 = np.empty((rows, k1), self.dtype)
+        z0 = line.z0
+        if held[5]:  # z¹(v), kept by this gradient call
+            assert work.z0 is not None
+            np.copyto(z0, work.z0)
+        else:  # computed, and kept by the gradient calls from now on
             np.matmul(x, pv.weights_t[0], out=z0)
             z0 += pv.biases[0]
+            if work.z0 is None:
+                work.z0 = np.empty((rows, k1), self.dtype)
             self._keep_z0 = True
-        assert z0 is not None
         dv = self._views(d, self._grad_views, "d")
         np.matmul(x, dv.weights_t[0], out=line.p0)
         line.p0 += dv.biases[0]
-        return self._along(v, d, z0, line, work)
+        return self._along(v, d, line, work)
 
-    def _along(self, v: FloatArray, d: FloatArray, z0: FloatArray, line: _Line,
+    def _along(self, v: FloatArray, d: FloatArray, line: _Line,
                work: _Work) -> Callable[[float], float]:
         """The function of η :meth:`line_cost` returns."""
         cut = self._layout[0][2]
-        v_rest, d_rest, rest, p0, z = v[cut:], d[cut:], line.rest, line.p0, line.z
+        v_rest, d_rest, rest, p0, z, z0 = v[cut:], d[cut:], line.rest, line.p0, line.z, line.z0
         wts, bs = line.weights_t, line.biases
         acts, y, expit, cost_part = work.a, work.y, self._expit, self.cost_part
+        assert y is not None
         last = len(acts) - 1
 
         def cost(eta: float) -> float:
