@@ -59,6 +59,18 @@ def test_the_network_reuses_its_gradient_pass_exactly(cost: str, sizes: tuple[in
         assert line(eta) == pytest.approx(exact, rel=1e-13, abs=1e-15)
 
 
+@pytest.mark.parametrize("sizes", [(6, 5, 3), (6, 7, 4, 3)])
+def test_along_the_gradients_own_array_the_line_agrees_too(sizes: tuple[int, ...]) -> None:
+    """d = ∇C's own array (steepest descent; η < 0 goes downhill): the Gram form."""
+    net = make_net(sizes)
+    v, batch, g, _d = held_step(net)
+    line = net.line_cost(v, g, batch)
+    assert line is not None
+    for eta in (0.0, -0.25, -1.0, -3.0, 2.0):
+        exact = net.cost(v + eta * g, batch)
+        assert line(eta) == pytest.approx(exact, rel=1e-13, abs=1e-15)
+
+
 def test_the_line_is_the_same_from_the_second_step_on() -> None:
     """z¹(v) is computed the first time and kept by the gradient calls after."""
     net = make_net()
@@ -98,6 +110,15 @@ def test_the_network_refuses_what_it_no_longer_holds() -> None:
     net.gradient(v, batch, g)
     assert net.cost_on_batch(v + d, batch) is not None
     assert net.cost_at_gradient(v, batch) is None  # that trial's pass replaced the gradient's
+
+
+def test_a_full_batch_gradient_of_the_same_size_ends_the_hold() -> None:
+    """Ten inputs in all and a mini-batch of ten share their buffers."""
+    net = make_net(n=10)
+    v, batch, _g, d = held_step(net)
+    net.gradient(v, None, np.empty_like(v))
+    assert net.cost_on_batch(v, batch) is None
+    assert net.line_cost(v, d, batch) is None
 
 
 def test_a_subclass_that_changes_the_cost_gets_nothing_reused() -> None:

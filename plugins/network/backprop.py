@@ -67,8 +67,9 @@ class Backprop(HeldData):
     _grad_views: list[_Views]
     _acc: FloatArray | None
     # what the last mini-batch gradient call leaves for the step's costs
-    # (gdkit_plugins.network.reuse): (batch, v's views, work, gathers, passes, z¹ kept)
-    _held: tuple[Batch, _Views, _Work, int, int, bool] | None
+    # (gdkit_plugins.network.reuse): (batch, v's views, work, gathers, passes, z¹ kept,
+    # the gradient's array)
+    _held: tuple[Batch, _Views, _Work, int, int, bool, FloatArray] | None
     _keep_z0: bool  # backprop keeps z¹ (a line search asked for it)
     _passes: int  # forward passes run (the activations' generation)
     _gathers: int  # gathers run (the gathered inputs' generation)
@@ -132,6 +133,7 @@ class Backprop(HeldData):
             ``out`` (a new array if None was given).
         """
         self._local_only()
+        self._held = None  # this call's buffers replace what the last one left
         pv = self._views(v, self._param_views, "v")
         if out is None:
             out = np.empty(self._dim, self.dtype)
@@ -154,7 +156,7 @@ class Backprop(HeldData):
                 # what cost_at_gradient and cost_on_batch reuse, valid until the next pass
                 work = self._work[n]
                 self._held = (batch, pv, work, self._gathers, self._passes,
-                              work.z0 is not None and self._keep_z0)
+                              work.z0 is not None and self._keep_z0, out)
                 return out
             parts = [(i, batch[i:i + chunk]) for i in range(0, n, chunk)]
         # Many inputs: the mean of the chunks' mean gradients, weighted by size.

@@ -24,7 +24,7 @@ class _Line:
     trial. Its own: a gradient at a trial point (Hager-Zhang's test) rewrites
     the work buffers, not these."""
 
-    __slots__ = ("biases", "p0", "rest", "weights_t", "z", "z0")
+    __slots__ = ("biases", "gram", "p0", "rest", "weights_t", "z", "z0")
 
     def __init__(self, rows: int, layout: list[tuple[int, int, int, tuple[int, int]]],
                  dtype: np.dtype[Any]) -> None:
@@ -32,6 +32,7 @@ class _Line:
         self.p0 = np.empty((rows, layout[0][3][0]), dtype)
         self.z = np.empty_like(self.p0)
         self.z0 = np.empty_like(self.p0)
+        self.gram = np.empty((rows, rows), dtype)
         self.rest = rest = np.empty(layout[-1][2] - cut, dtype)
         self.weights_t = [rest[a - cut:b - cut].reshape(shape).T for a, b, _, shape in layout[1:]]
         self.biases = [rest[b - cut:c - cut] for _, b, c, _ in layout[1:]]
@@ -47,7 +48,8 @@ class ReusedPass(Backprop):
     changes :meth:`cost` or :meth:`gradient` gets None throughout.
     """
 
-    def _held_for(self, batch: Batch) -> tuple[Batch, _Views, _Work, int, int, bool] | None:
+    def _held_for(self, batch: Batch
+                  ) -> tuple[Batch, _Views, _Work, int, int, bool, FloatArray] | None:
         held = self._held
         if held is None or held[0] is not batch or held[3] != self._gathers:
             return None
@@ -88,8 +90,11 @@ class ReusedPass(Backprop):
         The first layer's weighted inputs are linear in η, z¹(η) = z¹(v) +
         η·(X (d_w¹)ᵀ + d_b¹), so a trial costs one small product per later
         layer and never forms v + ηd. z¹(v) is the gradient's own (kept from
-        the next step on). The values agree with ``cost(v + ηd, batch)`` to
-        rounding (a different order of the same sums), not bit for bit.
+        the next step on); when ``d`` is that gradient's own array (steepest
+        descent, along ±∇C), X (d_w¹)ᵀ = X Xᵀ Δ¹ (BP4: ∇_w¹C = (Δ¹)ᵀ X), a
+        B × B Gram matrix instead of the product with the m-sized layer. The
+        values agree with ``cost(v + ηd, batch)`` to rounding (a different
+        order of the same sums), not bit for bit.
         ``v`` and ``d`` must not change while the function is in use.
         """
         held = self._held_for(batch)
@@ -113,7 +118,12 @@ class ReusedPass(Backprop):
                 work.z0 = np.empty((rows, k1), self.dtype)
             self._keep_z0 = True
         dv = self._views(d, self._grad_views, "d")
-        np.matmul(x, dv.weights_t[0], out=line.p0)
+        if d is held[6]:  # d = ∇C here: X (∇_w¹C)ᵀ = X Xᵀ Δ¹, the Gram matrix's product
+            gram = line.gram
+            np.matmul(x, x.T, out=gram)
+            np.matmul(gram, work.d[0], out=line.p0)
+        else:
+            np.matmul(x, dv.weights_t[0], out=line.p0)
         line.p0 += dv.biases[0]
         return self._along(v, d, line, work)
 
