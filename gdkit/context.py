@@ -122,9 +122,9 @@ class StepContext:
 
         By default each call forms v + ηd in :meth:`work` and calls
         :meth:`cost`. On a mini-batch of an objective that offers it
-        (:meth:`ReusesPass.line_cost <gdkit.protocols.ReusesPass.line_cost>`)
-        the objective computes it along the line without forming the point,
-        to rounding of :meth:`cost`'s value. Neither v nor ``d`` may change
+        (``line_cost`` of :class:`~gdkit.protocols.ReusesPass`) the
+        objective computes it along the line without forming the point, to
+        rounding of :meth:`cost`'s value. Neither v nor ``d`` may change
         while the function is in use; form the point you accept yourself.
         """
         batch, line_fn = self.batch, self._line
