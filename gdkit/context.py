@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from .protocols import Batch, FloatArray
+    from .protocols import Batch, FloatArray, ReusesPass
 
 __all__ = ["StepContext"]
 
@@ -33,6 +33,13 @@ class StepContext:
         (written into ``out`` when given). Without it
         :meth:`gradient_at` raises :class:`~gdkit.errors.ConfigError` and
         :attr:`has_gradient` is False.
+    reuse : ReusesPass, optional
+        An objective whose mini-batch gradient call's work the step's costs
+        reuse (:class:`~gdkit.protocols.ReusesPass`): :attr:`fun` read from
+        that call's forward pass (still counted in :attr:`nfev`, as a
+        full-batch step's value-and-gradient call counts C), and :meth:`cost`
+        on the inputs it gathered. The values are the same bit for bit; only
+        their price changes. :meth:`cost_along` asks it for C along a line.
 
     Attributes
     ----------
@@ -51,15 +58,19 @@ class StepContext:
         Gradient evaluations made through :meth:`gradient_at` so far.
     """
 
-    __slots__ = ("_cost_fn", "_fun", "_gbuf", "_gradient_fn", "_offer", "_v", "_work", "batch",
-                 "epoch", "grad", "iteration", "nfev", "ngev")
+    __slots__ = ("_at_gradient", "_cost_fn", "_fun", "_gbuf", "_gradient_fn", "_line",
+                 "_offer", "_on_batch", "_v", "_work", "batch", "epoch", "grad", "iteration",
+                 "nfev", "ngev")
 
     def __init__(
         self, cost_fn: Callable[[FloatArray, Batch | None], float], v: FloatArray,
         gradient: Callable[[FloatArray, Batch | None, FloatArray | None], FloatArray]
-        | None = None,
+        | None = None, *, reuse: ReusesPass | None = None,
     ) -> None:
         self._cost_fn = cost_fn
+        self._at_gradient = None if reuse is None else reuse.cost_at_gradient
+        self._on_batch = None if reuse is None else reuse.cost_on_batch
+        self._line = None if reuse is None else reuse.line_cost
         self._gradient_fn = gradient
         self._v = v
         self._fun: float | None = None
@@ -98,7 +109,42 @@ class StepContext:
     def cost(self, v: FloatArray) -> float:
         """C at ``v`` on the current batch (each call is one cost evaluation)."""
         self.nfev += 1
-        return self._cost_fn(v, self.batch)
+        batch, on_batch = self.batch, self._on_batch
+        if on_batch is not None and batch is not None:
+            f = on_batch(v, batch)
+            if f is not None:
+                return f
+        return self._cost_fn(v, batch)
+
+    def cost_along(self, d: FloatArray) -> Callable[[float], float]:
+        """η ↦ C(v + ηd) on the current batch, from the current point v along
+        ``d``: a line search's trials (each call is one cost evaluation).
+
+        By default each call forms v + ηd in :meth:`work` and calls
+        :meth:`cost`. On a mini-batch of an objective that offers it
+        (``line_cost`` of :class:`~gdkit.protocols.ReusesPass`) the
+        objective computes it along the line without forming the point, to
+        rounding of :meth:`cost`'s value. Neither v nor ``d`` may change
+        while the function is in use; form the point you accept yourself.
+        """
+        batch, line_fn = self.batch, self._line
+        line = None if line_fn is None or batch is None else line_fn(self._v, d, batch)
+        if line is None:
+            v, trial, cost = self._v, self.work(self._v), self.cost
+
+            def along(eta: float) -> float:
+                np.multiply(d, eta, out=trial)
+                np.add(trial, v, out=trial)
+                return cost(trial)
+
+            return along
+        inner = line
+
+        def counted(eta: float) -> float:
+            self.nfev += 1
+            return inner(eta)
+
+        return counted
 
     @property
     def has_gradient(self) -> bool:
@@ -135,9 +181,17 @@ class StepContext:
     def fun(self) -> float:
         """C at the current point, on the current batch, computed at most once
         per step. Read it before moving v."""
-        if self._fun is None:
-            self._fun = self.cost(self._v)
-        return self._fun
+        f = self._fun
+        if f is None:
+            at, batch = self._at_gradient, self.batch
+            if at is not None and batch is not None:
+                f = at(self._v, batch)
+            if f is None:
+                f = self.cost(self._v)
+            else:
+                self.nfev += 1
+            self._fun = f
+        return f
 
     def work(self, v: FloatArray) -> FloatArray:
         """A scratch array of ``v``'s shape and dtype, reused from step to step

@@ -28,6 +28,7 @@ from .protocols import (
     GradientSource,
     HasInitialPoint,
     Objective,
+    ReusesPass,
     Sampled,
     StepContext,
     StepRule,
@@ -250,7 +251,8 @@ def _parts(objective: Any, v0: Any, gradient: Any, step: Any, dtype: Any, seed: 
     v = _starting_point(obj, v0, init_rng, dtype) if saved is None else _saved_point(
         saved, v0, dtype)
     cost_fn = _cost_function(obj, src)
-    ctx = StepContext(cost_fn, v, lambda w, b, out: src.gradient(obj, w, b, out))
+    reuse = obj if isinstance(obj, ReusesPass) and not isinstance(src, ComputesCost) else None
+    ctx = StepContext(cost_fn, v, lambda w, b, out: src.gradient(obj, w, b, out), reuse=reuse)
     return Parts(obj, src, rule, cost_fn, ctx, np.empty_like(v)), v, shuffle_rng
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "Objective",
     "PartState",
     "PureStepRule",
+    "ReusesPass",
     "Sampled",
     "Shardable",
     "Stateful",
@@ -228,6 +229,34 @@ class ComputesCost(Protocol):
         batch: Batch | None = None,
         out: FloatArray | None = None,
     ) -> tuple[float, FloatArray]: ...
+
+
+@runtime_checkable
+class ReusesPass(Protocol):
+    """Optional capability of a :class:`Sampled` objective with its own
+    gradient: the costs a mini-batch step asks for reuse the work of the
+    step's gradient call (a line search's C(v) and its trials).
+
+    ``cost_at_gradient(v, batch)`` is C(v) on ``batch`` read from the forward
+    pass of the last ``gradient(v, batch, out)`` call, when that call got
+    these very arrays ``v`` and ``batch`` and nothing has been computed since;
+    ``cost_on_batch(w, batch)`` is C(w) on ``batch`` computed with the inputs
+    that call gathered, when they are still held. Each returns exactly what
+    ``cost(v, batch)`` (``cost(w, batch)``) would, bit for bit, or None when
+    it cannot (then the caller calls ``cost``). ``line_cost(v, d, batch)``
+    is the function η ↦ C(v + ηd) on ``batch`` from that call's work, equal
+    to ``cost(v + ηd, batch)`` to rounding (the same sums in another order),
+    or None. The step context uses them (:class:`StepContext`, ``reuse=``);
+    ``v`` must not have moved since the gradient call (``ctx.fun`` is read
+    before moving v).
+    """
+
+    def cost_at_gradient(self, v: FloatArray, batch: Batch) -> float | None: ...
+
+    def cost_on_batch(self, w: FloatArray, batch: Batch) -> float | None: ...
+
+    def line_cost(self, v: FloatArray, d: FloatArray, batch: Batch
+                  ) -> Callable[[float], float] | None: ...
 
 
 @runtime_checkable

@@ -39,7 +39,7 @@ class _Views:
 class _Work:
     """Preallocated buffers for a forward and backward pass over ``rows`` inputs."""
 
-    __slots__ = ("a", "d", "s", "x", "y")
+    __slots__ = ("a", "d", "line", "s", "x", "y", "z0")
 
     def __init__(self, rows: int, sizes: tuple[int, ...], dtype: np.dtype[Any]) -> None:
         outs = sizes[1:]
@@ -49,6 +49,8 @@ class _Work:
         self.s = [np.empty((rows, k), dtype) for k in outs[:-1]]
         self.x: FloatArray | None = None  # gathered inputs (allocated on first gather)
         self.y: FloatArray | None = None  # gathered targets
+        self.z0: FloatArray | None = None  # z¹ kept by the last backprop (a line search's)
+        self.line: Any = None  # a line search's buffers (gdkit_plugins.network.reuse)
 
 
 class Backprop(HeldData):
@@ -64,6 +66,13 @@ class Backprop(HeldData):
     _param_views: list[_Views]
     _grad_views: list[_Views]
     _acc: FloatArray | None
+    # what the last mini-batch gradient call leaves for the step's costs
+    # (gdkit_plugins.network.reuse): (batch, v's views, work, gathers, passes, z¹ kept,
+    # the gradient's array)
+    _held: tuple[Batch, _Views, _Work, int, int, bool, FloatArray] | None
+    _keep_z0: bool  # backprop keeps z¹ (a line search asked for it)
+    _passes: int  # forward passes run (the activations' generation)
+    _gathers: int  # gathers run (the gathered inputs' generation)
 
     def cost(self, v: FloatArray, batch: Batch | None = None) -> float:
         """The quadratic cost of eq. (6), C = 1/(2n) Σₓ ‖y(x) − aᴸ(x)‖².
@@ -124,6 +133,7 @@ class Backprop(HeldData):
             ``out`` (a new array if None was given).
         """
         self._local_only()
+        self._held = None  # this call's buffers replace what the last one left
         pv = self._views(v, self._param_views, "v")
         if out is None:
             out = np.empty(self._dim, self.dtype)
@@ -143,6 +153,10 @@ class Backprop(HeldData):
             if n <= chunk:
                 x, y = self._gather(batch)
                 self._backprop(pv, gv, x, y)
+                # what cost_at_gradient and cost_on_batch reuse, valid until the next pass
+                work = self._work[n]
+                self._held = (batch, pv, work, self._gathers, self._passes,
+                              work.z0 is not None and self._keep_z0, out)
                 return out
             parts = [(i, batch[i:i + chunk]) for i in range(0, n, chunk)]
         # Many inputs: the mean of the chunks' mean gradients, weighted by size.
@@ -254,14 +268,17 @@ class Backprop(HeldData):
         if x is None or y is None:
             x = work.x = np.empty((len(batch), self.sizes[0]), self.dtype)
             y = work.y = np.empty((len(batch), self.sizes[-1]), self.dtype)
+        self._gathers += 1
         np.take(self.inputs, batch, axis=0, out=x)
         np.take(self.targets, batch, axis=0, out=y)
         return x, y
 
-    def _forward(self, pv: _Views, x: FloatArray, acts: list[FloatArray] | None = None
-                 ) -> FloatArray:
+    def _forward(self, pv: _Views, x: FloatArray, acts: list[FloatArray] | None = None,
+                 keep: FloatArray | None = None) -> FloatArray:
         """Aˡ = σ(Aˡ⁻¹ (wˡ)ᵀ + bˡ) into the work buffers ``acts`` (the last layer
-        activated by the cost's output layer); returns Aᴸ."""
+        activated by the cost's output layer); returns Aᴸ. The first layer's
+        z¹ = X (w¹)ᵀ + b¹ is copied into ``keep`` when given."""
+        self._passes += 1
         if acts is None:
             acts = self._buffers(x.shape[0]).a
         a = x
@@ -269,6 +286,8 @@ class Backprop(HeldData):
         for layer, (wt, b, out) in enumerate(zip(pv.weights_t, pv.biases, acts, strict=True)):
             np.matmul(a, wt, out=out)
             out += b
+            if keep is not None and not layer:
+                np.copyto(keep, out)
             if layer < last:
                 self._expit(out, out=out)
             else:
@@ -280,7 +299,7 @@ class Backprop(HeldData):
         """∇C of the mean cost over the rows of x into the views ``gv`` (BP1-BP4)."""
         work = self._buffers(x.shape[0])
         acts, deltas, sprime = work.a, work.d, work.s
-        a = self._forward(pv, x, acts)
+        a = self._forward(pv, x, acts, work.z0 if self._keep_z0 else None)
         # BP1: Δᴸ = ∂C/∂zᴸ, the cost's (for eq. 6: (Aᴸ − Y)/B ⊙ σ'(zᴸ)).
         self.cost_part.delta(a, y, deltas[-1])
         last = len(acts) - 1

@@ -20,6 +20,7 @@ from .backprop import _Views, _Work
 from .compiled import CompiledHook
 from .data import DEFAULT_CHUNK, _check_sizes
 from .metrics import Metrics
+from .reuse import ReusedPass
 from .traced import Traced
 
 __all__ = ["INITS", "Network"]
@@ -32,7 +33,7 @@ _DTYPES: Final[tuple[np.dtype[np.floating[Any]], ...]] = (
     np.dtype(np.float64), np.dtype(np.float32))
 
 
-class Network(Metrics, Traced, CompiledHook):
+class Network(Metrics, Traced, CompiledHook, ReusedPass):
     """A sigmoid network scored by the quadratic cost (eq. 6) on training data.
 
     Satisfies gdkit's protocols structurally: an Objective (``dim``,
@@ -164,6 +165,9 @@ class Network(Metrics, Traced, CompiledHook):
         self._param_views: list[_Views] = []
         self._grad_views: list[_Views] = []
         self._acc: FloatArray | None = None
+        self._held = None
+        self._passes = self._gathers = 0
+        self._keep_z0 = False
 
     # -- the protocols -------------------------------------------------------
     def __repr__(self) -> str:

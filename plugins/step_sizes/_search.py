@@ -17,13 +17,16 @@ def _set(obj: Any, **values: Any) -> None:
         object.__setattr__(obj, k, val)
 
 
-def _descent_slope(name: str, d: FloatArray, grad: FloatArray | None) -> float:
-    """∇C·d, refusing a direction that does not descend (∇C·d >= 0, d != 0).
-    Returns 0.0 for d = 0 (nothing to do)."""
+def _descent_slope(name: str, d: FloatArray, grad: FloatArray | None,
+                   sign: float = 1.0) -> float:
+    """∇C·(sign·d), refusing a direction that does not descend (∇C·d >= 0,
+    d != 0). Returns 0.0 for d = 0 (nothing to do). With ``sign`` = −1 and
+    ``d`` = ∇C it is ∇C·(−∇C) bit for bit: a negated product, or sum of
+    negated terms, rounds to the negated result."""
     if grad is None:
         raise ConfigError(f"{name}: ctx.grad is not set; use this step size inside "
                           "gdkit.chain(...), which provides ∇C.")
-    slope = float(np.dot(grad, d))
+    slope = sign * float(np.dot(grad, d))
     if slope < 0.0:
         return slope
     if not d.any():
@@ -70,26 +73,28 @@ def _frozen(name: str, ctx: StepContext, eta: float) -> PrecisionLost:
 
 
 def _approx_decrease(ctx: StepContext, trial: FloatArray, d: FloatArray, slope: float,
-                     delta: float) -> bool:
+                     delta: float, sign: float = 1.0) -> bool:
     """Hager and Zhang's approximate sufficient decrease, for a trial whose C is
     within rounding of C(v): ∇C(v + ηd)·d ≤ (2δ − 1)·∇C·d (eq. AW1).
 
     For a C quadratic along d it is exactly C(v + ηd) ≤ C(v) + δ·η·∇C·d, but
     it reads the slope, which rounding does not swamp where C is flat to
     rounding. Without a gradient at trial points (a bare context) it is
-    False: the trial is rejected."""
+    False: the trial is rejected. The direction is ``sign``·``d``."""
     if not ctx.has_gradient:
         return False
     gt = ctx.gradient_at(trial)
-    dphi = float(np.dot(gt, d))
+    dphi = sign * float(np.dot(gt, d))
     return math.isfinite(dphi) and dphi <= (2.0 * delta - 1.0) * slope
 
 
 def _backtrack(name: str, v: FloatArray, d: FloatArray, ctx: StepContext, *, eta: float,
-               ref: float, slope: float, c: float, shrink: float,
-               tries: int) -> tuple[float, float] | None:
+               ref: float, slope: float, c: float, shrink: float, tries: int,
+               sign: float = 1.0) -> tuple[float, float] | None:
     """Try η, η·shrink, … until the decrease is sufficient; move v there and
     return (η, C there), or None when ``tries`` trials all fail (v unchanged).
+    The direction is ``sign``·``d`` (−1 and ∇C: steepest descent, the same
+    bits as d = −∇C formed: v + η·(−g) and v + (−η)·g round alike).
 
     A trial is accepted when, in difference form (rounding in C(v) and
     C(trial) cancels instead of swamping the test),
@@ -103,20 +108,22 @@ def _backtrack(name: str, v: FloatArray, d: FloatArray, ctx: StepContext, *, eta
     """
     f0 = ctx.fun
     tol = _rounding(f0, v)
+    phi = ctx.cost_along(d)
     trial = ctx.work(v)
     for _ in range(tries):
-        np.multiply(d, eta, out=trial)
-        trial += v
-        ft = ctx.cost(trial)
+        ft = phi(sign * eta)
         if math.isfinite(ft):
             if (ft - ref) - c * eta * slope <= 0.0 and abs(ft - f0) > tol:
-                v[...] = trial
+                np.multiply(d, sign * eta, out=trial)
+                v += trial  # v + η·d, the same bits as η·d + v
                 return eta, ft
             if abs(ft - f0) <= tol:
+                np.multiply(d, sign * eta, out=trial)
+                trial += v
                 if np.array_equal(trial, v):
                     raise _frozen(name, ctx, eta)
                 if (ft - ref) - c * eta * slope <= 0.0 or _approx_decrease(
-                        ctx, trial, d, slope, c):
+                        ctx, trial, d, slope, c, sign):
                     v[...] = trial  # gradient_at writes its own buffer, not this one
                     return eta, ft
         eta *= shrink

@@ -113,14 +113,24 @@ class Armijo:
 
     def move(self, v: FloatArray, d: FloatArray, state: ArmijoState,
              ctx: StepContext) -> tuple[float, ArmijoState]:
-        slope = _descent_slope("armijo", d, ctx.grad)
+        return self._move(v, d, 1.0, state, ctx)
+
+    def move_steepest(self, v: FloatArray, grad: FloatArray, state: ArmijoState,
+                      ctx: StepContext) -> tuple[float, ArmijoState]:
+        """:meth:`move` along d = −∇C without forming d (the same η, state and bits)."""
+        return self._move(v, grad, -1.0, state, ctx)
+
+    def _move(self, v: FloatArray, d: FloatArray, sign: float, state: ArmijoState,
+              ctx: StepContext) -> tuple[float, ArmijoState]:
+        """Backtrack along ``sign``·``d``."""
+        slope = _descent_slope("armijo", d, ctx.grad, sign)
         if slope == 0.0:
             return 0.0, state
         f0 = ctx.fun
         last = state.eta
         eta = self.eta0 if math.isnan(last) else min(last * self.grow, self.eta_max)
         accepted = _backtrack("armijo", v, d, ctx, eta=eta, ref=f0, slope=slope, c=self.c,
-                              shrink=self.shrink, tries=self.max_backtracks)
+                              shrink=self.shrink, tries=self.max_backtracks, sign=sign)
         if accepted is not None:
             flat, best = _watch("armijo", ctx, v, accepted[1], state.flat, state.best,
                                 self.patience)
