@@ -24,7 +24,13 @@ copy is written back into v at the end of the span. The first layer skips
 zero inputs (MNIST's pixels are 81% zeros; their positions listed once per
 run, row by row): a term ``w·0`` adds exactly zero to a sum, so skipping it
 changes no bit, and a weight whose input is zero throughout the mini-batch
-has gradient exactly zero, so plain η leaves it exactly as it was.
+has gradient exactly zero, so plain η leaves it exactly as it was. When the
+inputs take at most 256 distinct values (MNIST's k/255), the non-zero ones
+are also listed once per run as one-byte codes into a table of the values
+(``table[codes[t]]`` is the input, bit for bit), so a step reads a byte
+and a position an input, in order, rather than a float from a row of the
+inputs scattered in memory; otherwise the kernels read the rows. Either way
+the same numbers, in the same order: the same bits.
 
 Compiled on first use per dtype and cached on disk (numba's ``cache=True``:
 ``__pycache__`` beside this file, or numba's user cache directory when that
@@ -337,3 +343,36 @@ def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_si
     if mode != PLAIN:
         _transpose(velocity, vt, sizes, w_off, p_off, pad, False)
     return k, (zero if np.isfinite(total) else total)
+
+
+@njit(cache=True, nogil=True)
+def encode(x: Any, bits: Any, indptr: Any, indices: Any, table: Any, codes: Any) -> int:
+    """The non-zero inputs of ``x`` (CSR ``indptr``, ``indices``; ``bits`` is
+    ``x`` viewed as unsigned integers of its width) as one-byte ``codes`` into
+    ``table`` (256 entries): the distinct values in the order met, found again
+    through a hash of their bits. Returns the number of distinct values, or -1
+    when they need more than a byte, or one is not finite (the caller then
+    reads the rows)."""
+    slots = np.full(4096, -1, np.int16)  # a value's code, at its hash (linear probing)
+    mult = np.uint64(0x9E3779B97F4A7C15)
+    shift = np.uint64(52)
+    mask = np.uint64(4095)
+    n = 0
+    for r in range(x.shape[0]):
+        xr, br = x[r], bits[r]
+        for t in range(indptr[r], indptr[r + 1]):
+            i = indices[t]
+            v = xr[i]
+            if not np.isfinite(v):
+                return -1
+            h = (np.uint64(br[i]) * mult) >> shift
+            while slots[h] >= 0 and table[slots[h]] != v:
+                h = (h + np.uint64(1)) & mask
+            if slots[h] < 0:
+                if n == table.size:
+                    return -1
+                table[n] = v
+                slots[h] = n
+                n += 1
+            codes[t] = slots[h]
+    return n

@@ -134,7 +134,9 @@ class CompiledNetworkSteps:
         self.mark = np.zeros(int(sizes[0]), np.uint8)
         self.union = np.zeros(int(sizes[0]), np.int64)
         self.x = np.ascontiguousarray(net.inputs)
-        self.indptr, self.indices, self.codes, self.table = _nonzeros(self.x)
+        self.indptr, self.indices = _nonzeros(self.x)
+        self.codes, self.table = np.zeros(0, np.uint8), np.zeros(0, dt)  # bind() encodes
+        self.encoded = False
         self.y = np.ascontiguousarray(net.targets)
         self.v: FloatArray | None = None
         self.g: FloatArray | None = None
@@ -154,6 +156,9 @@ class CompiledNetworkSteps:
         if self.mode != 0:
             self.velocity = states[0][0]
         with announce_compiling(compiling_message(v.dtype)):
+            if not self.encoded:
+                self.codes, self.table = _codes(self.x, self.indptr, self.indices)
+                self.encoded = True
             self.steps(np.zeros(1, np.intp), 0, 0, 0, 0)
 
     def steps(self, perm: Batch, start: int, stop: int, iteration: int,
@@ -173,56 +178,36 @@ class CompiledNetworkSteps:
         return int(taken), last, float(total)
 
 
-Codes = npt.NDArray[np.uint8]
-
-
-def _nonzeros(x: FloatArray, block: int = 4096
-              ) -> tuple[npt.NDArray[np.int64], npt.NDArray[Any], Codes, FloatArray]:
-    """Where each row of ``x`` is not zero, as CSR ``(indptr, indices)`` (int16
-    positions when they fit), and the values there as one-byte ``codes`` into a
-    ``table`` of at most 256 distinct values (``table[codes[t]]`` is the value,
-    bit for bit), built block by block (no full-size temporary).
-
-    MNIST's pixels are k/255: a step then reads a byte a non-zero input, in
-    order, instead of a float from a row of ``x`` scattered in memory (at batch
-    100 the first layer's reads of ``x`` dominated its time). When the values
-    take more than 256 distinct values, ``codes`` and ``table`` are empty and
-    the kernels read ``x`` (a copy of the values in ``x``'s dtype would cost
-    the memory of a fifth of the inputs).
-    """
+def _nonzeros(x: FloatArray, block: int = 4096) -> tuple[npt.NDArray[np.int64], npt.NDArray[Any]]:
+    """Where each row of ``x`` is not zero, as CSR ``(indptr, indices)``, built
+    block by block (no full-size temporary), with int16 positions when they fit."""
     counts = np.count_nonzero(x, axis=1)
     indptr = np.zeros(x.shape[0] + 1, np.int64)
     np.cumsum(counts, out=indptr[1:])
     kind = np.int16 if x.shape[1] <= np.iinfo(np.int16).max else np.int32
     indices = np.empty(int(indptr[-1]), kind)
-    codes: Codes | None = np.empty(int(indptr[-1]), np.uint8)
-    table = np.zeros(0, x.dtype)
     for s in range(0, x.shape[0], block):
-        part = slice(indptr[s], indptr[min(s + block, x.shape[0])])
-        rows, cols = np.nonzero(x[s:s + block])
-        indices[part] = cols
-        if codes is not None:
-            table = _encode(x[s:s + block][rows, cols], table, codes, part)
-            if table.size == 0:
-                codes = None
-    if codes is None:
-        return indptr, indices, np.zeros(0, np.uint8), np.zeros(0, x.dtype)
-    return indptr, indices, codes, table
+        indices[indptr[s]:indptr[min(s + block, x.shape[0])]] = np.nonzero(x[s:s + block])[1]
+    return indptr, indices
 
 
-def _encode(values: FloatArray, table: FloatArray, codes: Codes,
-            part: slice) -> FloatArray:
-    """``values`` as indices into ``table`` (sorted; grown as needed, the codes
-    before ``part`` then renumbered), written into ``codes[part]``; returns the
-    table, or an empty one when more than 256 values (or a NaN) would be needed."""
-    pos = np.minimum(np.searchsorted(table, values), max(table.size - 1, 0))
-    if table.size == 0 or not np.array_equal(table[pos], values):
-        grown = np.union1d(table, values)
-        if grown.size > 256 or np.isnan(grown).any():
-            return table[:0]
-        if table.size:  # the old table's values keep their order in the grown one
-            done = codes[:part.start]
-            done[:] = np.searchsorted(grown, table)[done]
-        table, pos = grown, np.searchsorted(grown, values)
-    codes[part] = pos
-    return table
+def _codes(x: FloatArray, indptr: npt.NDArray[np.int64], indices: npt.NDArray[Any]
+           ) -> tuple[npt.NDArray[np.uint8], FloatArray]:
+    """The non-zero inputs as one-byte ``codes`` into a ``table`` of their
+    distinct values (``table[codes[t]]`` is the t-th, bit for bit), or two
+    empty arrays when more than 256 values (or one not finite) would need
+    more than a byte (the kernels then read the rows of ``x``).
+
+    MNIST's pixels are k/255: a step then reads a byte an input, in order,
+    instead of a float from a row of ``x`` scattered in memory (at batch 100
+    the first layer's reads of ``x`` dominated its forward pass). A copy of
+    the values in ``x``'s dtype would cost the memory of a fifth of the
+    inputs; the codes cost an eighth of that in float64.
+    """
+    from ._kernels import encode
+    table = np.zeros(256, x.dtype)
+    codes = np.empty(indices.size, np.uint8)
+    n = encode(x, x.view(f"u{x.dtype.itemsize}"), indptr, indices, table, codes)
+    if n < 0:
+        return np.zeros(0, np.uint8), np.zeros(0, x.dtype)
+    return codes, table[:n].copy()
