@@ -141,6 +141,8 @@ class CompiledNetworkSteps:
         self.v: FloatArray | None = None
         self.g: FloatArray | None = None
         self.velocity: FloatArray = np.zeros(0, dt)
+        self.last: FloatArray = np.zeros(0, dt)  # v and the velocity as the last span left them
+        self.fresh = True
 
     def __repr__(self) -> str:
         return f"CompiledNetworkSteps(sizes={tuple(int(s) for s in self.sizes)}, mode={self.mode})"
@@ -155,6 +157,8 @@ class CompiledNetworkSteps:
         self.v, self.g = v, g
         if self.mode != 0:
             self.velocity = states[0][0]
+        self.last = np.empty(v.size + self.velocity.size, v.dtype)
+        self.fresh = True
         with announce_compiling(compiling_message(v.dtype)):
             if not self.encoded:
                 self.codes, self.table = _codes(self.x, self.indptr, self.indices)
@@ -173,7 +177,8 @@ class CompiledNetworkSteps:
             self.consts, self.invs, self.velocity, self.sizes, self.w_off, self.p_off, self.pad,
             self.b_off, self.cost,
             self.wt, self.vt, self.acts, self.deltas, self.z, self.indptr, self.indices,
-            self.codes, self.table, self.g, self.gt, self.mark, self.union)
+            self.codes, self.table, self.g, self.gt, self.mark, self.union, self.last, self.fresh)
+        self.fresh = False
         last = float(etas[taken - 1]) if taken else float("nan")
         return int(taken), last, float(total)
 
