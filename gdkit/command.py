@@ -42,14 +42,20 @@ from typing import Any, Final, Protocol, runtime_checkable
 from .errors import ConfigError, GdkitError
 from .stepspec import read_value
 
-__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_PIPE", "EXIT_USAGE", "Advice", "Command",
-           "add_objective_flags", "gradient_and_step", "in_flags", "objective_options",
-           "parse_options", "refuse_overwrite", "silence_stdout", "summary", "worded"]
+__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_PIPE", "EXIT_SHORTFALL", "EXIT_USAGE",
+           "Advice", "Command", "add_objective_flags", "gradient_and_step", "in_flags",
+           "objective_options", "parse_options", "refuse_overwrite", "silence_stdout", "summary",
+           "worded"]
 
 EXIT_ERROR: Final = 1
 """Exit status of a run that failed (bad data, a run that did not converge)."""
 EXIT_USAGE: Final = 2
 """Exit status of a bad command line or configuration (as argparse uses)."""
+EXIT_SHORTFALL: Final = 3
+"""Exit status of a run that finished and wrote its outputs, but whose result
+falls short in a way its last lines on stderr name and say what to try: no
+plain success, no failure either (``gdkit train``: a network that leaves a
+digit (almost) never recognised)."""
 EXIT_INTERRUPTED: Final = 130
 """Exit status after Ctrl-C (128 + SIGINT), as shells report it."""
 EXIT_PIPE: Final = 141

@@ -2,8 +2,9 @@
 (``gdkit[tensorboard]``: tensorboardX, which needs no TensorFlow).
 
 Every number of an epoch's record becomes a scalar at step = epoch: ``cost``,
-``eta``, ``seconds``, the accuracies, and the per-digit recalls grouped as
-``recall/0`` .. ``recall/9``. tensorboardX is imported when a run starts, never
+``eta``, ``seconds``, the accuracies, the per-digit recalls grouped as
+``recall/0`` .. ``recall/9`` and each output neuron's saturation on its own
+digit as ``saturated/0`` .. ``saturated/9``. tensorboardX is imported when a run starts, never
 by ``import gdkit`` or ``gdkit plugins``::
 
     gdkit train --data DIR --tensorboard runs/book
@@ -23,9 +24,10 @@ __all__ = ["TensorBoard", "tag"]
 
 
 def tag(key: str) -> str:
-    """The scalar's name in TensorBoard: ``recall_3`` → ``recall/3``; others as they are."""
+    """The scalar's name in TensorBoard: ``recall_3`` → ``recall/3``, ``saturated_3`` →
+    ``saturated/3``; others as they are."""
     head, _, tail = key.rpartition("_")
-    return f"{head}/{tail}" if head == "recall" and tail.isdigit() else key
+    return f"{head}/{tail}" if head in ("recall", "saturated") and tail.isdigit() else key
 
 
 class TensorBoard:

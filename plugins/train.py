@@ -26,6 +26,7 @@ from gdkit import threads
 from gdkit.command import (
     EXIT_ERROR,
     EXIT_PIPE,
+    EXIT_SHORTFALL,
     parse_options,
     refuse_overwrite,
 )
@@ -43,7 +44,7 @@ from gdkit.result import STOPPED
 from gdkit.stepspec import parse_spec
 from gdkit.validate import argument, integer, number
 
-from .diagnosis import CHANCE, StuckNeurons
+from .diagnosis import CHANCE, StepFacts, StuckNeurons
 from .network import INITS, MNIST_SIZES, save_network
 from .tensorboard import TensorBoard
 from .train_config import CONFIG, jsonable, take_resumed_config
@@ -77,6 +78,12 @@ class Train:
         parser.description = ("Train Nielsen's sigmoid network on MNIST (the mnist-network "
                               "objective) by mini-batch SGD, printing the test accuracy after "
                               "each epoch.")
+        parser.epilog = (f"Exit status: 0 success; {EXIT_ERROR} the run failed (a network that "
+                         "saturated or learned nothing included); 2 a bad command line; "
+                         f"{EXIT_SHORTFALL} the run finished and saved its outputs, but its "
+                         "network leaves a digit (almost) never recognised (the last lines on "
+                         "stderr name the digits and what to try); 130 or 143 interrupted by "
+                         "SIGINT or SIGTERM; 141 stdout closed.")
         add = parser.add_argument
         add("--sizes", type=argument(integer, minimum=1), nargs="+", default=list(MNIST_SIZES),
             metavar="N", help="neurons per layer, 784 first and 10 last (default 784 30 10)")
@@ -146,7 +153,8 @@ class Train:
                  "such a file is refused: continue it with --resume)")
 
     def run(self, args: argparse.Namespace) -> int:
-        """Train; 0 on success, 1 if the run failed, 128 + signal if interrupted."""
+        """Train; 0 on success, 1 if the run failed, 3 if its network leaves a digit
+        (almost) never recognised, 128 + signal if interrupted."""
         return _Run(args).main()
 
 
@@ -157,8 +165,9 @@ class _Run:
         self.args = args
         self._watchers()
 
-    def _watchers(self) -> None:
-        """The progress bar and the observers, for the settings in ``self.args``."""
+    def _watchers(self, rule: Any = None) -> None:
+        """The progress bar and the observers, for the settings in ``self.args``
+        and the step ``rule`` (when built)."""
         args = self.args
         show = show_progress(sys.stderr, False if args.quiet else args.progress)
         self.bar = EpochBar(sys.stderr) if show else None
@@ -171,7 +180,9 @@ class _Run:
         early = self.early
         self.stuck = StuckNeurons(int(args.sizes[-1]), args.epochs, cost=args.cost,
                                   init=args.init, last_epoch=(lambda: 0) if early is None
-                                  else lambda: early.stopped_at)
+                                  else lambda: early.stopped_at,
+                                  step=None if rule is None else StepFacts.of(
+                                      ",".join(p.name for p in _step_spec(args).parts), rule))
         self.settings: dict[str, Any] = {}
 
     def observers(self) -> list[Any]:
@@ -192,9 +203,9 @@ class _Run:
         if args.early_stop is not None and not args.validate:
             raise ConfigError("--early-stop N watches the validation accuracy: drop "
                               "--no-validate, or --early-stop.")
-        self._watchers()  # a resumed run's settings decide them
         gdkit.cost(args.cost)  # a wrong name fails now, before the data are read
         rule = _step_rule(args)
+        self._watchers(rule)  # a resumed run's settings decide them
         if args.download and args.data is not None:
             raise ConfigError("--download fetches MNIST into the user cache; with --data DIR the "
                               "four files must already be in DIR. Drop one of the two options.")
@@ -246,8 +257,8 @@ class _Run:
     def _print_best(self, res: gdkit.Result) -> None:
         """The best epoch: chosen on the validation set when there is one."""
         hist = res.history
-        if "val_accuracy" in hist and np.isfinite(hist["val_accuracy"]).any():
-            i = int(np.nanargmax(hist["val_accuracy"]))  # the first of equals, as BestEpoch
+        i, _ = _reported(hist)
+        if i >= 0:
             test = f", test accuracy {100.0 * hist['accuracy'][i]:.2f}%" \
                 if "accuracy" in hist else ""
             print(f"Best validation: epoch {i + 1}, validation accuracy "
@@ -345,6 +356,13 @@ class _Run:
         if failed:
             print(f"gdkit train: {failed}", file=sys.stderr)
             return EXIT_ERROR
+        row, label = _reported(res.history)
+        short = self.stuck.conclude(res.history, row, label=label)
+        if short:  # one block: which digits, what was measured, what to try
+            head, *rest = short
+            print("\n".join((f"gdkit train: no plain success (exit status {EXIT_SHORTFALL}): "
+                              f"{head}", *(f"  {line}" for line in rest))), file=sys.stderr)
+            return EXIT_SHORTFALL
         return 0
 
     def _save_final(self, res: gdkit.Result, *, failed: bool) -> None:
@@ -357,6 +375,16 @@ class _Run:
         epoch = self._save(self._chosen(res.x, int(res.epochs)), int(res.epochs),
                            interrupted=False)
         print(f"Saved the parameters of epoch {epoch} to {args.save}", flush=True)
+
+
+def _reported(history: Any) -> tuple[int, str]:
+    """The epoch a run reports (and --save keeps): the best validation epoch's
+    row, or -1 (the last) without a validation accuracy; and how to name it."""
+    val = history["val_accuracy"] if "val_accuracy" in history else np.empty(0)
+    if not np.isfinite(val).any():
+        return -1, "the last epoch"
+    i = int(np.nanargmax(val))  # the first of equals, as BestEpoch
+    return i, "the last epoch" if i == len(val) - 1 else "the best validation epoch"
 
 
 def _learned_nothing(res: gdkit.Result, classes: int) -> str:
@@ -387,11 +415,21 @@ def _objective_config(args: argparse.Namespace) -> dict[str, Any]:
     return config
 
 
+def _step_text(args: argparse.Namespace) -> str:
+    """``--step``, with ``auto`` resolved as for mini-batches."""
+    return gdkit.parts.auto("step rule", mini_batch=True) if args.step == "auto" else args.step
+
+
+def _step_spec(args: argparse.Namespace) -> Any:
+    """``--step`` parsed (its parts' names say which rule the advice is about)."""
+    return parse_spec(_step_text(args))
+
+
 def _step_rule(args: argparse.Namespace) -> Any:
     """The step rule of ``--step`` (and the older ``--step-option``); ``--eta`` is
     the fixed step size's η, DEFAULT_ETA unless the spec or an option gives one."""
     opts = parse_options(args.step_option)
-    text = gdkit.parts.auto("step rule", mini_batch=True) if args.step == "auto" else args.step
+    text = _step_text(args)
     spec = parse_spec(text)
     last = spec.parts[-1]
     if last.name == "fixed":

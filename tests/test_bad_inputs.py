@@ -35,14 +35,14 @@ from gdkit.checkpoint import load_checkpoint, save_checkpoint
 from gdkit.validate import MARGIN, available_memory
 
 from .conftest import MakeDist
-from .helpers import wait_for_output
+from .helpers import QUICK_TRAIN, wait_for_output
 from .test_cli import gdkit_cmd
 from .test_registry import HALVING
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "bad-inputs.rst"
 MNIST = Path(os.environ.get(
     "GDKIT_TEST_MNIST", Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
-QUICK = ("--epochs", "1", "--n-train", "500", "--sizes", "784", "8", "10", "-q")
+QUICK = (*QUICK_TRAIN, "-q")
 
 BAD_SHAPE = """
 import numpy as np
@@ -237,6 +237,14 @@ def no_success(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str]
         "gdkit train: no success: the network saturated. 100% of its neurons' activations"
 
 
+def digits_never_recognised(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str],
+                                                             int, str]:
+    # η = 30 saturates four output neurons at 0 on their own digits (100%, 98%, 100%, 100%
+    # of their images) while the network is at 38% accuracy: no failure, no success.
+    out = run("train", "--data", str(MNIST), *QUICK, "--init", "normal", "--eta", "30")
+    return out, 3, "gdkit train: no plain success (exit status 3): digit(s) "
+
+
 def edited_checkpoint(tmp: Path, _: MakeDist) -> tuple[subprocess.CompletedProcess[str], int,
                                                        str]:
     ck = tmp / "ck.npz"
@@ -331,6 +339,7 @@ CASES: dict[str, Case] = {
     "checkpoint-in-use": checkpoint_in_use,
     "too-much-memory": too_much_memory,
     "no-success": no_success,
+    "digits-never-recognised": digits_never_recognised,
     "edited-checkpoint": edited_checkpoint,
     "missing-extra": missing_extra,
     "foreign-model": foreign_model,
@@ -571,8 +580,9 @@ BOMB = 64 << 20  # 64 MiB declared, ~64 KB on disk: far beyond what any reader h
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A small model and the checkpoints of a mini-batch and a full-batch run."""
     d = tmp_path_factory.mktemp("trained")
-    out = run("train", "--data", str(MNIST), *QUICK, "--save", str(d / "m.npz"),
-              "--checkpoint", str(d / "ck.npz"), "--step", "momentum,fixed")
+    out = run("train", "--data", str(MNIST), *QUICK, "--epochs", "1", "--save", str(d / "m.npz"),
+              "--checkpoint", str(d / "ck.npz"), "--step", "momentum,fixed", "--step-option",
+              "momentum.beta=0.5", "--eta", "2")  # every digit learned: exit 0
     assert out.returncode == 0, out.stderr
     full = run("minimize", "valley", "--step", "momentum,fixed", "--max-iter", "5",
                "--checkpoint", str(d / "full.npz"))
@@ -583,8 +593,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize(("source", "member", "said"), [
-    ("mini", "v", "its array 'v' declares 67,108,864 bytes, more than the 101,920 that its 6,370 "
-                  "parameters (dim in its configuration) can hold"),
+    ("mini", "v", "its array 'v' declares 67,108,864 bytes, more than the 203,680 that its "
+                  "12,730 parameters (dim in its configuration) can hold"),
     ("mini", "history/cost", "its array 'history/cost' declares 67,108,864 bytes, more than "
                              "the 8 that 1 row(s) of history take"),
     ("full", "history/eta", "its array 'history/eta' declares 67,108,864 bytes, more than the "
@@ -622,7 +632,7 @@ def test_a_model_whose_parameters_are_bombed_is_refused(
     model = bombed(trained["model"], tmp_path / "m.npz", "parameters", BOMB)
     out = run("predict", str(model), str(trained["image"]))
     assert out.returncode == 1 and "its array 'parameters' declares 67,108,864 bytes, more " \
-        "than the 50,960 that a network of sizes [784, 8, 10] needs" in out.stderr, out.stderr
+        "than the 101,840 that a network of sizes [784, 16, 10] needs" in out.stderr, out.stderr
 
 
 def test_predict_checks_the_memory_an_idx_header_declares(

@@ -20,7 +20,7 @@ from gdkit_plugins.network import Network, network, save_network
 from gdkit.cli import main
 from gdkit.errors import CheckpointError, DataError, MissingExtraError, ShapeError
 
-from .test_train_cli import MNIST_DIR, epoch_lines, gdkit_cmd, train
+from .test_train_cli import MNIST_DIR, QUICK, epoch_lines, gdkit_cmd, train
 
 SIZES = (784, 12, 10)
 
@@ -37,8 +37,7 @@ def saved(tmp_path: Path, sizes: tuple[int, ...] = SIZES, dtype: Any = np.float6
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("trained")
-    proc = train("--data", str(MNIST_DIR), "--epochs", "2", "--n-train", "2000", "--sizes",
-                 "784", "16", "10", "--save", str(tmp / "net.npz"), "-q")
+    proc = train("--data", str(MNIST_DIR), *QUICK, "--save", str(tmp / "net.npz"), "-q")
     assert proc.returncode == 0, proc.stderr
     saved = re.search(r"^Saved the parameters of epoch (\d+) to", proc.stdout, re.M)
     assert saved, proc.stdout

@@ -259,8 +259,12 @@ def test_evaluate_counts_the_most_active_output_neuron() -> None:
     expected = int(np.sum(predicted == net.eval_labels))
     recall = {f"recall_{k}": float(np.mean(predicted[net.eval_labels == k] == k))
               for k in range(4)}
+    out = book_forward(net, v, net.inputs)
+    own = out[np.arange(40), net.eval_labels]  # each input's own output neuron
+    wrong = {f"saturated_{k}": float(np.mean(own[net.eval_labels == k] * (1 - own[
+        net.eval_labels == k]) < 0.01)) for k in range(4)}
     assert net.evaluate(v) == {"accuracy": expected / 40, "correct": expected, "total": 40.0,
-                               **recall, "saturated": 0.0}
+                               **recall, **wrong, "saturated": 0.0}
     assert 0 < sum(r == 0 for r in recall.values()) < 4  # this start has a stuck output neuron
     no_eval = Network([5, 6, 4], net.inputs, net.targets)
     assert no_eval.evaluate(v) == {}
@@ -273,6 +277,23 @@ def test_saturated_counts_the_activations_stuck_at_0_or_1() -> None:
     biases[0][:3] = 1e3  # 3 of the 6 hidden neurons at exactly 1 for every input
     biases[1][:] = -1e3  # every output at exactly 0
     assert net.evaluate(v)["saturated"] == (3 + 4) / (6 + 4)
+
+
+def test_saturated_k_is_the_share_of_a_digits_inputs_its_output_sits_near_0_on() -> None:
+    net = small_net(n=40, sizes=(5, 6, 4), chunk_size=7)  # chunks: the counts add up
+    v = net.initial_point(np.random.default_rng(10))
+    weights, biases = net.unpack(v)
+    weights[1][:] = 0.0
+    biases[1][:] = [-4.5, -4.7, 4.7, 0.0]  # σ'(z) = 0.0109, 0.0089 (at 0), 0.0089 (at 1), 1/4
+    record = net.evaluate(v)
+    labels = net.eval_labels
+    assert labels is not None and set(labels.tolist()) == {0, 1, 2, 3}
+    # Only neuron 1 sits near 0, the wrong value for its own inputs: near 1 (neuron 2) is
+    # saturated at the right value, and 4.5 is not yet saturated.
+    assert [record[f"saturated_{k}"] for k in range(4)] == [0.0, 1.0, 0.0, 0.0]
+    no_class_3 = Network((5, 6, 4), net.inputs, net.targets, eval_inputs=net.inputs[:3],
+                         eval_labels=np.array([0, 1, 1]))
+    assert np.isnan(no_class_3.evaluate(v)["saturated_3"])
 
 
 def test_same_seed_same_numbers_bit_for_bit() -> None:

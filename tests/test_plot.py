@@ -486,13 +486,13 @@ def test_train_plot_is_checked_before_training(tmp_path: Path,
 def test_train_plot_resumed_draws_the_epochs_before_the_resume_too(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from .test_train_cli import MNIST_DIR
+    from .test_train_cli import MNIST_DIR, QUICK
 
     drawn: list[Any] = []
     real = gp.curves
     monkeypatch.setattr(gp, "curves", lambda *a, **k: drawn.append(real(*a, **k)) or drawn[-1])
     ck = tmp_path / "run.npz"
-    quick = ["--data", str(MNIST_DIR), "--n-train", "500", "--sizes", "784", "8", "10", "-q"]
+    quick = ["--data", str(MNIST_DIR), *QUICK, "-q"]
     assert main(["train", *quick, "--epochs", "2", "--checkpoint", str(ck)]) == 0
     assert main(["train", "--resume", str(ck), "--epochs", "3", "--allow-config-change",
                  "--plot", str(tmp_path / "c.png"), "-q"]) == 0, capsys.readouterr().err
@@ -504,11 +504,11 @@ def test_train_plot_resumed_draws_the_epochs_before_the_resume_too(
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from .test_train_cli import MNIST_DIR
+    from .test_train_cli import MNIST_DIR, QUICK
 
     path = tmp_path_factory.mktemp("model") / "net.npz"
-    assert main(["train", "--data", str(MNIST_DIR), "--n-train", "1000", "--epochs", "1",
-                 "--sizes", "784", "12", "10", "--save", str(path), "-q"]) == 0
+    assert main(["train", "--data", str(MNIST_DIR), *QUICK, "--epochs", "1", "--save",
+                 str(path), "-q"]) == 0
     return path
 
 
@@ -568,7 +568,7 @@ def test_plot_weights_draws_the_first_layer(model: Path, tmp_path: Path,
     assert main(["plot", "weights", str(model), "--out", str(tmp_path / "w.png")]) == 0
     shown = [ax.get_images()[0].get_array() for ax in drawn[0].axes if ax.get_images()]
     w = load(model).weights[0]
-    assert len(shown) == w.shape[0] == 12
+    assert len(shown) == w.shape[0] == 16
     for img, row in zip(shown, w, strict=True):
         np.testing.assert_array_equal(img, row.reshape(28, 28))
 

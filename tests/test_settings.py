@@ -80,8 +80,10 @@ def test_resume_true_continues_the_path_bit_for_bit_and_keeps_saving(
 
 def test_resume_from_another_file_saves_to_the_path(tmp_path: Path) -> None:
     first, second = tmp_path / "first.npz", tmp_path / "second.npz"
-    gdkit.minimize("valley", [1.0, 1.0], max_iter=5, checkpoint=first)
-    gdkit.minimize("valley", max_iter=9, checkpoint=gdkit.Checkpointing(second, resume=first))
+    # a fixed step, far from converged after 9 steps (lbfgs, the default, is done in 7)
+    gdkit.minimize("valley", [1.0, 1.0], step="fixed", max_iter=5, checkpoint=first)
+    gdkit.minimize("valley", step="fixed", max_iter=9,
+                   checkpoint=gdkit.Checkpointing(second, resume=first))
     assert gdkit.checkpoint.load_checkpoint(first).iteration == 5
     assert gdkit.checkpoint.load_checkpoint(second).iteration == 9
 

@@ -56,8 +56,10 @@ def test_train_writes_each_epochs_record_as_scalars(mnist_dir: str, tmp_path: Pa
         epoch = row["epoch"]
         for key in ("cost", "eta", "accuracy", "val_accuracy"):
             assert scalars[key][epoch] == pytest.approx(row[key], rel=1e-6)  # float32 in events
-        recalls = [scalars[f"recall/{k}"][epoch] for k in range(10)]
-        np.testing.assert_allclose(recalls, [row[f"recall_{k}"] for k in range(10)], rtol=1e-6)
+        for group in ("recall", "saturated"):  # one chart a group, a curve a digit
+            got = [scalars[f"{group}/{k}"][epoch] for k in range(10)]
+            np.testing.assert_allclose(got, [row[f"{group}_{k}"] for k in range(10)], rtol=1e-6)
+    assert "saturated" in scalars and "saturated_0" not in scalars  # the network's, apart
 
 
 def test_a_missing_tensorboardx_is_one_line_naming_the_extra(

@@ -15,6 +15,7 @@ from gdkit_plugins.network import Network
 from threadpoolctl import threadpool_info
 
 import gdkit
+from gdkit.command import EXIT_SHORTFALL
 from gdkit.errors import ConfigError
 from gdkit.threads import SMALL_WORK, decide, limit
 
@@ -96,7 +97,9 @@ def _trained(tmp: Path, env_threads: str, *flags: str, numpy_path: bool = False)
                           "--n-train", "3000", "--sizes", "784", "100", "10", "--batch-size",
                           "100", "--no-validate", "--save", str(save), "-q", *flags],
                          capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert out.returncode == 0, out.stderr
+    # 30 steps from the N(0, 1) start leave digits unlearned (the book's seed-0 network at these
+    # sizes keeps the digit 0 for 30 epochs): the run is here for its bits, status 3 says so.
+    assert out.returncode == EXIT_SHORTFALL, out.stderr
     return load(save).parameters
 
 

@@ -20,7 +20,7 @@ import gdkit
 import gdkit.checkpoint
 from gdkit.checkpoint import load_checkpoint, load_model
 
-from .helpers import wait_for_output
+from .helpers import QUICK_TRAIN, wait_for_output
 
 MNIST_DIR = Path(os.environ.get(
     "GDKIT_TEST_MNIST", Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
@@ -29,8 +29,7 @@ EPOCH_LINE = re.compile(
     r"^Epoch (\d+): (\d{1,3}(?:,\d{3})*) / (\d{1,3}(?:,\d{3})*) \((\d+\.\d\d)%\)"
     r"(?:  validation \d+\.\d\d%)?  cost (\d\.\d+(?:e-\d+)?)  (\d+\.\d\d) s$")
 
-# Small and quick: 2,000 training images, 2 epochs, a 784-16-10 network.
-QUICK = ("--epochs", "2", "--n-train", "2000", "--sizes", "784", "16", "10")
+QUICK = QUICK_TRAIN  # small and quick, and it learns every digit (see tests/helpers.py)
 
 
 def gdkit_cmd() -> list[str]:
@@ -122,7 +121,7 @@ def test_same_seed_same_numbers(quick_run: dict[str, Any], mnist_dir: str,
 
 
 def test_float32_and_another_step_rule(mnist_dir: str, tmp_path: Path) -> None:
-    out = train("--data", mnist_dir, "--epochs", "1", "--n-train", "500", "--dtype", "float32",
+    out = train("--data", mnist_dir, *QUICK, "--epochs", "1", "--dtype", "float32",
                 "--step", "normalized", "--step-option", "epsilon=0.5",
                 "--save", str(tmp_path / "f.npz"))
     assert out.returncode == 0, out.stderr
@@ -133,7 +132,7 @@ def test_float32_and_another_step_rule(mnist_dir: str, tmp_path: Path) -> None:
 
 
 CHAIN = ("--step", "momentum,fixed", "--step-option", "momentum.beta=0.5",
-         "--step-option", "fixed.eta=1.0", "--step-option", "fixed.schedule=cosine(steps=500)")
+         "--step-option", "fixed.eta=3.0", "--step-option", "fixed.schedule=cosine(steps=500)")
 
 
 def test_a_chain_with_a_schedule_resumes_bit_for_bit_from_every_epoch_boundary(
@@ -142,10 +141,10 @@ def test_a_chain_with_a_schedule_resumes_bit_for_bit_from_every_epoch_boundary(
     # schedule (500 steps) is mid-way at each boundary and the momentum
     # buffer is never zero: both must come back exactly.
     run = ("--data", mnist_dir, "--epochs", "3", "--n-train", "2000", "--sizes", "784", "16",
-           "10", "--seed", "5", "-q", *CHAIN)
+           "10", "--seed", "5", "--init", "scaled", "-q", *CHAIN)
     full = train(*run, "--save", str(tmp_path / "full.npz"), "--log", str(tmp_path / "full.log"))
     assert full.returncode == 0, full.stderr
-    assert "chain(Momentum(beta=0.5, nesterov=False), Fixed(eta=1.0, schedule=Cosine(" \
+    assert "chain(Momentum(beta=0.5, nesterov=False), Fixed(eta=3.0, schedule=Cosine(" \
         in full.stdout
     want = load_model(tmp_path / "full.npz")[0]
     full_log = (tmp_path / "full.log").read_text().splitlines()
@@ -208,8 +207,7 @@ def test_progress_bar_on_a_terminal_only(with_tqdm: bool, mnist_dir: str) -> Non
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, "train", "--data", mnist_dir, "--epochs", "2",
-         "--n-train", "1000", "--sizes", "784", "10", "10"],
+        [sys.executable, "-c", code, "train", "--data", mnist_dir, *QUICK],
         stdout=subprocess.PIPE, stderr=slave, text=True)
     os.close(slave)
     chunks = []
@@ -227,7 +225,7 @@ def test_progress_bar_on_a_terminal_only(with_tqdm: bool, mnist_dir: str) -> Non
     assert proc.returncode == 0, err
     assert len(epoch_lines(stdout)) == 2  # stdout stays clean
     assert "\r" in err and "Epoch 1" in err and "Epoch 2" in err
-    assert ("batch" in err) if with_tqdm else ("100 / 100 mini-batches" in err)
+    assert ("batch" in err) if with_tqdm else ("200 / 200 mini-batches" in err)
 
 
 def test_sigint_mid_epoch_then_resume_matches_an_uninterrupted_run(mnist_dir: str,
@@ -276,12 +274,11 @@ def test_sigint_mid_epoch_then_resume_matches_an_uninterrupted_run(mnist_dir: st
 
 def test_resume_refuses_flags_that_change_the_run(mnist_dir: str, tmp_path: Path) -> None:
     ck = tmp_path / "ck.npz"
-    first = train("--data", mnist_dir, "--epochs", "1", "--n-train", "500", "--sizes", "784",
-                  "8", "10", "-q", "--checkpoint", str(ck))
+    first = train("--data", mnist_dir, *QUICK, "--epochs", "1", "-q", "--checkpoint", str(ck))
     assert first.returncode == 0, first.stderr
     out = train("--resume", str(ck), "--sizes", "784", "9", "10", "--epochs", "2")
     assert out.returncode == 1
-    assert "--sizes: checkpoint [784, 8, 10], command line [784, 9, 10]" in out.stderr
+    assert "--sizes: checkpoint [784, 16, 10], command line [784, 9, 10]" in out.stderr
     assert "--allow-config-change" in out.stderr and "Traceback" not in out.stderr
     more = train("--resume", str(ck), "--epochs", "2", "--allow-config-change", "-q")
     assert more.returncode == 0, more.stderr
@@ -398,8 +395,8 @@ def test_an_interrupted_and_resumed_train_logs_and_prints_every_epoch_once(
     # SIGINT as soon as epoch `after`'s line is out: the signal lands at an epoch's end
     # or early in the next one; either way each epoch is printed and logged once.
     ck, log = tmp_path / "ck.npz", tmp_path / "run.jsonl"
-    args = ["--data", mnist_dir, "--epochs", "5", "--n-train", "3000", "--sizes", "784", "8",
-            "10", "-q", "--checkpoint", str(ck), "--log", str(log)]
+    args = ["--data", mnist_dir, "--epochs", "5", "--n-train", "3000", "--sizes", "784", "16",
+            "10", "--init", "scaled", "-q", "--checkpoint", str(ck), "--log", str(log)]
     env = {k: v for k, v in os.environ.items() if k != "GDKIT_DISABLE_PLUGIN_AUTOLOAD"}
     proc = subprocess.Popen([*gdkit_cmd(), "train", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)

@@ -53,9 +53,15 @@ def train(**parts: str) -> gdkit.Result:
 stuck = train()
 
 # %%
-# One digit's recall is (almost) zero: its output neuron is stuck, and
-# ``gdkit train`` says so (once a neuron has been stuck for 10 epochs in a row,
-# or at the last epoch), naming the digit and the cures.
+# One digit's recall is (almost) zero: its output neuron is stuck. The record
+# also says why: ``saturated_k`` is the share of digit k's test images on which
+# its output neuron sits near 0, the wrong value, with σ'(z) < 0.01. ``gdkit
+# train`` warns once a neuron has been stuck for 10 epochs in a row, and a run
+# that ends so exits with status 3, naming the digit, what was measured and
+# the cures.
+print("  saturated on its own digit (%):",
+      np.round(100 * np.array([stuck.history[f"saturated_{k}"][-1] for k in range(10)]),
+               1).tolist())
 #
 # The cures
 # ---------
