@@ -46,18 +46,19 @@ def harness() -> Any:
     def run(stage: int, v: Any, x: Any, y: Any, perm: Any, batch_size: int, neg_eta: Any,
             consts: Any, invs: Any, velocity: Any, sizes: Any, w_off: Any, p_off: Any, pad: Any,
             b_off: Any, cost: int, wt: Any, vt: Any, acts: Any, deltas: Any, z: Any,
-            indptr: Any, indices: Any, g: Any, gt: Any, mark: Any, union: Any) -> int:
+            indptr: Any, indices: Any, codes: Any, table: Any, g: Any, gt: Any, mark: Any,
+            union: Any) -> int:
         one = consts[1]
         k._transpose(v, wt, sizes, w_off, p_off, pad, True)
         touched = 0
         for pos in range(0, perm.size - batch_size + 1, batch_size):
             rows = perm[pos:pos + batch_size]
             k._forward(wt, v, x, rows, batch_size, sizes, p_off, pad, b_off, acts, indptr,
-                       indices, one)
+                       indices, codes, table, one)
             if stage >= 2:
                 n_union, _ = k._gradient(wt, x, y, rows, batch_size, sizes, w_off, p_off, pad,
                                          b_off, cost, invs[batch_size], acts, deltas, indptr,
-                                         indices, g, gt, mark, union, one)
+                                         indices, codes, table, g, gt, mark, union, one)
                 touched += n_union
                 if stage >= 3:
                     k._step(wt, v, g, gt, union, n_union, sizes, w_off, p_off, pad, b_off,
@@ -83,7 +84,7 @@ def compiled_profile(net: Any, batch: int, repeat: int) -> dict[str, float]:
     r = runner
     args = (r.x, r.y, perm, batch, np.asarray(-3.0, v.dtype)[()], r.consts, r.invs, r.velocity,
             r.sizes, r.w_off, r.p_off, r.pad, r.b_off, r.cost, r.wt, r.vt, r.acts, r.deltas,
-            r.z, r.indptr, r.indices, g, r.gt, r.mark, r.union)
+            r.z, r.indptr, r.indices, r.codes, r.table, g, r.gt, r.mark, r.union)
     out: dict[str, float] = {}
     for stage in range(1, 4):
         run(stage, v.copy(), *args)  # compile
