@@ -124,10 +124,12 @@ def _path(results: dict[str, Any]) -> str:
 def intro(results: dict[str, Any], code: Callable[[str], str]) -> str:
     m, load = results["machine"], results["load_average"]
     start = results.get("startup")
+    busy = max(load["start"][0], load["end"][0]) >= 1.0  # another process had a core
     text = (f"Measured by {code('python benchmarks/speed.py')} on {results['date'][:10]} "
             f"({m['cpu_model']}, {m['cpus']} CPUs, {_blas(results)}, "
             f"load average {load['start'][0]:.2f} at the start and {load['end'][0]:.2f} "
-            f"at the end: the machine was shared; {code('OPENBLAS_CORETYPE')} and "
+            f"at the end{': the machine was shared' if busy else ''}; "
+            f"{code('OPENBLAS_CORETYPE')} and "
             f"{code('OPENBLAS_L2_SIZE')} removed from the timed processes). Seconds per "
             f"epoch of mini-batch SGD (η = 3.0) over {results['n_train']:,} training images, "
             f"the best of {results['repeat']} interleaved rounds; the default path is "
