@@ -10,7 +10,9 @@ import pytest
 from .helpers import wait_for_output
 
 SILENT = "import time; print('ready', flush=True); time.sleep(60)"
-TALKS = "print('ready', flush=True); print('tail' * 3000, flush=True)"
+# one write: the pattern and 12 kB after it reach the pipe together, so a reader
+# that buffers ahead of the pattern would hide the tail from communicate()
+TALKS = "import sys; sys.stdout.write('ready\\n' + 'tail' * 3000 + '\\n'); sys.stdout.flush()"
 
 
 def _child(code: str) -> subprocess.Popen[str]:
