@@ -9,7 +9,12 @@ bit. The differences: the order of the terms in each sum (ascending over
 the mini-batch and the inputs, where BLAS chooses its own); ``a·b + c``
 contracted into one fused multiply-add where the CPU has one (numba's
 ``fastmath={"contract"}``, nothing else of fast-math: no reassociation);
-and, only when η or the gradient is not finite, a first-layer weight whose
+with plain η, the first layer's step added to its weights row by row of the
+mini-batch as the gradient's pass reaches them, w += (−η·δ)·x, rather than
+once as w + (−η)·Σ δ·x (it saves the gradient's matrix and two passes over
+it; not at a span's last step, whose whole gradient the loop keeps, nor
+when that gradient could overflow: :func:`_fusable`); and, only when η or
+the gradient is not finite, a first-layer weight whose
 input is zero throughout the mini-batch, which numpy turns into NaN
 (0·inf) and the kernel leaves alone (the run stops with a
 :class:`~gdkit.errors.DivergenceError` either way). It is single-threaded,
@@ -48,6 +53,7 @@ from numba import njit
 PLAIN, MOMENTUM, NESTEROV = 0, 1, 2  # the step
 QUADRATIC, CROSS_ENTROPY = 0, 1  # the cost
 BETA, ONE = 0, 1  # consts[...], in v's dtype (so float32 arithmetic stays float32)
+DELTA, SUM = 0, 1  # limits[...]: see _fusable
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
@@ -168,10 +174,15 @@ def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, p_off:
 def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off: Any,
               p_off: Any, pad: Any, b_off: Any, cost: int, inv: Any, acts: Any, deltas: Any,
               indptr: Any, indices: Any, codes: Any, table: Any, g: Any, gt: Any, mark: Any,
-              union: Any, one: Any) -> tuple[int, Any]:
+              union: Any, one: Any, fuse: bool, neg_eta: Any, limits: Any) -> tuple[int, Any]:
     """∇C of the mini-batch: the first layer's weights into ``gt`` (input-major,
     on the columns listed in ``union``), everything else into ``g`` (v's
-    layout). Returns the number of columns in ``union`` and the gradient's sum."""
+    layout). Returns the number of columns in ``union`` and the gradient's sum.
+
+    With ``fuse`` (plain η), when the first layer's gradient is sure to be
+    finite (:func:`_fusable`), its step is taken here instead, row by row
+    (:func:`_scatter_step`), and the number of columns returned is -1: the
+    sum returned is then that of the other layers' gradient alone."""
     zero = one - one
     last = sizes.size - 2
     k_out = sizes[last + 1]
@@ -212,6 +223,20 @@ def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off
                     s += d[j] * row[j]
                 dp[i] = s * ((one - a[i]) * a[i])
     h, hp = sizes[1], pad[0]
+    gb = g[b_off[0]:b_off[0] + h]
+    for j in range(h):  # BP3 of the first layer
+        s = zero
+        for b in range(n_rows):
+            s += deltas[0, b, j]
+        gb[j] = s
+        tot[j] += s
+    if fuse and _fusable(deltas[0], n_rows, h, tot, limits):
+        w0 = _padded(wt, p_off, sizes, pad, 0)
+        for b in range(n_rows):
+            r = rows[b]
+            _scatter_step(w0, deltas[0, b, :hp], neg_eta, indices, indptr[r], indptr[r + 1],
+                          x[r], codes, table)
+        return -1, _total(tot, zero)
     for b in range(n_rows):  # the first layer: only the inputs that are not zero
         r = rows[b]  # the padding: zero deltas into zero rows
         _scatter_outer(gt, deltas[0, b, :hp], indices, indptr[r], indptr[r + 1], x[r], codes,
@@ -224,17 +249,60 @@ def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off
         row = gt[union[u]]
         for j in range(h):
             tot[j] += row[j]
-    gb = g[b_off[0]:b_off[0] + h]
-    for j in range(h):
-        s = zero
-        for b in range(n_rows):
-            s += deltas[0, b, j]
-        gb[j] = s
-        tot[j] += s
+    return n_union, _total(tot, zero)
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _total(tot: Any, zero: Any) -> Any:
     total = zero
     for j in range(tot.size):
         total += tot[j]
-    return n_union, total
+    return total
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _fusable(d0: Any, n_rows: int, h: int, tot: Any, limits: Any) -> bool:
+    """Whether the first layer's gradient, and the sum of the whole gradient,
+    are sure to be finite: every δ of the first layer finite and
+    max |δ| ≤ ``limits[DELTA]`` (so that each of its m·h elements, a sum of
+    at most B terms δ·x, stays below ``limits[SUM]`` / (m·h)), and the other
+    layers' sums below ``limits[SUM]``. Then taking its step row by row
+    cannot miss a gradient the loop must stop at."""
+    for b in range(n_rows):
+        for j in range(h):
+            if not abs(d0[b, j]) <= limits[DELTA]:  # a NaN fails here too
+                return False
+    within = True
+    for j in range(tot.size):
+        within &= abs(tot[j]) <= limits[SUM]  # False for a NaN
+    return within
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _scatter_step(wl: Any, d: Any, neg_eta: Any, indices: Any, lo: int, hi: int, xr: Any,
+                  codes: Any, table: Any) -> None:
+    """The first layer's step for one row of the mini-batch, taken at once:
+    wl[i] += (−η·δ)·x_i over the row's non-zero inputs i (as
+    :func:`_gather_dot` reads them). Summed into the weights row by row
+    rather than into a gradient first, it saves the gradient's matrix, the
+    pass that steps along it and the pass that clears it; it rounds at each
+    row where the gradient's sum rounded once: a difference of rounding."""
+    e = np.empty(d.size, d.dtype)
+    for j in range(d.size):
+        e[j] = d[j] * neg_eta
+    if codes.size:
+        for t in range(lo, hi):
+            xi = table[codes[t]]
+            row = wl[indices[t]]
+            for j in range(e.size):
+                row[j] += e[j] * xi
+    else:
+        for t in range(lo, hi):
+            i = indices[t]
+            xi = xr[i]
+            row = wl[i]
+            for j in range(e.size):
+                row[j] += e[j] * xi
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
@@ -302,8 +370,8 @@ def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_si
               neg_etas: Any, mode: int, consts: Any, invs: Any, velocity: Any, sizes: Any,
               w_off: Any, p_off: Any, pad: Any, b_off: Any, cost: int, wt: Any, vt: Any,
               acts: Any, deltas: Any, z: Any, indptr: Any, indices: Any, codes: Any,
-              table: Any, g: Any, gt: Any, mark: Any, union: Any, last: Any, fresh: bool
-              ) -> tuple[int, Any]:
+              table: Any, g: Any, gt: Any, mark: Any, union: Any, last: Any, fresh: bool,
+              limits: Any) -> tuple[int, Any]:
     """The mini-batch steps over ``perm[start:stop]`` (``stop`` at a mini-batch
     boundary or n; ``invs[r]`` is 1/r in v's dtype, the mean's factor for r
     rows). Returns the steps taken and, if a gradient was not finite, its sum
@@ -313,7 +381,9 @@ def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_si
     ``last`` holds v and the velocity as the previous span left them: when
     they still equal it (and not ``fresh``), ``wt`` and ``vt`` still hold
     them in the working layout and are not copied in again (at batch 100 a
-    span is five steps, and the copy cost about 3% of each)."""
+    span is five steps, and the copy cost about 3% of each). ``limits`` bound
+    the first layer's δ and the other layers' sums under which plain η takes
+    the first layer's step in the gradient's pass (:func:`_fusable`)."""
     one = consts[ONE]
     zero = one - one
     m = v.size
@@ -331,16 +401,20 @@ def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_si
         rows = perm[pos:pos + n_rows]
         _forward(wt, v, x, rows, n_rows, sizes, p_off, pad, b_off, acts, indptr, indices, codes,
                  table, one)
+        # plain η takes the first layer's step in the gradient's pass, but for
+        # the span's last step, whose whole gradient g must hold
+        fuse = mode == PLAIN and pos + n_rows < stop
         n_union, total = _gradient(wt, x, y, rows, n_rows, sizes, w_off, p_off, pad, b_off,
                                    cost, inv, acts, deltas, indptr, indices, codes, table, g,
-                                   gt, mark, union, one)
+                                   gt, mark, union, one, fuse, neg_etas[k], limits)
         if not np.isfinite(total):
             break
         pos += n_rows
-        _step(wt, v, g, gt, union, n_union, sizes, w_off, p_off, pad, b_off, neg_etas[k],
-              mode, consts[BETA], vt, velocity, z)
+        fused = n_union < 0  # the first layer's weights have moved already
+        _step(wt, v, g, gt, union, 0 if fused else n_union, sizes, w_off, p_off, pad, b_off,
+              neg_etas[k], mode, consts[BETA], vt, velocity, z)
         k += 1
-        if pos < stop:
+        if pos < stop and not fused:
             _clear(gt, mark, union, n_union)
     g0 = _weights(g, w_off, sizes, 0)
     for i in range(g0.shape[1]):  # the first layer's gradient of the last step, into g

@@ -122,6 +122,7 @@ class CompiledNetworkSteps:
         # The working layout: each layer input-major, rows padded to LANES.
         self.pad = -(-sizes[1:] // LANES) * LANES
         self.p_off = np.concatenate([[0], np.cumsum(sizes[:-1] * self.pad)[:-1]]).astype(np.int64)
+        self.limits = _limits(net.inputs, sizes, self.pad, batch_size, dt)
         size = int(np.sum(sizes[:-1] * self.pad))
         width = int(self.pad.max())
         layers = sizes.size - 1
@@ -177,10 +178,28 @@ class CompiledNetworkSteps:
             self.consts, self.invs, self.velocity, self.sizes, self.w_off, self.p_off, self.pad,
             self.b_off, self.cost,
             self.wt, self.vt, self.acts, self.deltas, self.z, self.indptr, self.indices,
-            self.codes, self.table, self.g, self.gt, self.mark, self.union, self.last, self.fresh)
+            self.codes, self.table, self.g, self.gt, self.mark, self.union, self.last, self.fresh,
+            self.limits)
         self.fresh = False
         last = float(etas[taken - 1]) if taken else float("nan")
         return int(taken), last, float(total)
+
+
+def _limits(x: FloatArray, sizes: npt.NDArray[np.int64], pad: npt.NDArray[np.int64],
+            batch_size: int, dt: np.dtype[Any]) -> FloatArray:
+    """The kernels' ``limits`` (``_kernels.DELTA``, ``SUM``): the largest |δ| of
+    the first layer, and |sum| of another layer's gradient column, under
+    which that layer's gradient, and the whole gradient's sum, are sure to be
+    finite: each of its m·h elements is a sum of at most B terms δ·x, so the
+    sum of their sizes is at most m·h·B·max|δ|·max|x| ≤ max/4, and the
+    others' at most (their count)·max/(4·count). With an input that is not
+    finite, never."""
+    big = float(np.finfo(dt).max) / 4
+    xmax = float(np.max(np.abs(x))) if x.size else 0.0
+    if not np.isfinite(xmax):
+        return np.array([-1.0, -1.0], dt)
+    elements = float(sizes[0] * sizes[1] * batch_size) * max(xmax, 1.0)
+    return np.array([big / elements, big / int(pad.max())], dt)
 
 
 def _nonzeros(x: FloatArray, block: int = 4096) -> tuple[npt.NDArray[np.int64], npt.NDArray[Any]]:
