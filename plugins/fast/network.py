@@ -195,7 +195,7 @@ def _limits(x: FloatArray, sizes: npt.NDArray[np.int64], pad: npt.NDArray[np.int
     others' at most (their count)·max/(4·count). With an input that is not
     finite, never."""
     big = float(np.finfo(dt).max) / 4
-    xmax = float(np.max(np.abs(x))) if x.size else 0.0
+    xmax = max(float(np.max(x)), -float(np.min(x))) if x.size else 0.0  # no |x| copy
     if not np.isfinite(xmax):
         return np.array([-1.0, -1.0], dt)
     elements = float(sizes[0] * sizes[1] * batch_size) * max(xmax, 1.0)
