@@ -65,12 +65,14 @@ def _seconds(c: dict[str, Any]) -> str:
 
 # -- where and how it was measured ------------------------------------------------------
 def _blas(acc: dict[str, Any]) -> str:
-    during = {b["internal_api"]: b["num_threads"] for b in acc.get("blas_during_training") or []}
+    during = {(b["internal_api"], b.get("version")): b["num_threads"]
+              for b in acc.get("blas_during_training") or []}
     out = []
     for b in acc["blas"]:
         threads = f"{b['num_threads']} threads"
-        if during.get(b["internal_api"], b["num_threads"]) != b["num_threads"]:
-            threads += f", {during[b['internal_api']]} while training"
+        while_training = during.get((b["internal_api"], b["version"]), b["num_threads"])
+        if while_training != b["num_threads"]:
+            threads += f", {while_training} while training"
         out.append(f"{b['internal_api']} {b['version']} (kernel {b['architecture']}, {threads})")
     return ", ".join(out) or "unknown BLAS"
 
@@ -139,29 +141,39 @@ def summary(acc: dict[str, Any]) -> str:
         f"{pct(c['median_test_at_best_validation'])}%) | {TARGET_TEXT}: {met} |"])
 
 
-def _step_row(s: dict[str, Any], fixed: float) -> str:
-    acc = " / ".join(f"{pct(a)}%" for a in s["accuracy"])
-    secs = statistics.median(s["seconds"])
-    note = {"armijo": f" ({secs / fixed:.1f}× `fixed`'s in this run; "
-                      "`benchmarks/armijo_epoch.py` times the two interleaved)",
-            "normalized": " (steps of length 0.01 learn slowly)"}.get(s["step"], "")
-    way = "compiled" if s["compiled"] else "numpy"
-    return f"| {STEP_NAMES.get(s['step'], s['step'])} | {acc} | {secs:.2f}{note} | {way} |"
+def _step_rows(acc: dict[str, Any]) -> list[list[str]]:
+    """The step-size table's rows (header first), Markdown's `code`."""
+    runs = acc["steps"]
+    fixed = statistics.median(next(s for s in runs if s["step"] == "fixed")["seconds"])
+    n = runs[0]["epochs"]
+    out = [["`--step`", f"test accuracy after epochs {' / '.join(map(str, range(1, n + 1)))}",
+            "seconds per epoch", "path"]]
+    for s in runs:
+        secs = statistics.median(s["seconds"])
+        note = {"armijo": f" ({secs / fixed:.1f}× `fixed`'s in this run; "
+                          "`benchmarks/armijo_epoch.py` times the two interleaved)",
+                "normalized": " (steps of length 0.01 learn slowly)"}.get(s["step"], "")
+        out.append([STEP_NAMES.get(s["step"], s["step"]),
+                    " / ".join(f"{pct(a)}%" for a in s["accuracy"]), f"{secs:.2f}{note}",
+                    "compiled" if s["compiled"] else "numpy"])
+    out.append(["`bold-driver`, `barzilai-borwein`", "refused with the reason: full batch only",
+                "", ""])
+    return out
+
+
+def _steps_intro(acc: dict[str, Any], code: Code) -> str:
+    n = acc["steps"][0]["epochs"]
+    return (f"Every built-in step size on the book's network in mini-batch mode at its "
+            f"defaults ({code(f'gdkit train --epochs {n} --step NAME')}, seed 0, run "
+            f"{briefly(acc, code)}; seconds per epoch: the median of the {n})")
 
 
 def steps(acc: dict[str, Any]) -> str:
     """The README's table of ``gdkit train --epochs 3 --step NAME``."""
-    runs = acc["steps"]
-    n = runs[0]["epochs"]
-    fixed = statistics.median(next(s for s in runs if s["step"] == "fixed")["seconds"])
-    return "\n".join([
-        f"Every built-in step size on the book's network in mini-batch mode at its defaults "
-        f"(`gdkit train --epochs {n} --step NAME`, seed 0, run {briefly(acc, _md)}; "
-        f"seconds per epoch: the median of the {n}):", "",
-        f"| `--step` | test accuracy after epochs {' / '.join(map(str, range(1, n + 1)))} "
-        "| seconds per epoch | path |", "|---|---|---|---|",
-        *(_step_row(s, fixed) for s in runs),
-        "| `bold-driver`, `barzilai-borwein` | refused with the reason: full batch only | | |"])
+    rows = _step_rows(acc)
+    return "\n".join([_steps_intro(acc, _md) + ":", "", "| " + " | ".join(rows[0]) + " |",
+                      "|" + "---|" * len(rows[0]),
+                      *("| " + " | ".join(r) + " |" for r in rows[1:])])
 
 
 def _table_rows(acc: dict[str, Any]) -> list[list[str]]:
@@ -258,7 +270,13 @@ def docs_table(acc: dict[str, Any]) -> str:
                       list_table(rows), "", cures_at_3(acc, _rst)])
 
 
+def docs_steps(acc: dict[str, Any]) -> str:
+    """The docs' table of ``gdkit train --epochs 3 --step NAME``."""
+    rows = [[x.replace("`", "``") for x in r] for r in _step_rows(acc)]
+    return "\n".join([_steps_intro(acc, _rst) + ":", "", list_table(rows)])
+
+
 def docs(acc: dict[str, Any]) -> dict[str, str]:
     """Each docs region's text, by marker name."""
     return {"accuracy defaults": docs_defaults(acc), "accuracy paths": docs_paths(acc),
-            "accuracy table": docs_table(acc)}
+            "accuracy table": docs_table(acc), "accuracy steps": docs_steps(acc)}

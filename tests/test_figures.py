@@ -74,7 +74,8 @@ def fake_accuracy() -> dict[str, Any]:
                     "versions": {"gdkit": "0.1.0", "numpy": "2.0", "numba": "0.60"}},
         "blas": [{"internal_api": "openblas", "version": "0.3", "architecture": "Haswell",
                   "num_threads": 2}],
-        "blas_during_training": [{"internal_api": "openblas", "num_threads": 1}],
+        "blas_during_training": [{"internal_api": "openblas", "version": "0.3",
+                                  "num_threads": 1}],
         "load_average": {"start": [0.5, 0, 0], "end": [1.5, 0, 0]}, "configs": configs,
         "transcript": {"command": "gdkit train", "compiled": True, "status": 0, "lines": [
             "Training ...", "Epoch 1: 9,000 / 10,000 (90.00%)", "Epoch 2: x", "Epoch 3: y",
