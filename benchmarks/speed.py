@@ -36,9 +36,10 @@ fresh ``gdkit train`` processes with an empty compile cache, then with it on
 disk; the peak memory of ``gdkit train --epochs 1``; the loop's per-step
 overhead on 2-D Rosenbrock against a hand-written loop.
 
-Writes one results file, ``benchmarks/results/speed.json``
-(``speed-quick.json`` with ``--quick``), with the date, machine, CPU model,
-BLAS kernel, load average and every cell; ``python benchmarks/render_speed.py``
+Writes the ``speed`` section of the committed results file,
+``benchmarks/results/figures.json`` (a ``--quick`` or partial run: of
+``figures-quick.json``, never committed), with the date, machine, CPU model,
+BLAS kernel, load average and every cell; ``python benchmarks/render.py``
 renders the README's and the docs' speed tables from it.
 """
 
@@ -56,11 +57,11 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-from benchjson import write_results  # noqa: E402  (a sibling script's module)
+if str(HERE) not in sys.path:  # run as a script, it is sys.path[0]; imported, last
+    sys.path.append(str(HERE))
+from benchjson import FIGURES, QUICK, write_section  # noqa: E402  (a sibling module)
 
 DEFAULT_DATA = os.environ.get("GDKIT_TEST_MNIST", str(ROOT.parent / "shared" / "data" / "mnist"))
-RESULTS = HERE / "results"
 UNFAIR = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # removed from every timed child
 NO_COMPILE = "GDKIT_NO_COMPILE"
 CONTENDERS = ("default", "numpy", "hand_1", "hand_lib", "jax", "book")
@@ -253,12 +254,20 @@ def versions() -> dict[str, str | None]:
     return out
 
 
+def is_full(args: argparse.Namespace) -> bool:
+    """Whether ``args`` ask for the full grid on every training image (a run that
+    may write the committed results file)."""
+    return (not args.quick and args.n_train is None and sorted(args.hidden) == [30, 100]
+            and sorted(args.batch_sizes) == [10, 100]
+            and sorted(args.dtypes) == ["float32", "float64"])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=DEFAULT_DATA, help="MNIST directory")
     p.add_argument("--quick", action="store_true",
                    help="10,000 training images, best of 2, no start-up or memory runs; "
-                   "writes speed-quick.json")
+                   "writes figures-quick.json")
     p.add_argument("--repeat", type=int, default=None, help="rounds per cell (default 3)")
     p.add_argument("--hidden", type=int, nargs="+", default=[30, 100])
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[10, 100])
@@ -266,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
                    choices=["float64", "float32"])
     p.add_argument("--n-train", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--child", choices=["float64", "float32"], help=argparse.SUPPRESS)
-    p.add_argument("--out", type=Path, default=None, help="results file (default: results/)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="results file (default: results/figures.json for a full run, "
+                   "results/figures-quick.json otherwise)")
     args = p.parse_args(argv)
     args.repeat = args.repeat or (2 if args.quick else 3)
     if args.quick and args.n_train is None:
@@ -294,8 +305,10 @@ def main(argv: list[str] | None = None) -> int:
     results["load_average"] = {"start": start_load, "end": list(os.getloadavg())}
     results["wall_seconds"] = time.time() - t0
     results["targets"] = summarize(results)
-    out = args.out or RESULTS / ("speed-quick.json" if args.quick else "speed.json")
-    write_results(out, results, indent=1, note=f" ({results['wall_seconds']:.0f} s)")
+    complete = is_full(args)
+    out = args.out or (FIGURES if complete else QUICK)
+    write_section(out, "speed", results, complete=complete)
+    print(f"wrote the speed section of {out} ({results['wall_seconds']:.0f} s)")
     return 0
 
 

@@ -4,7 +4,7 @@
   cache (it compiles), then with the cache on disk, then on the numpy path;
   the difference is the compiled path's first-run pause.
 - :func:`memory`: the peak resident memory of ``gdkit train --epochs 1``.
-- :func:`summarize`: the targets (:func:`render_speed.targets`), printed.
+- :func:`summarize`: the targets (:func:`render.targets`), printed.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from render_speed import rows, targets
+from render import rows, targets
 
 TIMEOUT = 1800.0
 COMPILE_LINE = "compiling"  # a word of the line the compiled path prints when it compiles

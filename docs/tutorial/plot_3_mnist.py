@@ -12,8 +12,9 @@ built: all 50,000 training images, 30 epochs, η = 3.0, mini-batches of 10
 (about 15 seconds on a 2-core machine). Every figure below is the one this
 build computed. The book reports 95.42% at its best epoch; the README's
 results table gives gdkit's figures for seeds 0, 1 and 2 on this project's
-machine (``benchmarks/accuracy.py``, measured on 2026-12-02). The last digits
-depend on the BLAS library and the CPU, which round sums differently.
+machine (rendered from the results of ``benchmarks/accuracy.py``, with the
+date of its run). The last digits depend on the BLAS library and the CPU,
+which round sums differently.
 """
 
 # %%

@@ -1,14 +1,17 @@
-"""Render the README's and the docs' speed tables from the committed results file.
+"""Render the README's and the docs' speed and accuracy figures from the results file.
 
-Run from the repository root after a full ``python benchmarks/speed.py``::
+Run from the repository root after a full ``python benchmarks/speed.py`` or
+``python benchmarks/accuracy.py``::
 
-    python benchmarks/render_speed.py           # rewrite the two tables
-    python benchmarks/render_speed.py --check   # exit 1 if either differs
+    python benchmarks/render.py           # rewrite every rendered region
+    python benchmarks/render.py --check   # exit 1 if any differs
 
-The tables live between marker lines in ``README.md`` and
-``docs/benchmarks.rst``; everything between them is generated (edit this
-script, never the tables). ``tests/test_speed_table.py`` checks the README's
-table matches ``benchmarks/results/speed.json``. The standard library only.
+Both scripts write their section (``speed``, ``accuracy``) of one committed
+results file, ``benchmarks/results/figures.json``. The figures live between
+marker lines in ``README.md`` and ``docs/benchmarks.rst``; everything between
+them is generated (edit this script or ``render_accuracy.py``, never the
+figures). ``tests/test_figures.py`` checks that both files match the
+committed results. The standard library only.
 """
 
 from __future__ import annotations
@@ -20,14 +23,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "speed.json"
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(HERE) not in sys.path:  # run as a script, it is sys.path[0]; imported, last
+    sys.path.append(str(HERE))
+import render_accuracy  # noqa: E402  (a sibling module)
+
+RESULTS = ROOT / "benchmarks" / "results" / "figures.json"
 README = ROOT / "README.md"
 DOCS = ROOT / "docs" / "benchmarks.rst"
-MD_MARKS = ("<!-- speed table: begin (rendered by benchmarks/render_speed.py from "
-            "benchmarks/results/speed.json; do not edit) -->", "<!-- speed table: end -->")
-RST_MARKS = (".. speed table: begin (rendered by benchmarks/render_speed.py from "
-             "benchmarks/results/speed.json; do not edit)", ".. speed table: end")
+SOURCE = "rendered by benchmarks/render.py from benchmarks/results/figures.json; do not edit"
+
+
+def md_marks(name: str) -> tuple[str, str]:
+    """The Markdown marker lines around the region ``name``."""
+    return f"<!-- {name}: begin ({SOURCE}) -->", f"<!-- {name}: end -->"
+
+
+def rst_marks(name: str) -> tuple[str, str]:
+    """The reStructuredText marker lines (comments) around the region ``name``."""
+    return f".. {name}: begin ({SOURCE})", f".. {name}: end"
+
+
 COLUMNS = {"default": "gdkit (default path)", "numpy": "gdkit, numpy path",
            "hand_1": "hand loop, 1 BLAS thread", "hand_lib": "hand loop, BLAS default",
            "jax": "JAX `lax.scan`"}
@@ -195,16 +212,31 @@ def replace(text: str, marks: tuple[str, str], body: str) -> str:
     return head + marks[0] + "\n\n" + body + "\n\n" + marks[1] + tail
 
 
+def regions(sections: dict[str, Any]) -> dict[Path, dict[tuple[str, str], str]]:
+    """Each file's regions (by their marker lines) and their rendered text."""
+    speed, acc = sections["speed"], sections["accuracy"]
+    md = {md_marks("speed table"): markdown(speed)}
+    md |= {md_marks(k): v for k, v in render_accuracy.readme(acc).items()}
+    doc = {rst_marks("speed table"): rst(speed)}
+    doc |= {rst_marks(k): v for k, v in render_accuracy.docs(acc).items()}
+    return {README: md, DOCS: doc}
+
+
 def rendered(results_file: Path = RESULTS) -> dict[Path, str]:
-    """Each file's text with its table rendered from ``results_file``."""
-    results = json.loads(results_file.read_text(encoding="utf-8"))
-    return {README: replace(README.read_text(encoding="utf-8"), MD_MARKS, markdown(results)),
-            DOCS: replace(DOCS.read_text(encoding="utf-8"), RST_MARKS, rst(results))}
+    """Each file's text with its regions rendered from ``results_file``."""
+    sections = json.loads(results_file.read_text(encoding="utf-8"))
+    out = {}
+    for path, parts in regions(sections).items():
+        text = path.read_text(encoding="utf-8")
+        for marks, body in parts.items():
+            text = replace(text, marks, body)
+        out[path] = text
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--check", action="store_true", help="exit 1 if a table differs")
+    p.add_argument("--check", action="store_true", help="exit 1 if a rendered region differs")
     p.add_argument("--results", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     stale = []
