@@ -264,10 +264,11 @@ def _total(tot: Any, zero: Any) -> Any:
 def _fusable(d0: Any, n_rows: int, h: int, tot: Any, limits: Any) -> bool:
     """Whether the first layer's gradient, and the sum of the whole gradient,
     are sure to be finite: every δ of the first layer finite and
-    max |δ| ≤ ``limits[DELTA]`` (so that each of its m·h elements, a sum of
-    at most B terms δ·x, stays below ``limits[SUM]`` / (m·h)), and the other
-    layers' sums below ``limits[SUM]``. Then taking its step row by row
-    cannot miss a gradient the loop must stop at."""
+    max |δ| ≤ ``limits[DELTA]`` (so that its m·h elements, each a sum of at
+    most B terms δ·x, add up to at most a quarter of the largest float), and
+    every other column sum in ``tot`` at most ``limits[SUM]`` (together at
+    most another quarter). Then taking its step row by row cannot miss a
+    gradient the loop must stop at."""
     for b in range(n_rows):
         for j in range(h):
             if not abs(d0[b, j]) <= limits[DELTA]:  # a NaN fails here too
