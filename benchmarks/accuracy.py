@@ -59,7 +59,15 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 if str(HERE) not in sys.path:  # run as a script, it is sys.path[0]; imported, last
     sys.path.append(str(HERE))
-from benchjson import FIGURES, QUICK, write_results, write_section  # noqa: E402
+from benchjson import (  # noqa: E402
+    FIGURES,
+    QUICK,
+    blas_info,
+    cpu_model,
+    versions,
+    write_results,
+    write_section,
+)
 
 DEFAULT_DATA = os.environ.get("GDKIT_TEST_MNIST", str(ROOT.parent / "shared" / "data" / "mnist"))
 PARTIAL = HERE / "results" / "accuracy-partial.json"
@@ -105,38 +113,11 @@ CONFIGS = (
 )
 """Every configuration the README's and the docs' accuracy figures show."""
 
+PACKAGES = ("gdkit", "numpy", "scipy", "numba", "threadpoolctl")
+"""Whose versions the results record."""
+
 
 # -- the machine ----------------------------------------------------------------------
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def versions() -> dict[str, str | None]:
-    """The installed versions of gdkit and the packages its figures depend on."""
-    from importlib.metadata import PackageNotFoundError, version
-    out: dict[str, str | None] = {}
-    for pkg in ("gdkit", "numpy", "scipy", "numba", "threadpoolctl"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
-def blas_info() -> list[dict[str, Any]]:
-    """What threadpoolctl reports: library, kernel (architecture), threads, version."""
-    from threadpoolctl import threadpool_info
-    return [{k: lib.get(k) for k in ("internal_api", "architecture", "num_threads", "version")}
-            for lib in threadpool_info()]
-
-
 def commit() -> str | None:
     """The checkout's commit (``-dirty`` when it has changes), if git can tell."""
     proc = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
@@ -148,7 +129,7 @@ def machine() -> dict[str, Any]:
     """The machine a run measured: CPU, cores, OS and kernel, Python, versions."""
     return {"cpu_model": cpu_model(), "cpus": os.cpu_count(), "system": platform.system(),
             "kernel": platform.release(), "platform": platform.platform(),
-            "python": platform.python_version(), "versions": versions()}
+            "python": platform.python_version(), "versions": versions(PACKAGES)}
 
 
 # -- training -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,36 @@ FIGURES = HERE / "results" / "figures.json"
 QUICK = HERE / "results" / "figures-quick.json"
 """Where quick and partial runs write their sections (git-ignored)."""
 INDENT = 1
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions(packages: tuple[str, ...]) -> dict[str, str | None]:
+    """The installed version of each of ``packages`` (None: not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+    out: dict[str, str | None] = {}
+    for pkg in packages:
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def blas_info() -> list[dict[str, Any]]:
+    """What threadpoolctl reports: library, kernel (architecture), threads, version."""
+    from threadpoolctl import threadpool_info
+    return [{k: lib.get(k) for k in ("internal_api", "architecture", "num_threads", "version")}
+            for lib in threadpool_info()]
 
 
 def write_results(out: Path, results: dict[str, Any], *, indent: int = 2, note: str = "") -> None:

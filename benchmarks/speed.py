@@ -59,7 +59,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 if str(HERE) not in sys.path:  # run as a script, it is sys.path[0]; imported, last
     sys.path.append(str(HERE))
-from benchjson import FIGURES, QUICK, write_section  # noqa: E402  (a sibling module)
+from benchjson import (  # noqa: E402  (a sibling module)
+    FIGURES,
+    QUICK,
+    blas_info,
+    cpu_model,
+    versions,
+    write_section,
+)
 
 DEFAULT_DATA = os.environ.get("GDKIT_TEST_MNIST", str(ROOT.parent / "shared" / "data" / "mnist"))
 UNFAIR = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # removed from every timed child
@@ -76,13 +83,6 @@ def clean_env(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH"))
                                         if p)
     return env | extra
-
-
-def blas_info() -> list[dict[str, Any]]:
-    """What threadpoolctl reports: library, kernel (architecture), threads, version."""
-    from threadpoolctl import threadpool_info
-    return [{k: lib.get(k) for k in ("internal_api", "architecture", "num_threads", "version")}
-            for lib in threadpool_info()]
 
 
 # -- the child: one dtype, every cell -----------------------------------------------
@@ -233,27 +233,6 @@ def run_child(args: argparse.Namespace, dtype: str) -> dict[str, Any]:
     return result
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def versions() -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-    out: dict[str, str | None] = {}
-    for pkg in ("gdkit", "numpy", "scipy", "numba", "jax"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
 def is_full(args: argparse.Namespace) -> bool:
     """Whether ``args`` ask for the full grid on every training image (a run that
     may write the committed results file)."""
@@ -297,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick, "n_train": args.n_train or 50_000, "repeat": args.repeat,
         "machine": {"cpu_model": cpu_model(), "cpus": os.cpu_count(),
                     "platform": platform.platform(), "python": platform.python_version(),
-                    "versions": versions()},
+                    "versions": versions(("gdkit", "numpy", "scipy", "numba", "jax"))},
         "blas": children[0]["blas"], "removed_env": list(UNFAIR),
         "cells": [c for ch in children for c in ch["cells"]],
         "rosenbrock": next((ch["rosenbrock"] for ch in children if "rosenbrock" in ch), None),
