@@ -59,7 +59,7 @@ def harness() -> Any:
                 n_union, _ = k._gradient(wt, x, y, rows, batch_size, sizes, w_off, p_off, pad,
                                          b_off, cost, invs[batch_size], acts, deltas, indptr,
                                          indices, codes, table, g, gt, mark, union, one,
-                                         False, neg_eta, consts)
+                                         False, neg_eta, consts, z)
                 touched += n_union
                 if stage >= 3:
                     k._step(wt, v, g, gt, union, n_union, sizes, w_off, p_off, pad, b_off,

@@ -174,15 +174,17 @@ def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, p_off:
 def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off: Any,
               p_off: Any, pad: Any, b_off: Any, cost: int, inv: Any, acts: Any, deltas: Any,
               indptr: Any, indices: Any, codes: Any, table: Any, g: Any, gt: Any, mark: Any,
-              union: Any, one: Any, fuse: bool, neg_eta: Any, limits: Any) -> tuple[int, Any]:
+              union: Any, one: Any, fuse: bool, neg_eta: Any, limits: Any, e: Any
+              ) -> tuple[int, Any]:
     """∇C of the mini-batch: the first layer's weights into ``gt`` (input-major,
     on the columns listed in ``union``), everything else into ``g`` (v's
     layout). Returns the number of columns in ``union`` and the gradient's sum.
 
     With ``fuse`` (plain η), when the first layer's gradient is sure to be
     finite (:func:`_fusable`), its step is taken here instead, row by row
-    (:func:`_scatter_step`), and the number of columns returned is -1: the
-    sum returned is then that of the other layers' gradient alone."""
+    (:func:`_scatter_step`, with ``e`` its scratch of the first layer's
+    padded width), and the number of columns returned is -1: the sum
+    returned is then that of the other layers' gradient alone."""
     zero = one - one
     last = sizes.size - 2
     k_out = sizes[last + 1]
@@ -235,7 +237,7 @@ def _gradient(wt: Any, x: Any, y: Any, rows: Any, n_rows: int, sizes: Any, w_off
         for b in range(n_rows):
             r = rows[b]
             _scatter_step(w0, deltas[0, b, :hp], neg_eta, indices, indptr[r], indptr[r + 1],
-                          x[r], codes, table)
+                          x[r], codes, table, e[:hp])
         return -1, _total(tot, zero)
     for b in range(n_rows):  # the first layer: only the inputs that are not zero
         r = rows[b]  # the padding: zero deltas into zero rows
@@ -281,14 +283,14 @@ def _fusable(d0: Any, n_rows: int, h: int, tot: Any, limits: Any) -> bool:
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def _scatter_step(wl: Any, d: Any, neg_eta: Any, indices: Any, lo: int, hi: int, xr: Any,
-                  codes: Any, table: Any) -> None:
+                  codes: Any, table: Any, e: Any) -> None:
     """The first layer's step for one row of the mini-batch, taken at once:
     wl[i] += (−η·δ)·x_i over the row's non-zero inputs i (as
     :func:`_gather_dot` reads them). Summed into the weights row by row
     rather than into a gradient first, it saves the gradient's matrix, the
     pass that steps along it and the pass that clears it; it rounds at each
-    row where the gradient's sum rounded once: a difference of rounding."""
-    e = np.empty(d.size, d.dtype)
+    row where the gradient's sum rounded once: a difference of rounding.
+    ``e`` (scratch, d's size) receives −η·δ."""
     for j in range(d.size):
         e[j] = d[j] * neg_eta
     if codes.size:
@@ -407,7 +409,7 @@ def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_si
         fuse = mode == PLAIN and pos + n_rows < stop
         n_union, total = _gradient(wt, x, y, rows, n_rows, sizes, w_off, p_off, pad, b_off,
                                    cost, inv, acts, deltas, indptr, indices, codes, table, g,
-                                   gt, mark, union, one, fuse, neg_etas[k], limits)
+                                   gt, mark, union, one, fuse, neg_etas[k], limits, z)
         if not np.isfinite(total):
             break
         pos += n_rows
