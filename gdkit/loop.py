@@ -427,15 +427,27 @@ class MiniBatch:
             state.iteration, state.rule_state, self.g = it, rule_state, g
 
     def _compiled_span(self, state: RunState, perm: Batch, todo: range) -> Stop | None:
+        """The span on the compiled runner; a step it hands over (:class:`~gdkit.
+        protocols.Span`'s ``handoff``) on the numpy runner, then the rest back."""
         runner = self.compiled
         assert runner is not None
-        stop = min(todo[-1] + self.bs, self.n)
-        taken, eta, gsum = runner.steps(perm, todo[0], stop, state.iteration, state.epoch)
-        state.iteration += taken
-        if taken:
-            self.eta, self.stepped = eta, True
-        if taken < len(todo):
-            raise diverged("gradient", gsum, state.iteration, self.last)
+        while todo:
+            stop = min(todo[-1] + self.bs, self.n)
+            span = runner.steps(perm, todo[0], stop, state.iteration, state.epoch,
+                                state.rule_state)
+            state.iteration += span.taken
+            state.rule_state = span.rule_state
+            self.p.ctx.nfev += span.nfev
+            if span.taken:
+                self.eta, self.stepped = span.eta, True
+            if span.taken == len(todo):
+                return None
+            if not span.handoff:
+                raise diverged("gradient", span.gsum, state.iteration, self.last)
+            stopped = self._numpy_span(state, perm, todo[span.taken:span.taken + 1])
+            if stopped is not None:
+                return stopped
+            todo = todo[span.taken + 1:]
         return None
 
     def end(self, state: RunState) -> dict[str, float]:

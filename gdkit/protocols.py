@@ -15,7 +15,7 @@ Optional capabilities are separate small protocols checked with
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,7 @@ __all__ = [
     "ReusesPass",
     "Sampled",
     "Shardable",
+    "Span",
     "Stateful",
     "SteepestMove",
     "StepContext",
@@ -395,24 +396,54 @@ class SteepestMove(Protocol):
                       ctx: StepContext) -> tuple[float, PartState]: ...
 
 
+class Span(NamedTuple):
+    """What a :class:`CompiledSteps` span did.
+
+    Attributes
+    ----------
+    taken : int
+        The steps taken.
+    eta : float
+        The η of the last one (NaN when none was).
+    gsum : float
+        When fewer steps were taken than asked and ``handoff`` is False: the
+        non-finite sum of the gradient that stopped them (the run diverged).
+    rule_state : object
+        The step rule's state after the steps taken (the run's, to keep).
+    nfev : int
+        Cost evaluations the steps made (a line search's trials), as the
+        numpy path counts them: 0 for a fixed η.
+    handoff : bool
+        The next step is the numpy path's: the compiled code stopped before
+        a step it does not decide alone (a line search's rare cases). The
+        loop takes that one step on the numpy path, then hands the rest of
+        the span back.
+    """
+
+    taken: int
+    eta: float
+    gsum: float
+    rule_state: Any
+    nfev: int = 0
+    handoff: bool = False
+
+
 @runtime_checkable
 class CompiledSteps(Protocol):
     """Runs spans of mini-batch steps in compiled code, for one run: the
     compiled span runner behind the loop's seam.
 
-    ``steps(perm, start, stop, iteration, epoch)`` takes the mini-batch
-    steps over ``perm[start:stop]`` (``start`` and ``stop`` at mini-batch
-    boundaries, or ``stop`` = n) and returns ``(taken, eta, gsum)``: the
-    steps taken, the η of the last one, and, when fewer were taken than
-    asked, the non-finite sum of the gradient that stopped them. After a
-    call, the run's gradient buffer holds the gradient of the last step
-    taken. Its plugin binds it to the run's v, gradient buffer and step-rule
-    state (arrays it updates in place, so checkpoints see them) before
-    handing it over.
+    ``steps(perm, start, stop, iteration, epoch, rule_state)`` takes the
+    mini-batch steps over ``perm[start:stop]`` (``start`` and ``stop`` at
+    mini-batch boundaries, or ``stop`` = n) from the step rule's state
+    ``rule_state`` (the run's, which the loop owns) and returns a
+    :class:`Span`. After a call, the run's gradient buffer holds the
+    gradient of the last step taken. Its plugin binds it to the run's v and
+    gradient buffer before handing it over.
     """
 
-    def steps(self, perm: Batch, start: int, stop: int, iteration: int,
-              epoch: int) -> tuple[int, float, float]: ...
+    def steps(self, perm: Batch, start: int, stop: int, iteration: int, epoch: int,
+              rule_state: Any) -> Span: ...
 
 
 @runtime_checkable

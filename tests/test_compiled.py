@@ -163,7 +163,9 @@ def test_divergence_is_caught_at_the_same_step(monkeypatch: pytest.MonkeyPatch) 
 @pytest.mark.parametrize(("why", "options"), [
     ("switched off", {"env": "1"}),
     ("another gradient source", {"gradient": "central"}),
-    ("a step size it has no form for", {"step": "armijo"}),
+    ("a step size it has no form for", {"step": "normalized"}),
+    ("armijo after a transform", {"step": "momentum(beta=0.5),armijo"}),
+    ("armijo with another cost", {"step": "armijo", "cost": "cross-entropy"}),
     ("a transform it has no form for", {"step": "clip,fixed"}),
     ("a cost it has no kernel for", {"cost": "log-likelihood"}),
     ("no extra", {"numba": None}),

@@ -50,7 +50,9 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-PLAIN, MOMENTUM, NESTEROV = 0, 1, 2  # the step
+PLAIN, MOMENTUM, NESTEROV, ARMIJO = 0, 1, 2, 3  # the step
+OK, DIVERGED, HANDOFF = 0, 1, 2  # how armijo_steps ended
+ETA0, C, SHRINK, GROW, ETA_MAX, TRIES, PATIENCE, TOL = range(8)  # rule[...] of armijo_steps
 QUADRATIC, CROSS_ENTROPY = 0, 1  # the cost
 BETA, ONE = 0, 1  # consts[...], in v's dtype (so float32 arithmetic stays float32)
 DELTA, SUM = 0, 1  # limits[...]: see _fusable
@@ -143,10 +145,11 @@ def _transpose(flat: Any, work: Any, sizes: Any, w_off: Any, p_off: Any, pad: An
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, p_off: Any,
              pad: Any, b_off: Any, acts: Any, indptr: Any, indices: Any, codes: Any,
-             table: Any, one: Any) -> None:
+             table: Any, one: Any, keep: Any) -> None:
     """Aˡ = σ(Aˡ⁻¹ (wˡ)ᵀ + bˡ) for the mini-batch ``rows`` of ``x`` into ``acts``,
     the first layer over the inputs' non-zero positions (CSR ``indptr``,
-    ``indices``); every sum over inputs in ascending order."""
+    ``indices``); every sum over inputs in ascending order. The first layer's
+    weighted inputs z¹ also go into ``keep`` when it has rows (a line search's)."""
     zero = one - one
     for layer in range(sizes.size - 1):
         k_out, kp = sizes[layer + 1], pad[layer]
@@ -166,6 +169,10 @@ def _forward(wt: Any, v: Any, x: Any, rows: Any, n_rows: int, sizes: Any, p_off:
                     for j in range(kp):
                         zz[j] += ai * row[j]
             out = acts[layer, b]
+            if layer == 0 and keep.shape[0]:
+                kb = keep[b]
+                for j in range(k_out):
+                    kb[j] = zz[j] + bias[j]
             for j in range(k_out):
                 out[j] = _sigmoid(zz[j] + bias[j], one)
 
@@ -403,7 +410,7 @@ def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_si
         inv = invs[n_rows]
         rows = perm[pos:pos + n_rows]
         _forward(wt, v, x, rows, n_rows, sizes, p_off, pad, b_off, acts, indptr, indices, codes,
-                 table, one)
+                 table, one, acts[0, :0])
         # plain η takes the first layer's step in the gradient's pass, but for
         # the span's last step, whose whole gradient g must hold
         fuse = mode == PLAIN and pos + n_rows < stop
@@ -419,6 +426,18 @@ def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_si
         k += 1
         if pos < stop and not fused:
             _clear(gt, mark, union, n_union)
+    _end_span(v, velocity, wt, vt, g, gt, mark, union, n_union, sizes, w_off, p_off, pad,
+              mode != PLAIN, last)
+    return k, (zero if np.isfinite(total) else total)
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _end_span(v: Any, velocity: Any, wt: Any, vt: Any, g: Any, gt: Any, mark: Any, union: Any,
+              n_union: int, sizes: Any, w_off: Any, p_off: Any, pad: Any, moving: bool,
+              last: Any) -> None:
+    """A span's end: the first layer's gradient of the last step into ``g``,
+    its rows cleared, the weights (and, ``moving``, the velocity) back into
+    v's layout, and ``last`` set to what v and the velocity are now."""
     g0 = _weights(g, w_off, sizes, 0)
     for i in range(g0.shape[1]):  # the first layer's gradient of the last step, into g
         row = gt[i]  # (read row by row: column by column it cost 2x, a line per element)
@@ -426,11 +445,189 @@ def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_si
             g0[j, i] = row[j]
     _clear(gt, mark, union, n_union)
     _transpose(v, wt, sizes, w_off, p_off, pad, False)
-    if mode != PLAIN:
+    if moving:
         _transpose(velocity, vt, sizes, w_off, p_off, pad, False)
+    m = v.size
     last[:m] = v
     last[m:] = velocity
-    return k, (zero if np.isfinite(total) else total)
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def armijo_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_size: int,
+                 rule: Any, astate: Any, consts: Any, invs: Any, sizes: Any, w_off: Any,
+                 p_off: Any, pad: Any, b_off: Any, wt: Any, acts: Any, deltas: Any, keep: Any,
+                 along: Any, trial: Any, indptr: Any, indices: Any, codes: Any, table: Any,
+                 g: Any, gt: Any, mark: Any, union: Any, last: Any, fresh: bool
+                 ) -> tuple[int, int, Any, int]:
+    """Armijo's backtracking line search along −∇C (``armijo`` alone, the
+    quadratic cost) for the mini-batch steps over ``perm[start:stop]``: what
+    :class:`gdkit_plugins.step_sizes.Armijo` does on the numpy path, to
+    rounding, in the cases it decides by the decrease of C alone.
+
+    Each step: the forward pass at v (keeping z¹ in ``keep``), C(v) on the
+    mini-batch, ∇C (BP1-BP4), then trials η, η·shrink, … of
+    C(v − η∇C), each from z¹ − η·(X (∇_w¹C)ᵀ + ∇_b¹C) (linear in η; the
+    product once a step, into ``along``) and the later layers' weights at the
+    trial (formed in ``trial``), until (C(trial) − C(v)) + c·η·‖∇C‖² ≤ 0
+    with C(trial) beyond rounding of C(v); then v − η∇C, and the patience
+    watch. ``rule`` holds the search's numbers (:data:`ETA0` … :data:`TOL`);
+    ``astate`` its state (last η, flat steps, best ‖∇C‖), updated per step.
+
+    A step whose decision needs more than this (a trial within rounding of
+    C(v), where the slope test reads ∇C at the trial; no trial accepted;
+    ‖∇C‖ = 0; C(v) not finite; the patience run out) is not taken: the
+    kernel returns :data:`HANDOFF` and the numpy path takes that step, with
+    its own tests and errors. Returns (steps taken, status, the gradient's
+    sum when :data:`DIVERGED`, cost evaluations of the steps taken)."""
+    one = consts[ONE]
+    zero = one - one
+    if fresh or not _unchanged(v, last[:v.size]):
+        _transpose(v, wt, sizes, w_off, p_off, pad, True)
+    eta0, c, shrink, grow = rule[ETA0], rule[C], rule[SHRINK], rule[GROW]
+    eta_max, tries, patience, tol_ulps = rule[ETA_MAX], int(rule[TRIES]), rule[PATIENCE], rule[TOL]
+    h, hp = sizes[1], pad[0]
+    k, nfev, status, pos, n_union = 0, 0, OK, start, 0
+    total = zero
+    cast = np.empty(1, wt.dtype)  # −η in v's dtype, as numpy rounds a Python float
+    while pos < stop:
+        n_rows = min(batch_size, stop - pos)
+        rows = perm[pos:pos + n_rows]
+        _forward(wt, v, x, rows, n_rows, sizes, p_off, pad, b_off, acts, indptr, indices, codes,
+                 table, one, keep)
+        f0 = _quadratic(acts[sizes.size - 2], y, rows, n_rows, sizes[-1], zero)
+        n_union, total = _gradient(wt, x, y, rows, n_rows, sizes, w_off, p_off, pad, b_off,
+                                   QUADRATIC, invs[n_rows], acts, deltas, indptr, indices, codes,
+                                   table, g, gt, mark, union, one, False, zero, consts, keep[0])
+        if not np.isfinite(total):
+            status = DIVERGED
+            break
+        gg = _squares(g, gt, union, n_union, w_off[0], w_off[0] + h * sizes[0], h)
+        if not (gg > 0.0 and np.isfinite(f0) and np.isfinite(gg)):
+            status = HANDOFF
+            break
+        slope = -gg  # ∇C·d along d = −∇C
+        tol = tol_ulps * abs(f0)
+        gb = g[b_off[0]:b_off[0] + h]
+        for b in range(n_rows):  # X (∇_w¹C)ᵀ + ∇_b¹C, row by row
+            r, u = rows[b], along[b]
+            u[:] = zero
+            _gather_dot(u[:hp], gt, indices, indptr[r], indptr[r + 1], x[r], codes, table)
+            for j in range(h):
+                u[j] += gb[j]
+        eta = eta0 if np.isnan(astate[0]) else min(astate[0] * grow, eta_max)
+        found, tried = False, 0
+        ft = 0.0
+        while tried < tries:
+            tried += 1
+            ft = _line_cost(wt, v, g, y, rows, n_rows, sizes, w_off, p_off, pad, b_off, acts,
+                            keep, along, trial, _in(cast, -eta), one, zero)
+            if np.isfinite(ft):
+                if abs(ft - f0) <= tol:  # the slope test's regime: the numpy path's
+                    break
+                if (ft - f0) - c * eta * slope <= 0.0:
+                    found = True
+                    break
+            eta *= shrink
+        if not found:
+            status = HANDOFF
+            break
+        flat, best = astate[1], astate[2]
+        if ft < f0 - tol:
+            flat, best = 0.0, np.inf
+        elif np.sqrt(gg) < best:
+            flat, best = 0.0, np.sqrt(gg)
+        elif flat + 1.0 >= patience:
+            status = HANDOFF  # the numpy path raises PrecisionLost
+            break
+        else:
+            flat += 1.0
+        _step(wt, v, g, gt, union, n_union, sizes, w_off, p_off, pad, b_off,
+              _in(cast, -eta), PLAIN, zero, wt[:0], wt[:0], keep[0])
+        astate[0], astate[1], astate[2] = eta, flat, best
+        nfev += 1 + tried
+        pos += n_rows
+        k += 1
+        if pos < stop:
+            _clear(gt, mark, union, n_union)
+    _end_span(v, wt[:0], wt, wt[:0], g, gt, mark, union, n_union, sizes, w_off, p_off, pad,
+              False, last)
+    return k, status, (total if status == DIVERGED else zero), nfev
+
+
+@njit(cache=True, nogil=True)
+def _in(cast: Any, value: float) -> Any:
+    """``value`` rounded to ``cast``'s dtype."""
+    cast[0] = value
+    return cast[0]
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _quadratic(a: Any, y: Any, rows: Any, n_rows: int, k_out: int, zero: Any) -> float:
+    """C = 1/(2B) Σ ‖y − a‖² over the mini-batch (eq. 6), as a float64."""
+    s = zero
+    for b in range(n_rows):
+        ab, yb = a[b], y[rows[b]]
+        for j in range(k_out):
+            r = ab[j] - yb[j]
+            s += r * r
+    return float(s) / (2 * n_rows)
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _squares(g: Any, gt: Any, union: Any, n_union: int, lo: int, hi: int, h: int) -> float:
+    """‖∇C‖², the first layer's weights from their rows in ``gt`` (the columns
+    in ``union``) and the rest from ``g`` outside ``g[lo:hi]``, as a float64."""
+    s = 0.0
+    for u in range(n_union):
+        row = gt[union[u]]
+        for j in range(h):
+            s += float(row[j]) * float(row[j])
+    for i in range(lo):
+        s += float(g[i]) * float(g[i])
+    for i in range(hi, g.size):
+        s += float(g[i]) * float(g[i])
+    return s
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _line_cost(wt: Any, v: Any, g: Any, y: Any, rows: Any, n_rows: int, sizes: Any,
+               w_off: Any, p_off: Any, pad: Any, b_off: Any, acts: Any, keep: Any, along: Any,
+               trial: Any, neg: Any, one: Any, zero: Any) -> float:
+    """C(v − η∇C) on the mini-batch (``neg`` = −η): the first layer from
+    z¹ + (−η)·``along`` (``keep`` holds z¹), the later layers' weights and
+    biases formed at the trial in the scratch ``trial``. Overwrites ``acts``."""
+    last = sizes.size - 2
+    h = sizes[1]
+    for b in range(n_rows):
+        a, zb, ub = acts[0, b], keep[b], along[b]
+        for j in range(h):
+            a[j] = _sigmoid(zb[j] + ub[j] * neg, one)
+    for layer in range(1, last + 1):
+        k_in, k_out, kp = sizes[layer], sizes[layer + 1], pad[layer]
+        wl = _padded(wt, p_off, sizes, pad, layer)
+        gl = _weights(g, w_off, sizes, layer)
+        tw = trial[:k_in * kp].reshape((k_in, kp))
+        for i in range(k_in):
+            row, trow = wl[i], tw[i]
+            for j in range(k_out):
+                trow[j] = row[j] + gl[j, i] * neg
+            trow[k_out:] = zero
+        bt = trial[k_in * kp:k_in * kp + k_out]
+        zz = trial[k_in * kp + k_out:k_in * kp + k_out + kp]
+        bo = b_off[layer]
+        for j in range(k_out):
+            bt[j] = v[bo + j] + g[bo + j] * neg
+        for b in range(n_rows):
+            prev, out = acts[layer - 1, b], acts[layer, b]
+            zz[:] = zero
+            for i in range(k_in):
+                ai = prev[i]
+                trow = tw[i]
+                for j in range(kp):
+                    zz[j] += ai * trow[j]
+            for j in range(k_out):
+                out[j] = _sigmoid(zz[j] + bt[j], one)
+    return _quadratic(acts[last], y, rows, n_rows, sizes[-1], zero)
 
 
 @njit(cache=True, nogil=True)

@@ -5,7 +5,9 @@ for a :class:`~gdkit_plugins.fast.CompiledRunner`; it gives one when numba is
 installed, the gradient is the network's own
 (the ``analytic`` source), the cost is ``quadratic`` or ``cross-entropy``
 (sigmoid outputs) and the step rule is ``fixed`` η (any schedule), alone or
-after ``momentum`` (plain or Nesterov). Otherwise it gives None and the numpy
+after ``momentum`` (plain or Nesterov), or ``armijo`` alone with the
+quadratic cost (its rare cases handed back to the numpy path step by step:
+:class:`~gdkit.protocols.Span`). Otherwise it gives None and the numpy
 loop runs as always. The kernels are in :mod:`gdkit_plugins.fast._kernels`.
 """
 
@@ -20,7 +22,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from gdkit.protocols import Batch, FloatArray, GradientSource, PartState
+from gdkit.protocols import Batch, FloatArray, GradientSource, PartState, Span
 
 from .forms import CompiledForm
 
@@ -29,8 +31,10 @@ __all__ = ["CompiledNetworkSteps", "announce_compiling", "available", "compiling
 
 LANES = 8  # float32 lanes of a 256-bit vector: the working rows' padding
 # The kernels' codes, as _kernels defines them (checked when it is imported).
-PLAIN, MOMENTUM, NESTEROV = 0, 1, 2
+PLAIN, MOMENTUM, NESTEROV, ARMIJO = 0, 1, 2, 3
 QUADRATIC, CROSS_ENTROPY = 0, 1
+OK, DIVERGED, HANDOFF = 0, 1, 2
+ROUNDING_ULPS = 100  # as the numpy path's line searches (step_sizes._search)
 
 
 def available() -> bool:
@@ -87,6 +91,9 @@ def network_steps(net: Any, gradient: GradientSource, forms: tuple[CompiledForm,
     if cost is None or np.dtype(dtype) != net.dtype:
         return None
     kinds = tuple(f.kind for f in forms)
+    if kinds == ("armijo",) and cost == QUADRATIC:
+        return CompiledNetworkSteps(net, batch_size, cost, ARMIJO, 0.0, None,
+                                    search=forms[0].constants)
     if kinds == ("fixed",):
         mode, beta = PLAIN, 0.0
     elif kinds == ("momentum", "fixed"):
@@ -101,15 +108,17 @@ def network_steps(net: Any, gradient: GradientSource, forms: tuple[CompiledForm,
 
 
 class CompiledNetworkSteps:
-    """Mini-batch steps of a sigmoid network with fixed η, run by numba."""
+    """Mini-batch steps of a sigmoid network with fixed η, or Armijo's line
+    search (``search``: its form's constants), run by numba."""
 
     def __init__(self, net: Any, batch_size: int, cost: int, mode: int, beta: float,
-                 eta: Any) -> None:
+                 eta: Any, search: tuple[float, ...] = ()) -> None:
         from . import _kernels as k  # numba is imported here, at the first compiled run
-        if (k.PLAIN, k.MOMENTUM, k.NESTEROV, k.QUADRATIC, k.CROSS_ENTROPY) != (
-                PLAIN, MOMENTUM, NESTEROV, QUADRATIC, CROSS_ENTROPY):
+        if (k.PLAIN, k.MOMENTUM, k.NESTEROV, k.ARMIJO, k.QUADRATIC, k.CROSS_ENTROPY, k.OK,
+                k.DIVERGED, k.HANDOFF) != (PLAIN, MOMENTUM, NESTEROV, ARMIJO, QUADRATIC,
+                                           CROSS_ENTROPY, OK, DIVERGED, HANDOFF):
             raise AssertionError("gdkit_plugins.fast.network and _kernels disagree on the codes")
-        self._sgd = k.sgd_steps
+        self._sgd, self._armijo = k.sgd_steps, k.armijo_steps
         self.batch_size, self.cost, self.mode, self.eta = batch_size, cost, mode, eta
         dt = net.dtype
         sizes = np.asarray(net.sizes, np.int64)
@@ -144,6 +153,15 @@ class CompiledNetworkSteps:
         self.velocity: FloatArray = np.zeros(0, dt)
         self.last: FloatArray = np.zeros(0, dt)  # v and the velocity as the last span left them
         self.fresh = True
+        self.search = np.zeros(0)
+        if mode == ARMIJO:  # _kernels.ETA0, C, SHRINK, GROW, ETA_MAX, TRIES, PATIENCE, TOL
+            self.search = np.array(
+                [*search, ROUNDING_ULPS * float(np.finfo(dt).eps)], np.float64)
+            self.keep = np.zeros((batch_size, int(self.pad[0])), dt)  # z¹ at v
+            self.along = np.zeros_like(self.keep)  # X (∇_w¹C)ᵀ + ∇_b¹C
+            self.trial = np.zeros(int(max(sizes[i] * self.pad[i] + sizes[i + 1] + self.pad[i]
+                                          for i in range(1, layers))), dt)
+            self.astate = np.zeros(3, np.float64)
 
     def __repr__(self) -> str:
         return f"CompiledNetworkSteps(sizes={tuple(int(s) for s in self.sizes)}, mode={self.mode})"
@@ -156,7 +174,7 @@ class CompiledNetworkSteps:
         first epoch's time is a step's, not numba's.
         """
         self.v, self.g = v, g
-        if self.mode != 0:
+        if self.mode in (MOMENTUM, NESTEROV):
             self.velocity = states[0][0]
         self.last = np.empty(v.size + self.velocity.size, v.dtype)
         self.fresh = True
@@ -164,12 +182,14 @@ class CompiledNetworkSteps:
             if not self.encoded:
                 self.codes, self.table = _codes(self.x, self.indptr, self.indices)
                 self.encoded = True
-            self.steps(np.zeros(1, np.intp), 0, 0, 0, 0)
+            self.steps(np.zeros(1, np.intp), 0, 0, 0, 0, None)
 
-    def steps(self, perm: Batch, start: int, stop: int, iteration: int,
-              epoch: int) -> tuple[int, float, float]:
-        """The steps over ``perm[start:stop]``: (taken, η of the last, gsum if stopped)."""
+    def steps(self, perm: Batch, start: int, stop: int, iteration: int, epoch: int,
+              rule_state: Any) -> Span:
+        """The steps over ``perm[start:stop]`` (:class:`~gdkit.protocols.Span`)."""
         assert self.v is not None and self.g is not None, "bind() first"
+        if self.mode == ARMIJO:
+            return self._search(perm, start, stop, rule_state)
         count = len(range(start, stop, self.batch_size))
         etas = np.array([self.eta(iteration + i, epoch) for i in range(count)], np.float64)
         neg = (-etas).astype(self.v.dtype)
@@ -182,7 +202,28 @@ class CompiledNetworkSteps:
             self.limits)
         self.fresh = False
         last = float(etas[taken - 1]) if taken else float("nan")
-        return int(taken), last, float(total)
+        return Span(int(taken), last, float(total), rule_state)
+
+    def _search(self, perm: Batch, start: int, stop: int, rule_state: Any) -> Span:
+        """Armijo's steps (:func:`~gdkit_plugins.fast._kernels.armijo_steps`), from
+        and into the chain's state: its one part is (eta, flat, best)."""
+        assert self.v is not None and self.g is not None
+        part = rule_state.parts[0] if rule_state is not None else None
+        if part is not None:
+            self.astate[:] = (part.eta, part.flat, part.best)
+        taken, status, total, nfev = self._armijo(
+            self.v, self.x, self.y, perm, start, stop, self.batch_size, self.search,
+            self.astate, self.consts, self.invs, self.sizes, self.w_off, self.p_off, self.pad,
+            self.b_off, self.wt, self.acts, self.deltas, self.keep, self.along, self.trial,
+            self.indptr, self.indices, self.codes, self.table, self.g, self.gt, self.mark,
+            self.union, self.last, self.fresh)
+        self.fresh = False
+        if part is not None and taken:
+            eta, flat, best = (float(a) for a in self.astate)
+            rule_state = rule_state._replace(
+                parts=(part._replace(eta=eta, flat=int(flat), best=best),))
+        return Span(int(taken), float(self.astate[0]) if taken else float("nan"),
+                    float(total), rule_state, int(nfev), status == HANDOFF)
 
 
 def _limits(x: FloatArray, sizes: npt.NDArray[np.int64], pad: npt.NDArray[np.int64],

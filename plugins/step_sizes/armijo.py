@@ -12,6 +12,7 @@ from gdkit.errors import StepError
 from gdkit.protocols import FloatArray, StepContext
 from gdkit.validate import integer, number
 
+from ..fast.forms import CompiledForm
 from ._search import (
     _approx_decrease,
     _backtrack,
@@ -110,6 +111,12 @@ class Armijo:
 
     def init(self, v: FloatArray) -> ArmijoState:
         return ArmijoState(math.nan, 0, math.inf)
+
+    def compiled_form(self) -> CompiledForm:
+        """For a compiled path: eta0, c, shrink, grow, eta_max, max_backtracks
+        and patience, in that order; the state stays an :class:`ArmijoState`."""
+        return CompiledForm("armijo", (self.eta0, self.c, self.shrink, self.grow, self.eta_max,
+                                       float(self.max_backtracks), float(self.patience)))
 
     def move(self, v: FloatArray, d: FloatArray, state: ArmijoState,
              ctx: StepContext) -> tuple[float, ArmijoState]:
