@@ -54,7 +54,7 @@ def harness() -> Any:
         for pos in range(0, perm.size - batch_size + 1, batch_size):
             rows = perm[pos:pos + batch_size]
             k._forward(wt, v, x, rows, batch_size, sizes, p_off, pad, b_off, acts, indptr,
-                       indices, codes, table, one)
+                       indices, codes, table, one, acts[0, :0])
             if stage >= 2:
                 n_union, _ = k._gradient(wt, x, y, rows, batch_size, sizes, w_off, p_off, pad,
                                          b_off, cost, invs[batch_size], acts, deltas, indptr,
