@@ -102,7 +102,7 @@ def compiled_profile(net: Any, batch: int, repeat: int) -> dict[str, float]:
         w = v.copy()
         runner.bind(w, g, [])
         t0 = time.perf_counter()
-        runner.steps(perm, 0, steps * batch, 0, 0)
+        runner.steps(perm, 0, steps * batch, 0, 0, None, False)
         best = min(best, time.perf_counter() - t0)
     out["kernel"] = 1e6 * best / steps
     return out

@@ -433,8 +433,11 @@ class MiniBatch:
         assert runner is not None
         while todo:
             stop = min(todo[-1] + self.bs, self.n)
+            # the gradient of the span's last step: at the epoch's end (where an
+            # observer may end the run) and where max_iter ends it
+            last = stop == self.n or state.iteration + len(todo) >= self.max_iter
             span = runner.steps(perm, todo[0], stop, state.iteration, state.epoch,
-                                state.rule_state)
+                                state.rule_state, last)
             state.iteration += span.taken
             state.rule_state = span.rule_state
             self.p.ctx.nfev += span.nfev

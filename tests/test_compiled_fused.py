@@ -4,7 +4,8 @@ With plain η the kernel adds the first layer's step to its weights row by
 row of the mini-batch, as the gradient's pass reaches them, instead of
 summing a gradient matrix, stepping along it and clearing it. It does so
 only when that gradient is sure to be finite (``_fusable``), and never at
-a span's last step (whose whole gradient the loop keeps). These tests check
+the last step of an epoch or a run (whose whole gradient the loop keeps:
+the result's ``jac``). These tests check
 that the fused path runs, agrees with the unfused one to rounding, and is
 refused where a gradient could overflow or is not finite.
 """
@@ -32,7 +33,7 @@ def network(n: int = 2400, dtype: str = "float64") -> Any:
     return gdkit.objective("network", sizes=(30, 12, 5), inputs=x, targets=labels, dtype=dtype)
 
 
-def run(net: Any, monkeypatch: pytest.MonkeyPatch, *, fuse: bool, steps: int = 500,
+def run(net: Any, monkeypatch: pytest.MonkeyPatch, *, fuse: bool, steps: int | None = 500,
         **kw: Any) -> gdkit.Result:
     from gdkit_plugins.fast import network as fast
 
@@ -40,8 +41,9 @@ def run(net: Any, monkeypatch: pytest.MonkeyPatch, *, fuse: bool, steps: int = 5
     if not fuse:  # limits no |δ| can meet: the kernel never fuses
         monkeypatch.setattr(fast, "_limits", lambda x, sizes, pad, b, dt: np.array([-1, -1], dt))
     v0 = net.initial_point(np.random.default_rng(0))
+    options: dict[str, Any] = {"epochs": 30, "max_iter": steps, "seed": 3, **kw}
     res = gdkit.minimize(net, v0, step=gdkit.step_rule("fixed", eta=2.0), batch_size=10,
-                         epochs=30, max_iter=steps, seed=3, **kw)
+                         **options)
     monkeypatch.undo()
     assert res.compiled
     return res
@@ -56,8 +58,19 @@ def test_the_fused_step_runs_and_agrees_with_the_unfused_one(
     # It really ran: it rounds at each row where the gradient's sum rounded once.
     assert not np.array_equal(fused.x, plain.x)
     assert np.max(np.abs(fused.x - plain.x)) <= 1e-12 * np.max(np.abs(plain.x))
-    # The last step of a span is never fused: its gradient is the whole one.
+    # The run's last step (max_iter, mid-epoch) is never fused: its gradient is the whole one.
     assert np.max(np.abs(fused.jac - plain.jac)) <= 1e-12 * np.max(np.abs(plain.jac))
+
+
+def test_an_epochs_last_step_keeps_its_whole_gradient(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two whole epochs (240 steps each, in spans of two): every span's last step
+    # is fused but the epochs', so jac is the last step's whole gradient.
+    net = network()
+    fused = run(net, monkeypatch, fuse=True, steps=None, epochs=2)
+    plain = run(net, monkeypatch, fuse=False, steps=None, epochs=2)
+    assert fused.nit == plain.nit == 480 and not np.array_equal(fused.x, plain.x)
+    assert np.max(np.abs(fused.jac - plain.jac)) <= 1e-12 * np.max(np.abs(plain.jac))
+    assert np.all(np.isfinite(fused.jac)) and np.any(fused.jac[:30 * 12] != 0)
 
 
 def test_the_fused_step_gives_the_same_bits_run_after_run(

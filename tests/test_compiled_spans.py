@@ -36,12 +36,12 @@ def test_a_span_sees_v_and_the_velocity_as_they_are(mode: int, edit: str) -> Non
     runs = []
     for rebind in (False, True):
         r, v, velocity = runner(mode)
-        r.steps(perm, 0, 50, 0, 0, None)
+        r.steps(perm, 0, 50, 0, 0, None, True)
         target = {"weight": v[:1], "bias": v[-1:], "velocity": velocity[:1],
                   "nothing": v[:0]}[edit]
         target += 0.25
         if rebind:  # a fresh start from the edited arrays: the copy in is certain
             r.bind(v, np.empty_like(v), [(velocity,)])
-        r.steps(perm, 50, 120, 5, 0, None)
+        r.steps(perm, 50, 120, 5, 0, None, True)
         runs.append(np.concatenate([v, velocity]))
     np.testing.assert_array_equal(runs[0], runs[1])

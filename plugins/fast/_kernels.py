@@ -12,7 +12,8 @@ contracted into one fused multiply-add where the CPU has one (numba's
 with plain η, the first layer's step added to its weights row by row of the
 mini-batch as the gradient's pass reaches them, w += (−η·δ)·x, rather than
 once as w + (−η)·Σ δ·x (it saves the gradient's matrix and two passes over
-it; not at a span's last step, whose whole gradient the loop keeps, nor
+it; not at the last step of a span after which the loop keeps the whole
+gradient (an epoch's last, a run's last), nor
 when that gradient could overflow: :func:`_fusable`); and, only when η or
 the gradient is not finite, a first-layer weight whose
 input is zero throughout the mini-batch, which numpy turns into NaN
@@ -381,12 +382,13 @@ def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_si
               w_off: Any, p_off: Any, pad: Any, b_off: Any, cost: int, wt: Any, vt: Any,
               acts: Any, deltas: Any, z: Any, indptr: Any, indices: Any, codes: Any,
               table: Any, g: Any, gt: Any, mark: Any, union: Any, last: Any, fresh: bool,
-              limits: Any) -> tuple[int, Any]:
+              limits: Any, keep_g: bool) -> tuple[int, Any]:
     """The mini-batch steps over ``perm[start:stop]`` (``stop`` at a mini-batch
     boundary or n; ``invs[r]`` is 1/r in v's dtype, the mean's factor for r
     rows). Returns the steps taken and, if a gradient was not finite, its sum
-    (the step it belongs to is not taken); else 0. ``g`` ends as the last
-    step's whole gradient.
+    (the step it belongs to is not taken); else 0. With ``keep_g``, ``g``
+    ends as the last step's whole gradient (that step is then not fused);
+    without, its first layer's weights are left as they were.
 
     ``last`` holds v and the velocity as the previous span left them: when
     they still equal it (and not ``fresh``), ``wt`` and ``vt`` still hold
@@ -412,8 +414,8 @@ def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_si
         _forward(wt, v, x, rows, n_rows, sizes, p_off, pad, b_off, acts, indptr, indices, codes,
                  table, one, acts[0, :0])
         # plain η takes the first layer's step in the gradient's pass, but for
-        # the span's last step, whose whole gradient g must hold
-        fuse = mode == PLAIN and pos + n_rows < stop
+        # the span's last step when g must hold its whole gradient
+        fuse = mode == PLAIN and (pos + n_rows < stop or not keep_g)
         n_union, total = _gradient(wt, x, y, rows, n_rows, sizes, w_off, p_off, pad, b_off,
                                    cost, inv, acts, deltas, indptr, indices, codes, table, g,
                                    gt, mark, union, one, fuse, neg_etas[k], limits, z)
@@ -427,19 +429,19 @@ def sgd_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch_si
         if pos < stop and not fused:
             _clear(gt, mark, union, n_union)
     _end_span(v, velocity, wt, vt, g, gt, mark, union, n_union, sizes, w_off, p_off, pad,
-              mode != PLAIN, last)
+              mode != PLAIN, last, keep_g)
     return k, (zero if np.isfinite(total) else total)
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def _end_span(v: Any, velocity: Any, wt: Any, vt: Any, g: Any, gt: Any, mark: Any, union: Any,
               n_union: int, sizes: Any, w_off: Any, p_off: Any, pad: Any, moving: bool,
-              last: Any) -> None:
-    """A span's end: the first layer's gradient of the last step into ``g``,
-    its rows cleared, the weights (and, ``moving``, the velocity) back into
-    v's layout, and ``last`` set to what v and the velocity are now."""
+              last: Any, keep_g: bool) -> None:
+    """A span's end: (``keep_g``) the first layer's gradient of the last step
+    into ``g``, its rows cleared, the weights (and, ``moving``, the velocity)
+    back into v's layout, and ``last`` set to what v and the velocity are now."""
     g0 = _weights(g, w_off, sizes, 0)
-    for i in range(g0.shape[1]):  # the first layer's gradient of the last step, into g
+    for i in range(g0.shape[1] if keep_g else 0):  # the last step's first layer, into g
         row = gt[i]  # (read row by row: column by column it cost 2x, a line per element)
         for j in range(g0.shape[0]):
             g0[j, i] = row[j]
@@ -457,7 +459,7 @@ def armijo_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch
                  rule: Any, astate: Any, consts: Any, invs: Any, sizes: Any, w_off: Any,
                  p_off: Any, pad: Any, b_off: Any, wt: Any, acts: Any, deltas: Any, keep: Any,
                  along: Any, trial: Any, indptr: Any, indices: Any, codes: Any, table: Any,
-                 g: Any, gt: Any, mark: Any, union: Any, last: Any, fresh: bool
+                 g: Any, gt: Any, mark: Any, union: Any, last: Any, fresh: bool, keep_g: bool
                  ) -> tuple[int, int, Any, int]:
     """Armijo's backtracking line search along −∇C (``armijo`` alone, the
     quadratic cost) for the mini-batch steps over ``perm[start:stop]``: what
@@ -478,7 +480,8 @@ def armijo_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch
     ‖∇C‖ = 0; C(v) not finite; the patience run out) is not taken: the
     kernel returns :data:`HANDOFF` and the numpy path takes that step, with
     its own tests and errors. Returns (steps taken, status, the gradient's
-    sum when :data:`DIVERGED`, cost evaluations of the steps taken)."""
+    sum when :data:`DIVERGED`, cost evaluations of the steps taken). ``g``
+    ends as the last gradient computed when ``keep_g``."""
     one = consts[ONE]
     zero = one - one
     if fresh or not _unchanged(v, last[:v.size]):
@@ -550,7 +553,7 @@ def armijo_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch
         if pos < stop:
             _clear(gt, mark, union, n_union)
     _end_span(v, wt[:0], wt, wt[:0], g, gt, mark, union, n_union, sizes, w_off, p_off, pad,
-              False, last)
+              False, last, keep_g)
     return k, status, (total if status == DIVERGED else zero), nfev
 
 

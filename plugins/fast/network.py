@@ -29,7 +29,7 @@ from .forms import CompiledForm
 __all__ = ["CompiledNetworkSteps", "announce_compiling", "available", "compiling_message",
            "network_steps"]
 
-LANES = 8  # float32 lanes of a 256-bit vector: the working rows' padding
+LINE = 64  # bytes: a cache line and a 512-bit vector; the working rows' padding and alignment
 # The kernels' codes, as _kernels defines them (checked when it is imported).
 PLAIN, MOMENTUM, NESTEROV, ARMIJO = 0, 1, 2, 3
 QUADRATIC, CROSS_ENTROPY = 0, 1
@@ -128,19 +128,20 @@ class CompiledNetworkSteps:
         self.consts = np.array([beta, 1.0], dt)  # _kernels.BETA, ONE
         with np.errstate(divide="ignore"):  # invs[r] = 1/r, as numpy's (a − y)·(1/r)
             self.invs = (1.0 / np.arange(batch_size + 1, dtype=np.float64)).astype(dt)
-        # The working layout: each layer input-major, rows padded to LANES.
-        self.pad = -(-sizes[1:] // LANES) * LANES
+        # The working layout: each layer input-major, rows padded to whole cache lines.
+        lanes = LINE // dt.itemsize
+        self.pad = -(-sizes[1:] // lanes) * lanes
         self.p_off = np.concatenate([[0], np.cumsum(sizes[:-1] * self.pad)[:-1]]).astype(np.int64)
         self.limits = _limits(net.inputs, sizes, self.pad, batch_size, dt)
         size = int(np.sum(sizes[:-1] * self.pad))
         width = int(self.pad.max())
         layers = sizes.size - 1
-        self.acts = np.zeros((layers, batch_size, width), dt)  # padding stays zero
-        self.deltas = np.zeros((layers, batch_size, width), dt)
-        self.z = np.zeros(width, dt)
-        self.wt = np.zeros(size, dt)  # the weights during a span
-        self.vt = np.zeros(size if mode else 0, dt)  # momentum's velocity, likewise
-        self.gt = np.zeros((int(sizes[0]), int(self.pad[0])), dt)
+        self.acts = _zeros((layers, batch_size, width), dt)  # padding stays zero
+        self.deltas = _zeros((layers, batch_size, width), dt)
+        self.z = _zeros((width,), dt)
+        self.wt = _zeros((size,), dt)  # the weights during a span
+        self.vt = _zeros((size if mode else 0,), dt)  # momentum's velocity, likewise
+        self.gt = _zeros((int(sizes[0]), int(self.pad[0])), dt)
         self.mark = np.zeros(int(sizes[0]), np.uint8)
         self.union = np.zeros(int(sizes[0]), np.int64)
         self.x = np.ascontiguousarray(net.inputs)
@@ -157,10 +158,10 @@ class CompiledNetworkSteps:
         if mode == ARMIJO:  # _kernels.ETA0, C, SHRINK, GROW, ETA_MAX, TRIES, PATIENCE, TOL
             self.search = np.array(
                 [*search, ROUNDING_ULPS * float(np.finfo(dt).eps)], np.float64)
-            self.keep = np.zeros((batch_size, int(self.pad[0])), dt)  # z¹ at v
-            self.along = np.zeros_like(self.keep)  # X (∇_w¹C)ᵀ + ∇_b¹C
-            self.trial = np.zeros(int(max(sizes[i] * self.pad[i] + sizes[i + 1] + self.pad[i]
-                                          for i in range(1, layers))), dt)
+            self.keep = _zeros((batch_size, int(self.pad[0])), dt)  # z¹ at v
+            self.along = _zeros((batch_size, int(self.pad[0])), dt)  # X (∇_w¹C)ᵀ + ∇_b¹C
+            self.trial = _zeros((int(max(sizes[i] * self.pad[i] + sizes[i + 1] + self.pad[i]
+                                         for i in range(1, layers))),), dt)
             self.astate = np.zeros(3, np.float64)
 
     def __repr__(self) -> str:
@@ -182,14 +183,15 @@ class CompiledNetworkSteps:
             if not self.encoded:
                 self.codes, self.table = _codes(self.x, self.indptr, self.indices)
                 self.encoded = True
-            self.steps(np.zeros(1, np.intp), 0, 0, 0, 0, None)
+            self.steps(np.zeros(1, np.intp), 0, 0, 0, 0, None, True)
 
     def steps(self, perm: Batch, start: int, stop: int, iteration: int, epoch: int,
-              rule_state: Any) -> Span:
-        """The steps over ``perm[start:stop]`` (:class:`~gdkit.protocols.Span`)."""
+              rule_state: Any, gradient: bool) -> Span:
+        """The steps over ``perm[start:stop]`` (:class:`~gdkit.protocols.Span`);
+        ``gradient``: whether g must end as the last step's gradient."""
         assert self.v is not None and self.g is not None, "bind() first"
         if self.mode == ARMIJO:
-            return self._search(perm, start, stop, rule_state)
+            return self._search(perm, start, stop, rule_state, gradient)
         count = len(range(start, stop, self.batch_size))
         etas = np.array([self.eta(iteration + i, epoch) for i in range(count)], np.float64)
         neg = (-etas).astype(self.v.dtype)
@@ -199,12 +201,13 @@ class CompiledNetworkSteps:
             self.b_off, self.cost,
             self.wt, self.vt, self.acts, self.deltas, self.z, self.indptr, self.indices,
             self.codes, self.table, self.g, self.gt, self.mark, self.union, self.last, self.fresh,
-            self.limits)
+            self.limits, gradient)
         self.fresh = False
         last = float(etas[taken - 1]) if taken else float("nan")
         return Span(int(taken), last, float(total), rule_state)
 
-    def _search(self, perm: Batch, start: int, stop: int, rule_state: Any) -> Span:
+    def _search(self, perm: Batch, start: int, stop: int, rule_state: Any,
+                gradient: bool) -> Span:
         """Armijo's steps (:func:`~gdkit_plugins.fast._kernels.armijo_steps`), from
         and into the chain's state: its one part is (eta, flat, best)."""
         assert self.v is not None and self.g is not None
@@ -216,7 +219,7 @@ class CompiledNetworkSteps:
             self.astate, self.consts, self.invs, self.sizes, self.w_off, self.p_off, self.pad,
             self.b_off, self.wt, self.acts, self.deltas, self.keep, self.along, self.trial,
             self.indptr, self.indices, self.codes, self.table, self.g, self.gt, self.mark,
-            self.union, self.last, self.fresh)
+            self.union, self.last, self.fresh, gradient)
         self.fresh = False
         if part is not None and taken:
             eta, flat, best = (float(a) for a in self.astate)
@@ -224,6 +227,18 @@ class CompiledNetworkSteps:
                 parts=(part._replace(eta=eta, flat=int(flat), best=best),))
         return Span(int(taken), float(self.astate[0]) if taken else float("nan"),
                     float(total), rule_state, int(nfev), status == HANDOFF)
+
+
+def _zeros(shape: tuple[int, ...], dt: np.dtype[Any]) -> FloatArray:
+    """Zeros starting on a cache line (numpy promises 16 bytes). With rows of
+    whole lines, a row's vectors then never straddle two: measured on
+    [784, 30, 10] batch 10, a span took 1,500-1,560 µs when the working
+    weights began 16 or 48 bytes into a line and 1,340-1,410 µs aligned."""
+    count = int(np.prod(shape, dtype=np.int64))
+    raw = np.zeros(count * dt.itemsize + LINE, np.uint8)
+    start = -raw.ctypes.data % LINE
+    out: FloatArray = raw[start:start + count * dt.itemsize].view(dt).reshape(shape)
+    return out
 
 
 def _limits(x: FloatArray, sizes: npt.NDArray[np.int64], pad: npt.NDArray[np.int64],
