@@ -44,9 +44,9 @@ def moved(a: Any, offset: int) -> Any:
 
 def child(args: argparse.Namespace) -> int:
     import numpy as np
+    from gdkit_plugins.fast.network import CompiledNetworkSteps
 
     import gdkit
-    from gdkit_plugins.fast.network import CompiledNetworkSteps
     net = gdkit.objective("mnist-network", data=args.data, dtype=args.dtype,
                           sizes=(784, args.hidden, 10))
     perm = np.random.default_rng(1).permutation(net.n_samples)
