@@ -630,7 +630,7 @@ def _line_cost(wt: Any, v: Any, g: Any, y: Any, rows: Any, n_rows: int, sizes: A
                     zz[j] += ai * trow[j]
             for j in range(k_out):
                 out[j] = _sigmoid(zz[j] + bt[j], one)
-    return _quadratic(acts[last], y, rows, n_rows, sizes[-1], zero)
+    return float(_quadratic(acts[last], y, rows, n_rows, sizes[-1], zero))
 
 
 @njit(cache=True, nogil=True)
