@@ -427,8 +427,8 @@ class MiniBatch:
             state.iteration, state.rule_state, self.g = it, rule_state, g
 
     def _compiled_span(self, state: RunState, perm: Batch, todo: range) -> Stop | None:
-        """The span on the compiled runner; a step it hands over (:class:`~gdkit.
-        protocols.Span`'s ``handoff``) on the numpy runner, then the rest back."""
+        """The span on the compiled runner; a step it hands over (``handoff`` of
+        :class:`~gdkit.protocols.Span`) on the numpy runner, then the rest back."""
         runner = self.compiled
         assert runner is not None
         while todo:
