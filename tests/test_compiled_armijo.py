@@ -75,8 +75,8 @@ def test_handed_over_steps_continue_the_same_run(monkeypatch: pytest.MonkeyPatch
     # A rounding band wide enough to hand most steps over: the run alternates
     # between the kernel and the numpy path, each starting from the other's
     # v and Armijo state, and makes the numpy path's decisions throughout.
-    from gdkit_plugins.fast import network
-    monkeypatch.setattr(network, "ROUNDING_ULPS", 1e14)  # |ΔC| < 0.022·C: 11 steps of 300
+    from gdkit_plugins.step_sizes import armijo as form  # the compiled form's band only
+    monkeypatch.setattr(form, "_ROUNDING_ULPS", 1e14)  # |ΔC| < 0.022·C: 11 steps of 300
     handed = []
     numpy_span = loop.MiniBatch._numpy_span
 
@@ -88,7 +88,7 @@ def test_handed_over_steps_continue_the_same_run(monkeypatch: pytest.MonkeyPatch
     net = sparse_network(n=2400)
     fast = train(net, armijo(), compiled=True, monkeypatch=monkeypatch, max_iter=300)
     assert handed and set(handed) == {1} and 0 < len(handed) < 300  # both paths stepped
-    monkeypatch.setattr(network, "ROUNDING_ULPS", 100)
+    monkeypatch.setattr(form, "_ROUNDING_ULPS", 100)
     slow = train(net, armijo(), compiled=False, monkeypatch=monkeypatch, max_iter=300)
     assert fast.nit == slow.nit == 300 and fast.nfev == slow.nfev
     np.testing.assert_array_equal(fast.history["eta"], slow.history["eta"])

@@ -34,7 +34,6 @@ LINE = 64  # bytes: a cache line and a 512-bit vector; the working rows' padding
 PLAIN, MOMENTUM, NESTEROV, ARMIJO = 0, 1, 2, 3
 QUADRATIC, CROSS_ENTROPY = 0, 1
 OK, DIVERGED, HANDOFF = 0, 1, 2
-ROUNDING_ULPS = 100  # as the numpy path's line searches (step_sizes._search)
 
 
 def available() -> bool:
@@ -156,8 +155,8 @@ class CompiledNetworkSteps:
         self.fresh = True
         self.search = np.zeros(0)
         if mode == ARMIJO:  # _kernels.ETA0, C, SHRINK, GROW, ETA_MAX, TRIES, PATIENCE, TOL
-            self.search = np.array(
-                [*search, ROUNDING_ULPS * float(np.finfo(dt).eps)], np.float64)
+            *rule, ulps = search  # the form's last number: the ulps of C within rounding
+            self.search = np.array([*rule, ulps * float(np.finfo(dt).eps)], np.float64)
             self.keep = _zeros((batch_size, int(self.pad[0])), dt)  # z¹ at v
             self.along = _zeros((batch_size, int(self.pad[0])), dt)  # X (∇_w¹C)ᵀ + ∇_b¹C
             self.trial = _zeros((int(max(sizes[i] * self.pad[i] + sizes[i + 1] + self.pad[i]

@@ -14,6 +14,7 @@ from gdkit.validate import integer, number
 
 from ..fast.forms import CompiledForm
 from ._search import (
+    _ROUNDING_ULPS,
     _approx_decrease,
     _backtrack,
     _descent_slope,
@@ -113,10 +114,12 @@ class Armijo:
         return ArmijoState(math.nan, 0, math.inf)
 
     def compiled_form(self) -> CompiledForm:
-        """For a compiled path: eta0, c, shrink, grow, eta_max, max_backtracks
-        and patience, in that order; the state stays an :class:`ArmijoState`."""
+        """For a compiled path: eta0, c, shrink, grow, eta_max, max_backtracks,
+        patience and the ulps of C that count as rounding, in that order; the
+        state stays an :class:`ArmijoState`."""
         return CompiledForm("armijo", (self.eta0, self.c, self.shrink, self.grow, self.eta_max,
-                                       float(self.max_backtracks), float(self.patience)))
+                                       float(self.max_backtracks), float(self.patience),
+                                       float(_ROUNDING_ULPS)))
 
     def move(self, v: FloatArray, d: FloatArray, state: ArmijoState,
              ctx: StepContext) -> tuple[float, ArmijoState]:
