@@ -510,40 +510,27 @@ def armijo_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch
             break
         slope = -gg  # ∇C·d along d = −∇C
         tol = tol_ulps * abs(f0)
-        gb = g[b_off[0]:b_off[0] + h]
-        for b in range(n_rows):  # X (∇_w¹C)ᵀ + ∇_b¹C, row by row
-            r, u = rows[b], along[b]
-            u[:] = zero
-            _gather_dot(u[:hp], gt, indices, indptr[r], indptr[r + 1], x[r], codes, table)
-            for j in range(h):
-                u[j] += gb[j]
+        _first_along(along, gt, g[b_off[0]:b_off[0] + h], x, rows, n_rows, indptr, indices,
+                     codes, table, hp, zero)
         eta = eta0 if np.isnan(astate[0]) else min(astate[0] * grow, eta_max)
         found, tried = False, 0
         ft = 0.0
-        while tried < tries:
+        while tried < tries and not found:
             tried += 1
             ft = _line_cost(wt, v, g, y, rows, n_rows, sizes, w_off, p_off, pad, b_off, acts,
                             keep, along, trial, _in(cast, -eta), one, zero)
-            if np.isfinite(ft):
-                if abs(ft - f0) <= tol:  # the slope test's regime: the numpy path's
-                    break
-                if (ft - f0) - c * eta * slope <= 0.0:
-                    found = True
-                    break
-            eta *= shrink
+            if np.isfinite(ft) and abs(ft - f0) <= tol:  # the slope test's: the numpy path's
+                break
+            found = np.isfinite(ft) and (ft - f0) - c * eta * slope <= 0.0
+            if not found:
+                eta *= shrink
         if not found:
             status = HANDOFF
             break
-        flat, best = astate[1], astate[2]
-        if ft < f0 - tol:
-            flat, best = 0.0, np.inf
-        elif np.sqrt(gg) < best:
-            flat, best = 0.0, np.sqrt(gg)
-        elif flat + 1.0 >= patience:
+        flat, best = _watch(ft, f0, tol, np.sqrt(gg), astate[1], astate[2])
+        if flat >= patience:
             status = HANDOFF  # the numpy path raises PrecisionLost
             break
-        else:
-            flat += 1.0
         _step(wt, v, g, gt, union, n_union, sizes, w_off, p_off, pad, b_off,
               _in(cast, -eta), PLAIN, zero, wt[:0], wt[:0], keep[0])
         astate[0], astate[1], astate[2] = eta, flat, best
@@ -555,6 +542,32 @@ def armijo_steps(v: Any, x: Any, y: Any, perm: Any, start: int, stop: int, batch
     _end_span(v, wt[:0], wt, wt[:0], g, gt, mark, union, n_union, sizes, w_off, p_off, pad,
               False, last, keep_g)
     return k, status, (total if status == DIVERGED else zero), nfev
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _first_along(along: Any, gt: Any, gb: Any, x: Any, rows: Any, n_rows: int, indptr: Any,
+                 indices: Any, codes: Any, table: Any, hp: int, zero: Any) -> None:
+    """X (∇_w¹C)ᵀ + ∇_b¹C into ``along``, row by row of the mini-batch: the first
+    layer's weighted inputs move by −η times it along −∇C."""
+    for b in range(n_rows):
+        r, u = rows[b], along[b]
+        u[:] = zero
+        _gather_dot(u[:hp], gt, indices, indptr[r], indptr[r + 1], x[r], codes, table)
+        for j in range(gb.size):
+            u[j] += gb[j]
+
+
+@njit(cache=True, nogil=True)
+def _watch(ft: float, f0: float, tol: float, gnorm: float, flat: float, best: float
+           ) -> tuple[float, float]:
+    """The patience watch of the numpy path's line searches: (flat, best) after
+    a step to C = ``ft`` (0 and inf when C fell beyond rounding; 0 and ‖∇C‖
+    at a new lowest ‖∇C‖; else one more flat step)."""
+    if ft < f0 - tol:
+        return 0.0, np.inf
+    if gnorm < best:
+        return 0.0, gnorm
+    return flat + 1.0, best
 
 
 @njit(cache=True, nogil=True)
