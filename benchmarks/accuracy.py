@@ -68,11 +68,11 @@ from benchjson import (  # noqa: E402
     write_results,
     write_section,
 )
+from fair import UNFAIR, fair_env  # noqa: E402
 
 DEFAULT_DATA = os.environ.get("GDKIT_TEST_MNIST", str(ROOT.parent / "shared" / "data" / "mnist"))
 PARTIAL = HERE / "results" / "accuracy-partial.json"
 TARGET = 0.95
-UNFAIR = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # as speed.py: no user's numpy runs them
 NO_COMPILE = "GDKIT_NO_COMPILE"
 FULL = {"epochs": 30, "seeds": [0, 1, 2], "batch_size": 10}
 STEPS = ("fixed", "armijo", "normalized")  # the built-in step sizes that take mini-batches
@@ -330,7 +330,7 @@ def _without_unfair_env(argv: list[str] | None) -> None:
     """Run again without the variables that force OpenBLAS onto an older kernel."""
     found = [k for k in UNFAIR if k in os.environ]
     if found:
-        env = {k: v for k, v in os.environ.items() if k not in UNFAIR}
+        env = fair_env()
         env["GDKIT_BENCH_REMOVED"] = " ".join(found)
         argv = sys.argv[1:] if argv is None else argv
         os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *argv], env)

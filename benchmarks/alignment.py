@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from fair import rerun_fair
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = os.environ.get("GDKIT_TEST_MNIST",
                               str(HERE.parent.parent / "shared" / "data" / "mnist"))
-UNFAIR = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 ARRAYS = ("wt", "gt", "acts", "deltas", "z")
 
 
@@ -85,9 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.child:
         return child(args)
-    env = {k: v for k, v in os.environ.items() if k not in UNFAIR}
-    cmd = [sys.executable, __file__, "--child", *(argv if argv is not None else sys.argv[1:])]
-    return subprocess.run(cmd, env=env, timeout=1800, check=False).returncode
+    return rerun_fair(__file__, argv, timeout=1800)
 
 
 if __name__ == "__main__":

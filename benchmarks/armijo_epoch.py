@@ -26,11 +26,11 @@ import tempfile
 from pathlib import Path
 
 from benchjson import write_results
+from fair import fair_env
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = os.environ.get("GDKIT_TEST_MNIST",
                               str(HERE.parent.parent / "shared" / "data" / "mnist"))
-UNFAIR = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 STEPS = ("fixed", "armijo")
 
 
@@ -47,7 +47,7 @@ def import_path(checkout: Path, work: Path) -> str:
 
 def epoch_seconds(path: str, step: str, data: str, work: Path) -> tuple[float, float]:
     """One ``gdkit train --epochs 1`` child: (seconds of the epoch, test accuracy)."""
-    env = {k: v for k, v in os.environ.items() if k not in UNFAIR}
+    env = fair_env()
     env["PYTHONPATH"] = path
     log = work / "log.jsonl"
     log.unlink(missing_ok=True)

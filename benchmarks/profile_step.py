@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,9 +30,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from fair import rerun_fair  # noqa: E402  (a sibling module)
+
 DEFAULT_DATA = os.environ.get("GDKIT_TEST_MNIST",
                               str(HERE.parent.parent / "shared" / "data" / "mnist"))
-UNFAIR = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 STAGES = ("gather + forward", "gradient (BP1-BP4) + clearing its rows", "step")
 
 
@@ -225,9 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.child:
         return child(args)
-    env = {k: v for k, v in os.environ.items() if k not in UNFAIR}
-    cmd = [sys.executable, __file__, "--child", *(argv if argv is not None else sys.argv[1:])]
-    return subprocess.run(cmd, env=env, timeout=3600).returncode
+    return rerun_fair(__file__, argv, timeout=3600)
 
 
 def armijo_profile(net: Any, batch: int, steps: int) -> None:

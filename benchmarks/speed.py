@@ -67,9 +67,9 @@ from benchjson import (  # noqa: E402  (a sibling module)
     versions,
     write_section,
 )
+from fair import UNFAIR, fair_env  # noqa: E402  (removed from every timed child)
 
 DEFAULT_DATA = os.environ.get("GDKIT_TEST_MNIST", str(ROOT.parent / "shared" / "data" / "mnist"))
-UNFAIR = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # removed from every timed child
 NO_COMPILE = "GDKIT_NO_COMPILE"
 CONTENDERS = ("default", "numpy", "hand_1", "hand_lib", "jax", "book")
 CHILD_TIMEOUT = 3600.0
@@ -79,7 +79,7 @@ BOOK_EXAMPLES = 5000
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without the variables that handicap OpenBLAS
     and without ``GDKIT_NO_COMPILE``, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k not in (*UNFAIR, NO_COMPILE)}
+    env = fair_env(NO_COMPILE)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH"))
                                         if p)
     return env | extra

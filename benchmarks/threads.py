@@ -25,10 +25,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fair import fair_env
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = os.environ.get("GDKIT_TEST_MNIST",
                               str(HERE.parent.parent / "shared" / "data" / "mnist"))
-UNFAIR = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 TIMEOUT = 3600.0
 
 
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if not args.child:
-        env = {k: v for k, v in os.environ.items() if k not in UNFAIR}
+        env = fair_env()
         return subprocess.run([sys.executable, __file__, "--child", "--data", args.data,
                                "--repeat", str(args.repeat)], env=env, timeout=TIMEOUT).returncode
     rows = bench_threads(args.data, args.repeat)
